@@ -1,0 +1,202 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "InspectorSync",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "InspectorCore", targets: ["InspectorCore"]),
+        .library(name: "InspectorStore", targets: ["InspectorStore"]),
+        .library(name: "InspectorProtocol", targets: ["InspectorProtocol"]),
+        .library(name: "InspectorHub", targets: ["InspectorHub"]),
+        .library(name: "InspectorSyncClient", targets: ["InspectorSyncClient"]),
+        .executable(name: "inspector", targets: ["inspector"]),
+        .executable(name: "hub", targets: ["hub"]),
+        .executable(name: "muong-lay-inspection", targets: ["MuongLayInspection"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
+    ],
+    targets: [
+        // Pure values: hybrid logical clock, operations, field values, the plan model, merge rules,
+        // the canonical dataset. No I/O.
+        .target(
+            name: "InspectorCore",
+            swiftSettings: swiftSettings
+        ),
+        // The inspection plan of Kế hoạch 1181/KH-HĐTĐKT (2024), shipped as a data file.
+        .target(
+            name: "InspectorPlans",
+            dependencies: ["InspectorCore"],
+            resources: [.copy("Resources/kh-1181-2024.json")],
+            swiftSettings: swiftSettings
+        ),
+        // The replica store: operation log and materialized state in one SQLite file (GRDB).
+        .target(
+            name: "InspectorStore",
+            dependencies: [
+                "InspectorCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Messages and the line codec of the sync protocol; bundle files.
+        .target(
+            name: "InspectorProtocol",
+            dependencies: [
+                "InspectorCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The hub: its store (devices, tokens, units, every op) and the SwiftNIO server.
+        .target(
+            name: "InspectorHub",
+            dependencies: [
+                "InspectorCore",
+                "InspectorStore",
+                "InspectorProtocol",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The device side of sync: connects to a hub, pushes and pulls.
+        .target(
+            name: "InspectorSyncClient",
+            dependencies: [
+                "InspectorCore",
+                "InspectorStore",
+                "InspectorProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "inspector",
+            dependencies: [
+                "InspectorCore",
+                "InspectorPlans",
+                "InspectorStore",
+                "InspectorProtocol",
+                "InspectorSyncClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "hub",
+            dependencies: [
+                "InspectorCore",
+                "InspectorPlans",
+                "InspectorStore",
+                "InspectorProtocol",
+                "InspectorHub",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "MuongLayInspection",
+            dependencies: [
+                "InspectorCore",
+                "InspectorPlans",
+                "InspectorStore",
+                "InspectorHub",
+                "InspectorSyncClient",
+            ],
+            path: "Examples/MuongLayInspection",
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "InspectorCoreTests",
+            dependencies: [
+                "InspectorCore",
+                "InspectorPlans",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "InspectorPlansTests",
+            dependencies: ["InspectorCore", "InspectorPlans"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "InspectorStoreTests",
+            dependencies: [
+                "InspectorCore",
+                "InspectorPlans",
+                "InspectorStore",
+                "InspectorProtocol",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "InspectorProtocolTests",
+            dependencies: ["InspectorCore", "InspectorProtocol"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "InspectorHubTests",
+            dependencies: [
+                "InspectorCore",
+                "InspectorPlans",
+                "InspectorStore",
+                "InspectorProtocol",
+                "InspectorHub",
+                "InspectorSyncClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "InspectorSyncClientTests",
+            dependencies: [
+                "InspectorCore",
+                "InspectorPlans",
+                "InspectorStore",
+                "InspectorProtocol",
+                "InspectorHub",
+                "InspectorSyncClient",
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // End-to-end tests that run the built `inspector` and `hub` executables as real processes.
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "inspector",
+                "hub",
+                "MuongLayInspection",
+                "InspectorCore",
+                "InspectorPlans",
+                "InspectorStore",
+                "InspectorProtocol",
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,34 @@
+extension Op {
+    /// Checks an operation against a plan and the known units: ids exist, and the value is the
+    /// canonical form its field or kind requires.
+    ///
+    /// Every operation is checked this way before it is written, whether it was made locally or
+    /// received from a bundle or a peer, so a replica never holds a value its plan would refuse.
+    ///
+    /// - Parameters:
+    ///   - plan: the plan whose items and fields apply.
+    ///   - unitIDs: the units the replica knows.
+    /// - Throws: a ``CoreError`` naming what does not fit.
+    public func validate(against plan: Plan, unitIDs: Set<String>) throws(CoreError) {
+        try validateShape()
+        guard unitIDs.contains(unit) else {
+            throw CoreError(.unknownUnit, "operation \(device)#\(sequence): unknown unit '\(unit)'")
+        }
+        switch kind {
+        case .set:
+            let definition = try plan.item(item ?? "")
+            let field = try plan.field(self.field ?? "", of: definition)
+            let canonical = try field.normalize(value)
+            guard canonical == value else {
+                throw CoreError(.invalidValue, "operation \(device)#\(sequence): value of '\(field.id)' is not in canonical form")
+            }
+        case .findingAdd, .findingRetract:
+            if let item { _ = try plan.item(item) }
+            let what = kind == .findingAdd ? "finding text" : "retraction reason"
+            let checked = try Text.validated(value, what: what)
+            guard checked == value else {
+                throw CoreError(.invalidText, "operation \(device)#\(sequence): \(what) has surrounding white space")
+            }
+        }
+    }
+}

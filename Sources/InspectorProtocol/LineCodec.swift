@@ -1,0 +1,215 @@
+import Foundation
+import InspectorCore
+
+/// Turns messages into lines and lines into messages.
+///
+/// Framing (finding the `\n`, capping the length) is the transport's job; the codec sees one
+/// line without its newline (a trailing `\r` is tolerated) and either returns a message or throws a
+/// ``ProtocolError`` that names what is wrong — never a payload.
+///
+/// ```swift
+/// let line = LineCodec.encode(.pull(.init(cursor: 0)))      // "pull {\"cursor\":0}\n"
+/// let message = try LineCodec.decode(line.dropLast())
+/// ```
+public enum LineCodec {
+    /// The line for a message, newline included, as UTF-8 bytes.
+    public static func encode(_ message: Message) -> [UInt8] {
+        Array(encodeString(message).utf8)
+    }
+
+    /// The line for a message, newline included.
+    public static func encodeString(_ message: Message) -> String {
+        var out = message.verb + " "
+        switch message {
+        case .hello(let hello):
+            var members: [(String, JSONValue)] = [
+                ("version", .int(Int64(hello.version))), ("device", .string(hello.device)),
+                ("token", .string(hello.token)), ("time", .int(hello.time)),
+            ]
+            if let digest = hello.planDigest { members.append(("plan_digest", .string(digest))) }
+            out += JSONValue.object(members).serialized()
+        case .welcome(let welcome):
+            let members: [(String, JSONValue)] = [
+                ("version", .int(Int64(welcome.version))), ("time", .int(welcome.time)),
+                ("confirmed", .int(welcome.confirmed)), ("scope", .array(welcome.scope.map(JSONValue.string))),
+                ("units", .array(welcome.units.map { unit in
+                    .object([("id", .string(unit.id)), ("name", .string(unit.name)), ("kind", .string(unit.kind.rawValue)),
+                             ("parent", unit.parent.map(JSONValue.string) ?? .null)])
+                })),
+                ("plan_digest", .string(welcome.planDigest)),
+            ]
+            var text = JSONValue.object(members).serialized()
+            if let plan = welcome.plan {
+                text.removeLast()
+                text += ",\"plan\":" + String(decoding: plan.encoded(), as: UTF8.self) + "}"
+            }
+            out += text
+        case .push(let push):
+            out += "{\"ops\":["
+            appendOps(push.ops, to: &out)
+            out += "],\"withdrawn\":[" + push.withdrawn.map(String.init).joined(separator: ",") + "]}"
+        case .pushed(let pushed):
+            out += "{\"confirmed\":\(pushed.confirmed),\"applied\":\(pushed.applied),\"duplicates\":\(pushed.duplicates)}"
+        case .pull(let pull):
+            out += pull.limit.map { "{\"cursor\":\(pull.cursor),\"limit\":\($0)}" } ?? "{\"cursor\":\(pull.cursor)}"
+        case .ops(let batch):
+            out += "{\"ops\":["
+            appendOps(batch.ops, to: &out)
+            out += "],\"cursor\":\(batch.cursor),\"more\":\(batch.more)}"
+        case .bye:
+            out += "{}"
+        case .error(let error):
+            var members: [(String, JSONValue)] = [("code", .string(error.code.rawValue)), ("message", .string(error.message))]
+            if let sequence = error.sequence { members.append(("seq", .int(sequence))) }
+            out += JSONValue.object(members).serialized()
+        }
+        out += "\n"
+        return out
+    }
+
+    private static func appendOps(_ ops: [Op], to out: inout String) {
+        for (index, op) in ops.enumerated() {
+            if index > 0 { out += "," }
+            out += op.wireJSON()
+        }
+    }
+
+    /// Splits a line into its verb and JSON body, checking UTF-8.
+    public static func split<Bytes: Collection<UInt8>>(_ line: Bytes) throws(ProtocolError) -> (verb: String, body: Data) {
+        var bytes = Array(line)
+        if bytes.last == UInt8(ascii: "\r") { bytes.removeLast() }
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw ProtocolError(.badLine, "the line is not valid UTF-8")
+        }
+        guard let space = bytes.firstIndex(of: UInt8(ascii: " ")), space > 0 else {
+            throw ProtocolError(.badLine, "a line is a verb, a space, and a JSON object")
+        }
+        let verb = String(decoding: bytes[..<space], as: UTF8.self)
+        guard verb.utf8.count <= 32, verb.utf8.allSatisfy({ $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") || $0 == UInt8(ascii: "_") }) else {
+            throw ProtocolError(.badLine, "the verb must be lowercase letters")
+        }
+        return (verb, Data(bytes[(space + 1)...]))
+    }
+
+    /// Reads one line (without its `\n`).
+    ///
+    /// - Throws: ``ProtocolError`` `bad_line`, `unknown_verb`, `bad_message` or `invalid_op`.
+    public static func decode<Bytes: Collection<UInt8>>(_ line: Bytes) throws(ProtocolError) -> Message {
+        let (verb, body) = try split(line)
+        switch verb {
+        case "hello":
+            let wire: HelloWire = try decodeBody(body, verb)
+            return .hello(Message.Hello(version: wire.version, device: wire.device, token: wire.token, time: wire.time,
+                                        planDigest: wire.plan_digest))
+        case "welcome":
+            let wire: WelcomeWire = try decodeBody(body, verb)
+            var plan: Plan?
+            if wire.plan != nil {
+                guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
+                      let planObject = object["plan"],
+                      let planData = try? JSONSerialization.data(withJSONObject: planObject) else {
+                    throw ProtocolError(.badMessage, "welcome: the plan cannot be read")
+                }
+                do { plan = try Plan.decode(from: planData) } catch {
+                    throw ProtocolError(.badMessage, "welcome: \(error.message)")
+                }
+            }
+            return .welcome(Message.Welcome(version: wire.version, time: wire.time, confirmed: wire.confirmed, scope: wire.scope,
+                                            units: wire.units.map { Plan.Unit(id: $0.id, name: $0.name, kind: Plan.Unit.Kind(rawValue: $0.kind) ?? .direct, parent: $0.parent) },
+                                            planDigest: wire.plan_digest, plan: plan))
+        case "push":
+            let wire: PushWire = try decodeBody(body, verb)
+            var ops: [Op] = []
+            ops.reserveCapacity(wire.ops.count)
+            for op in wire.ops { ops.append(try op.op()) }
+            return .push(Message.Push(ops: ops, withdrawn: wire.withdrawn ?? []))
+        case "pushed":
+            let wire: PushedWire = try decodeBody(body, verb)
+            return .pushed(Message.Pushed(confirmed: wire.confirmed, applied: wire.applied, duplicates: wire.duplicates))
+        case "pull":
+            let wire: PullWire = try decodeBody(body, verb)
+            return .pull(Message.Pull(cursor: wire.cursor, limit: wire.limit))
+        case "ops":
+            let wire: OpsWire = try decodeBody(body, verb)
+            var ops: [Op] = []
+            ops.reserveCapacity(wire.ops.count)
+            for op in wire.ops { ops.append(try op.op()) }
+            return .ops(Message.OpsBatch(ops: ops, cursor: wire.cursor, more: wire.more))
+        case "bye":
+            let _: EmptyWire = try decodeBody(body, verb)
+            return .bye
+        case "error":
+            let wire: ErrorWire = try decodeBody(body, verb)
+            return .error(ProtocolError(ProtocolError.Code(rawValue: wire.code), wire.message, sequence: wire.seq))
+        default:
+            throw ProtocolError(.unknownVerb, "unknown verb '\(verb)'")
+        }
+    }
+
+    static func decodeBody<T: Decodable>(_ body: Data, _ verb: String) throws(ProtocolError) -> T {
+        do {
+            return try JSONDecoder().decode(T.self, from: body)
+        } catch let error as DecodingError {
+            switch error {
+            case .dataCorrupted(let context) where context.codingPath.isEmpty:
+                throw ProtocolError(.badLine, "\(verb): the body is not a JSON object")
+            case .keyNotFound(let key, _):
+                throw ProtocolError(.badMessage, "\(verb): missing key '\(key.stringValue)'")
+            case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+                let path = context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+                throw ProtocolError(.badMessage, "\(verb): wrong type at '\(path)'")
+            @unknown default:
+                throw ProtocolError(.badMessage, "\(verb): unreadable")
+            }
+        } catch {
+            throw ProtocolError(.badLine, "\(verb): the body is not a JSON object")
+        }
+    }
+}
+
+struct EmptyWire: Decodable {}
+struct HelloWire: Decodable {
+    var version: Int
+    var device: String
+    var token: String
+    var time: Int64
+    var plan_digest: String?
+}
+struct UnitWire: Decodable {
+    var id: String
+    var name: String
+    var kind: String
+    var parent: String?
+}
+struct WelcomeWire: Decodable {
+    var version: Int
+    var time: Int64
+    var confirmed: Int64
+    var scope: [String]
+    var units: [UnitWire]
+    var plan_digest: String
+    var plan: EmptyWire?
+}
+struct PushWire: Decodable {
+    var ops: [WireOp]
+    var withdrawn: [Int64]?
+}
+struct PushedWire: Decodable {
+    var confirmed: Int64
+    var applied: Int
+    var duplicates: Int
+}
+struct PullWire: Decodable {
+    var cursor: Int64
+    var limit: Int?
+}
+struct OpsWire: Decodable {
+    var ops: [WireOp]
+    var cursor: Int64
+    var more: Bool
+}
+struct ErrorWire: Decodable {
+    var code: String
+    var message: String
+    var seq: Int64?
+}

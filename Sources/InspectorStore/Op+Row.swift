@@ -1,0 +1,27 @@
+import GRDB
+import InspectorCore
+
+extension Op {
+    /// The columns of the `ops` table, in the order of ``insertArguments``.
+    static let insertSQL = """
+        INSERT INTO ops (device, seq, ms, counter, kind, unit, item, field, finding, finding_kind, value)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """
+
+    var insertArguments: StatementArguments {
+        [device, sequence, timestamp.millis, timestamp.counter, kind.rawValue, unit, item, field, finding,
+         findingKind?.rawValue, value]
+    }
+
+    static let selectColumns = "device, seq, ms, counter, kind, unit, item, field, finding, finding_kind, value"
+
+    /// Reads an operation from a row with ``selectColumns``.
+    init(row: Row, offset o: Int = 0) {
+        let device: String = row[o]
+        self.init(device: device, sequence: row[o + 1],
+                  timestamp: HLCTimestamp(millis: row[o + 2], counter: row[o + 3], device: device),
+                  kind: Op.Kind(rawValue: row[o + 4]) ?? .set, unit: row[o + 5], item: row[o + 6], field: row[o + 7],
+                  finding: row[o + 8], findingKind: (row[o + 9] as String?).flatMap(FindingKind.init(rawValue:)),
+                  value: row[o + 10])
+    }
+}

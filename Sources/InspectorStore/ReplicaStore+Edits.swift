@@ -1,0 +1,109 @@
+import GRDB
+import InspectorCore
+
+extension ReplicaStore {
+    /// Sets one field of one checklist item of one unit, as this device.
+    ///
+    /// The value is validated against the field's type and limits and stored in canonical form; the
+    /// operation is stamped with the device's hybrid logical clock and the next sequence number, and
+    /// appended to the log in the same transaction that updates the state.
+    ///
+    /// - Parameters:
+    ///   - unit: a unit id the replica knows (and, once the hub has said, one in the device's scope).
+    ///   - item: a checklist item id of the plan, e.g. `II.4`.
+    ///   - field: a field id of that item, e.g. `status`.
+    ///   - value: the value as typed.
+    /// - Returns: the recorded operation.
+    /// - Throws: ``InspectorCore/CoreError`` for an unknown id or an invalid value, ``StoreError`` for
+    ///   an out-of-scope unit or a database failure. Nothing is written when it throws.
+    @discardableResult
+    public func set(unit: String, item: String, field: String, value: String) throws -> Op {
+        let plan = self.plan
+        try checkUnit(unit)
+        let definition = try plan.item(item)
+        let canonical = try plan.field(field, of: definition).normalize(value)
+        return try record { sequence, timestamp in
+            .set(device: device, sequence: sequence, timestamp: timestamp, unit: unit, item: item, field: field, value: canonical)
+        }
+    }
+
+    /// Appends a finding, as this device.
+    ///
+    /// - Parameters:
+    ///   - unit: the unit the finding is about.
+    ///   - item: the checklist item it belongs under, or nil for the unit as a whole.
+    ///   - kind: its kind.
+    ///   - text: its text; stored in NFC, 1–4000 characters.
+    /// - Returns: the operation; its ``InspectorCore/Op/finding`` is the new finding's id.
+    @discardableResult
+    public func addFinding(unit: String, item: String?, kind: FindingKind, text: String) throws -> Op {
+        try checkUnit(unit)
+        if let item { _ = try plan.item(item) }
+        let checked = try Text.validated(text, what: "finding text")
+        return try record { sequence, timestamp in
+            .findingAdd(device: device, sequence: sequence, timestamp: timestamp, unit: unit, item: item, kind: kind, text: checked)
+        }
+    }
+
+    /// Marks a finding retracted, with a reason; the finding itself stays in the log and the exports.
+    ///
+    /// - Parameters:
+    ///   - id: the finding's id (`device/sequence`), which the replica must hold.
+    ///   - reason: why; stored in NFC, 1–4000 characters.
+    @discardableResult
+    public func retractFinding(_ id: String, reason: String) throws -> Op {
+        let checked = try Text.validated(reason, what: "retraction reason")
+        let found = try Self.wrap {
+            try writer.read { db in try Row.fetchOne(db, sql: "SELECT unit, item FROM findings WHERE id = ?", arguments: [id]) }
+        }
+        guard let found else {
+            throw StoreError(.unknownFinding, "no finding with id '\(id.prefix(80))'; 'show' lists the findings and their ids")
+        }
+        let unit: String = found["unit"]
+        let item: String? = found["item"]
+        try checkUnit(unit)
+        return try record { sequence, timestamp in
+            .findingRetract(device: device, sequence: sequence, timestamp: timestamp, unit: unit, item: item,
+                            finding: id, reason: checked)
+        }
+    }
+
+    /// Throws unless `unit` is known and, once the hub has assigned a scope, inside it.
+    public func checkUnit(_ unit: String) throws {
+        let known = units
+        guard known.contains(where: { $0.id == unit }) else {
+            throw CoreError(.unknownUnit, "unknown unit '\(unit.prefix(70))'; units are: \(known.map(\.id).joined(separator: ", "))")
+        }
+        if let scope = try scope(), !scope.contains(unit) {
+            throw StoreError(.outOfScope, "unit '\(unit)' is not assigned to this device; it may write: \(scope.sorted().joined(separator: ", "))")
+        }
+    }
+
+    /// Stamps and appends one local operation, updating the state in the same transaction.
+    private func record(_ make: @escaping @Sendable (Int64, HLCTimestamp) -> Op) throws -> Op {
+        let now = clock()
+        return try Self.wrap {
+            try writer.write { db in
+                let offset = Int64(try Self.meta(db, .clockOffset) ?? "0") ?? 0
+                var hlc = try Self.loadClock(db, device: device)
+                let timestamp = hlc.tick(physical: HybridLogicalClock.physicalMillis(now: now, offset: offset))
+                let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM ops WHERE device = ?"), arguments: [device]) ?? 0
+                let op = make(last + 1, timestamp)
+                try Self.insert(op, into: db)
+                try Self.saveClock(db, hlc)
+                return op
+            }
+        }
+    }
+
+    static func loadClock(_ db: Database, device: String) throws -> HybridLogicalClock {
+        let millis = Int64(try meta(db, .clockMillis) ?? "0") ?? 0
+        let counter = Int64(try meta(db, .clockCounter) ?? "0") ?? 0
+        return HybridLogicalClock(device: device, millis: millis, counter: counter)
+    }
+
+    static func saveClock(_ db: Database, _ clock: HybridLogicalClock) throws {
+        try setMeta(db, .clockMillis, String(clock.millis))
+        try setMeta(db, .clockCounter, String(clock.counter))
+    }
+}

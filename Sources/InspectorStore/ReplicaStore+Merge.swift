@@ -1,0 +1,112 @@
+import GRDB
+import InspectorCore
+
+extension ReplicaStore {
+    /// What a merge did.
+    public struct MergeResult: Hashable, Sendable {
+        /// Operations that were new and were written.
+        public var applied: Int
+        /// Operations the replica already held (no-ops).
+        public var duplicates: Int
+        /// Fields that more than one device has now set, and had not before this merge.
+        public var newConflicts: Int
+        public init(applied: Int = 0, duplicates: Int = 0, newConflicts: Int = 0) {
+            self.applied = applied
+            self.duplicates = duplicates
+            self.newConflicts = newConflicts
+        }
+    }
+
+    /// Merges operations from another replica, all or nothing.
+    ///
+    /// Each operation is validated against the plan and the known units; an operation already held
+    /// is skipped; a different operation under a (device, sequence) already held is refused. If any
+    /// operation is refused, nothing of the batch is written. The hybrid logical clock advances past
+    /// the greatest timestamp received, so a later local edit orders after everything seen.
+    ///
+    /// - Parameters:
+    ///   - operations: the operations, in any order.
+    ///   - meta: metadata to write in the same transaction (a device writes its pull cursor this way).
+    /// - Returns: how many were applied, duplicates, and new conflicts.
+    /// - Throws: ``InspectorCore/CoreError`` or ``StoreError`` naming the first refused operation.
+    @discardableResult
+    public func merge(_ operations: [Op], meta: [MetaKey: String] = [:]) throws -> MergeResult {
+        let (plan, unitIDs) = context.state.withLock { ($0.plan, $0.unitIDs) }
+        for op in operations { try op.validate(against: plan, unitIDs: unitIDs) }
+        let now = clock()
+        return try Self.wrap {
+            try writer.write { db in
+                let result = try Self.merge(operations, into: db)
+                if let newest = operations.max(by: { $0.timestamp < $1.timestamp }) {
+                    let offset = Int64(try Self.meta(db, .clockOffset) ?? "0") ?? 0
+                    var hlc = try Self.loadClock(db, device: device)
+                    hlc.receive(newest.timestamp, physical: HybridLogicalClock.physicalMillis(now: now, offset: offset))
+                    try Self.saveClock(db, hlc)
+                }
+                for (key, value) in meta { try Self.setMeta(db, key, value) }
+                return result
+            }
+        }
+    }
+
+    /// Merges already validated operations inside a transaction. Throws on a conflicting identity.
+    static func merge(_ operations: [Op], into db: Database) throws -> MergeResult {
+        var result = MergeResult()
+        var conflicted = Set<[String]>()
+        let existing = try db.cachedStatement(sql: "SELECT \(Op.selectColumns) FROM ops WHERE device = ? AND seq = ?")
+        let devicesOnField = try db.cachedStatement(sql: """
+            SELECT DISTINCT device FROM ops INDEXED BY ops_by_field
+            WHERE kind = 'set' AND unit = ? AND item = ? AND field = ? LIMIT 2
+            """)
+        for op in operations {
+            if let row = try Row.fetchOne(existing, arguments: [op.device, op.sequence]) {
+                guard Op(row: row) == op else {
+                    throw StoreError(.conflictingOperation, "operation \(op.device)#\(op.sequence) differs from the one already held under that number")
+                }
+                result.duplicates += 1
+                continue
+            }
+            if op.kind == .set {
+                let key = [op.unit, op.item!, op.field!]
+                let devices = try String.fetchAll(devicesOnField, arguments: [op.unit, op.item, op.field])
+                if devices.count == 1, devices[0] != op.device, conflicted.insert(key).inserted {
+                    result.newConflicts += 1
+                }
+            }
+            try insert(op, into: db)
+            result.applied += 1
+        }
+        return result
+    }
+
+    /// Appends one operation to the log and applies it to the state.
+    static func insert(_ op: Op, into db: Database) throws {
+        try db.cachedStatement(sql: Op.insertSQL).execute(arguments: op.insertArguments)
+        switch op.kind {
+        case .set:
+            try db.cachedStatement(sql: """
+                INSERT INTO field_values (unit, item, field, value, device, seq, ms, counter)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (unit, item, field) DO UPDATE SET
+                    value = excluded.value, device = excluded.device, seq = excluded.seq,
+                    ms = excluded.ms, counter = excluded.counter
+                WHERE (excluded.ms, excluded.counter, excluded.device) > (field_values.ms, field_values.counter, field_values.device)
+                """).execute(arguments: [op.unit, op.item, op.field, op.value, op.device, op.sequence,
+                                         op.timestamp.millis, op.timestamp.counter])
+        case .findingAdd:
+            try db.cachedStatement(sql: """
+                INSERT INTO findings (id, unit, item, kind, text, device, seq, ms, counter)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """).execute(arguments: [op.finding, op.unit, op.item, op.findingKind?.rawValue, op.value, op.device,
+                                         op.sequence, op.timestamp.millis, op.timestamp.counter])
+        case .findingRetract:
+            try db.cachedStatement(sql: """
+                INSERT INTO retractions (finding, reason, device, seq, ms, counter) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (finding) DO UPDATE SET
+                    reason = excluded.reason, device = excluded.device, seq = excluded.seq,
+                    ms = excluded.ms, counter = excluded.counter
+                WHERE (excluded.ms, excluded.counter, excluded.device) > (retractions.ms, retractions.counter, retractions.device)
+                """).execute(arguments: [op.finding, op.value, op.device, op.sequence, op.timestamp.millis, op.timestamp.counter])
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+import GRDB
+import InspectorCore
+
+extension ReplicaStore {
+    /// The number of operations in the log.
+    public func operationCount() throws -> Int {
+        try Self.wrap { try writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ops") ?? 0 } }
+    }
+
+    /// The highest sequence number of `device` in the log (0 when none).
+    public func lastSequence(of device: String) throws -> Int64 {
+        try Self.wrap {
+            try writer.read { db in
+                try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM ops WHERE device = ?", arguments: [device]) ?? 0
+            }
+        }
+    }
+
+    /// Operations of the log in the order this replica received them.
+    ///
+    /// - Parameters:
+    ///   - position: return only operations after this log position (0 for all).
+    ///   - limit: at most this many.
+    ///   - device: only this device's operations, when given.
+    ///   - afterSequence: with `device`, only its operations with a greater sequence number.
+    /// - Returns: the operations with their log positions.
+    public func operations(after position: Int64 = 0, limit: Int = .max, device: String? = nil,
+                           afterSequence: Int64 = 0) throws -> [(position: Int64, operation: Op)] {
+        try Self.wrap {
+            try writer.read { db in
+                let rows: [Row]
+                if let device {
+                    rows = try Row.fetchAll(db, sql: """
+                        SELECT position, \(Op.selectColumns) FROM ops
+                        WHERE device = ? AND seq > ? AND position > ? ORDER BY seq LIMIT ?
+                        """, arguments: [device, afterSequence, position, limit])
+                } else {
+                    rows = try Row.fetchAll(db, sql: """
+                        SELECT position, \(Op.selectColumns) FROM ops WHERE position > ? ORDER BY position LIMIT ?
+                        """, arguments: [position, limit])
+                }
+                return rows.map { row in
+                    (row[0], Op(row: row, offset: 1))
+                }
+            }
+        }
+    }
+
+    /// The value of a metadata key.
+    public func meta(_ key: MetaKey) throws -> String? {
+        try Self.wrap { try writer.read { db in try Self.meta(db, key) } }
+    }
+
+    /// Writes metadata keys in one transaction; a nil value removes the key.
+    public func setMeta(_ values: [MetaKey: String?]) throws {
+        try Self.wrap {
+            try writer.write { db in
+                for (key, value) in values { try Self.setMeta(db, key, value) }
+            }
+        }
+    }
+
+    /// The units this device may write and read, or nil before the hub has said.
+    public func scope() throws -> Set<String>? {
+        guard let text = try meta(.scope) else { return nil }
+        let ids = (try? JSONDecoder().decode([String].self, from: Data(text.utf8))) ?? []
+        return Set(ids)
+    }
+
+    /// The merged dataset, optionally limited to some units.
+    ///
+    /// - Parameter unitIDs: the units to include (values, findings and conflicts of other units are
+    ///   left out, and so are the units themselves); nil for all.
+    public func dataset(unitIDs: Set<String>? = nil) throws -> Dataset {
+        let plan = self.plan
+        return try Self.wrap {
+            try writer.read { db in
+                let units = try Self.loadUnits(db).filter { unitIDs?.contains($0.id) ?? true }
+                let included = { (unit: String) in unitIDs?.contains(unit) ?? true }
+                func version(_ row: Row, value: String = "value") -> Dataset.Version {
+                    let device: String = row["device"]
+                    return Dataset.Version(value: row[value], device: device, sequence: row["seq"],
+                                           timestamp: HLCTimestamp(millis: row["ms"], counter: row["counter"], device: device))
+                }
+                var values: [Dataset.Value] = []
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM field_values") where included(row["unit"]) {
+                    values.append(Dataset.Value(unit: row["unit"], item: row["item"], field: row["field"], current: version(row)))
+                }
+                var retractions: [String: Dataset.Version] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM retractions") {
+                    retractions[row["finding"]] = version(row, value: "reason")
+                }
+                var findings: [Dataset.Finding] = []
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM findings") where included(row["unit"]) {
+                    let id: String = row["id"]
+                    let device: String = row["device"]
+                    findings.append(Dataset.Finding(
+                        id: id, unit: row["unit"], item: row["item"],
+                        kind: FindingKind(rawValue: row["kind"]) ?? .observation, text: row["text"], device: device,
+                        timestamp: HLCTimestamp(millis: row["ms"], counter: row["counter"], device: device),
+                        retraction: retractions[id]))
+                }
+                let conflicts = try Self.conflicts(db, values: values)
+                return Dataset(plan: plan, units: units, values: values, findings: findings, conflicts: conflicts)
+            }
+        }
+    }
+
+    /// Fields set by more than one device: the winner and each other device's latest value.
+    static func conflicts(_ db: Database, values: [Dataset.Value]) throws -> [Dataset.Conflict] {
+        let contested = try Row.fetchAll(db, sql: """
+            SELECT unit, item, field FROM ops INDEXED BY ops_by_field WHERE kind = 'set'
+            GROUP BY unit, item, field HAVING COUNT(DISTINCT device) > 1
+            """)
+        let winners = Dictionary(values.map { ([$0.unit, $0.item, $0.field], $0.current) }, uniquingKeysWith: { a, _ in a })
+        var result: [Dataset.Conflict] = []
+        for row in contested {
+            let key: [String] = [row["unit"], row["item"], row["field"]]
+            guard let winner = winners[key] else { continue }
+            let latest = try Row.fetchAll(db, sql: """
+                SELECT device, seq, ms, counter, value FROM ops
+                WHERE kind = 'set' AND unit = ? AND item = ? AND field = ? AND device != ?
+                ORDER BY device, ms DESC, counter DESC
+                """, arguments: [key[0], key[1], key[2], winner.device])
+            var seen = Set<String>()
+            var losers: [Dataset.Version] = []
+            for row in latest {
+                let device: String = row["device"]
+                guard seen.insert(device).inserted else { continue }
+                losers.append(Dataset.Version(value: row["value"], device: device, sequence: row["seq"],
+                                              timestamp: HLCTimestamp(millis: row["ms"], counter: row["counter"], device: device)))
+            }
+            result.append(Dataset.Conflict(unit: key[0], item: key[1], field: key[2], winner: winner, losers: losers))
+        }
+        return result
+    }
+
+    /// Runs `PRAGMA integrity_check` and returns its verdict (`ok` when sound).
+    public func integrityCheck() throws -> String {
+        try Self.wrap {
+            try writer.read { db in try String.fetchAll(db, sql: "PRAGMA integrity_check").joined(separator: "; ") }
+        }
+    }
+}

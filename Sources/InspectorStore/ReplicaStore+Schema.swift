@@ -1,0 +1,103 @@
+import GRDB
+import InspectorCore
+
+extension ReplicaStore {
+    /// Keys of the `meta` table.
+    public enum MetaKey: String, Sendable, CaseIterable {
+        /// This replica's device id.
+        case device
+        /// The plan, as canonical JSON.
+        case plan
+        /// The hybrid logical clock's last physical part and counter.
+        case clockMillis = "clock_millis"
+        case clockCounter = "clock_counter"
+        /// Hub time minus device time, in milliseconds, as last measured.
+        case clockOffset = "clock_offset_ms"
+        /// When the offset was measured (device wall clock, ms).
+        case clockOffsetMeasuredAt = "clock_offset_measured_at"
+        /// The hub's address, `HOST:PORT`.
+        case hubAddress = "hub_address"
+        /// The device's token for the hub.
+        case hubToken = "hub_token"
+        /// The hub's pull cursor: the last hub log position received.
+        case pullCursor = "pull_cursor"
+        /// The highest sequence number of this device that the hub has made durable.
+        case hubConfirmedSequence = "hub_confirmed_sequence"
+        /// The units this device may write and read, as a JSON array; absent until the hub says.
+        case scope
+        /// When the last sync finished (device wall clock, ms).
+        case lastSync = "last_sync"
+        /// The operations the hub refused, as JSON lines: `device#seq code message`.
+        case refused
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+                CREATE TABLE units (
+                    id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, parent TEXT,
+                    from_plan INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE ops (
+                    position INTEGER PRIMARY KEY,
+                    device TEXT NOT NULL, seq INTEGER NOT NULL,
+                    ms INTEGER NOT NULL, counter INTEGER NOT NULL,
+                    kind TEXT NOT NULL, unit TEXT NOT NULL, item TEXT, field TEXT,
+                    finding TEXT, finding_kind TEXT, value TEXT NOT NULL,
+                    UNIQUE (device, seq)
+                );
+                CREATE INDEX ops_by_field ON ops (unit, item, field, device) WHERE kind = 'set';
+                CREATE TABLE field_values (
+                    unit TEXT NOT NULL, item TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,
+                    device TEXT NOT NULL, seq INTEGER NOT NULL, ms INTEGER NOT NULL, counter INTEGER NOT NULL,
+                    PRIMARY KEY (unit, item, field)
+                ) WITHOUT ROWID;
+                CREATE TABLE findings (
+                    id TEXT PRIMARY KEY, unit TEXT NOT NULL, item TEXT, kind TEXT NOT NULL, text TEXT NOT NULL,
+                    device TEXT NOT NULL, seq INTEGER NOT NULL, ms INTEGER NOT NULL, counter INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE retractions (
+                    finding TEXT PRIMARY KEY, reason TEXT NOT NULL,
+                    device TEXT NOT NULL, seq INTEGER NOT NULL, ms INTEGER NOT NULL, counter INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """)
+        }
+        return migrator
+    }
+
+    static func meta(_ db: Database, _ key: MetaKey) throws -> String? {
+        try String.fetchOne(db.cachedStatement(sql: "SELECT value FROM meta WHERE key = ?"), arguments: [key.rawValue])
+    }
+
+    static func setMeta(_ db: Database, _ key: MetaKey, _ value: String?) throws {
+        if let value {
+            try db.cachedStatement(sql: "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+                .execute(arguments: [key.rawValue, value])
+        } else {
+            try db.execute(sql: "DELETE FROM meta WHERE key = ?", arguments: [key.rawValue])
+        }
+    }
+
+    static func loadUnits(_ db: Database) throws -> [Plan.Unit] {
+        let plan = try meta(db, .plan).flatMap { try? Plan.decode(from: Data($0.utf8)) }
+        let order = Dictionary((plan?.units ?? []).enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let rows = try Row.fetchAll(db, sql: "SELECT id, name, kind, parent FROM units")
+        let units = rows.map { row in
+            Plan.Unit(id: row["id"], name: row["name"], kind: Plan.Unit.Kind(rawValue: row["kind"]) ?? .direct, parent: row["parent"])
+        }
+        return units.sorted { (order[$0.id] ?? Int.max, $0.id) < (order[$1.id] ?? Int.max, $1.id) }
+    }
+
+    static func replaceUnits(_ db: Database, _ units: [(Plan.Unit, Bool)]) throws {
+        for (unit, fromPlan) in units {
+            try db.execute(sql: """
+                INSERT INTO units (id, name, kind, parent, from_plan) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(id) DO UPDATE SET name = excluded.name, kind = excluded.kind, parent = excluded.parent
+                """, arguments: [unit.id, unit.name, unit.kind.rawValue, unit.parent, fromPlan])
+        }
+    }
+}
+
+import Foundation

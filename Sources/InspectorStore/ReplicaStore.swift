@@ -1,0 +1,149 @@
+import Foundation
+import GRDB
+import InspectorCore
+import Synchronization
+
+/// A replica of the inspection data in one SQLite file: the operation log and the merged state.
+///
+/// Every change is an ``InspectorCore/Op`` appended to the log; the materialized state
+/// (current field values, findings, retractions) is updated in the same transaction, so the two
+/// never disagree, even after a crash. The file is in WAL mode. Devices use
+/// `synchronous=NORMAL` by default; the hub uses `FULL`, so that an acknowledged operation has
+/// reached the disk.
+///
+/// `ReplicaStore` is a `Sendable` value over GRDB's `DatabaseWriter`: copy it freely, use it from
+/// any task.
+///
+/// ```swift
+/// let store = try ReplicaStore.create(at: "device.sqlite", device: "dev-a", plan: plan)
+/// let op = try store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+/// print(try store.dataset().canonicalJSON())
+/// ```
+public struct ReplicaStore: Sendable {
+    /// How hard SQLite works to put a commit on the disk.
+    public enum Durability: String, Sendable {
+        /// `synchronous=NORMAL` in WAL mode: a commit survives a process crash, and may be lost with power.
+        case normal
+        /// `synchronous=FULL`: a commit survives a power loss once the call returns.
+        case full
+    }
+
+    /// The underlying database.
+    public let writer: any DatabaseWriter
+    /// The device id of this replica (`hub` for a hub).
+    public let device: String
+    /// Reads the wall clock in milliseconds since the epoch; replaced in tests.
+    public let clock: @Sendable () -> Int64
+
+    let context: Context
+
+    /// Cached plan and units, refreshed whenever this process changes them.
+    final class Context: Sendable {
+        struct State: Sendable {
+            var plan: Plan
+            var units: [Plan.Unit]
+            var unitIDs: Set<String>
+        }
+        let state: Mutex<State>
+        init(plan: Plan, units: [Plan.Unit]) {
+            state = Mutex(State(plan: plan, units: units, unitIDs: Set(units.map(\.id))))
+        }
+    }
+
+    /// The system wall clock in milliseconds since the epoch.
+    public static let systemClock: @Sendable () -> Int64 = {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+    }
+
+    init(writer: any DatabaseWriter, device: String, plan: Plan, units: [Plan.Unit], clock: @escaping @Sendable () -> Int64) {
+        self.writer = writer
+        self.device = device
+        self.clock = clock
+        self.context = Context(plan: plan, units: units)
+    }
+
+    /// The plan this replica follows.
+    public var plan: Plan { context.state.withLock { $0.plan } }
+
+    /// The units this replica knows: the plan's, then those added later, by id.
+    public var units: [Plan.Unit] { context.state.withLock { $0.units } }
+
+    /// Creates a new replica file.
+    ///
+    /// - Parameters:
+    ///   - path: the SQLite file to create; it must not exist.
+    ///   - device: this replica's device id.
+    ///   - plan: the plan to follow.
+    ///   - durability: `synchronous` mode for every connection.
+    ///   - clock: the wall clock, in milliseconds since the epoch.
+    /// - Throws: ``StoreError`` (`already_exists`, `database_error`) or ``InspectorCore/CoreError`` for a bad device id.
+    public static func create(at path: String, device: String, plan: Plan, durability: Durability = .normal,
+                              clock: @escaping @Sendable () -> Int64 = systemClock) throws -> ReplicaStore {
+        try Identifier.validateDevice(device)
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(.alreadyExists, "a file already exists at \(path)")
+        }
+        let writer = try openPool(path: path, durability: durability)
+        try wrap {
+            try migrator.migrate(writer)
+            try writer.write { db in
+                try setMeta(db, .device, device)
+                try setMeta(db, .plan, String(decoding: plan.encoded(), as: UTF8.self))
+                try replaceUnits(db, plan.units.map { ($0, true) })
+            }
+        }
+        return try make(writer: writer, clock: clock)
+    }
+
+    /// Opens an existing replica file.
+    ///
+    /// - Throws: ``StoreError`` `not_found` when there is no file, `not_a_replica` when it is not one.
+    public static func open(at path: String, durability: Durability = .normal,
+                            clock: @escaping @Sendable () -> Int64 = systemClock) throws -> ReplicaStore {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw StoreError(.notFound, "no replica at \(path); create one with 'init'")
+        }
+        let writer = try openPool(path: path, durability: durability)
+        try wrap {
+            let isReplica = try writer.read { db in try db.tableExists("meta") && db.tableExists("ops") }
+            guard isReplica else { throw StoreError(.notAReplica, "\(path) is not an InspectorSync replica") }
+            let known = try writer.read { db in try migrator.appliedIdentifiers(db) }
+            guard known.isSubset(of: Set(migrator.migrations)) else {
+                throw StoreError(.notAReplica, "\(path) was written by a newer version of InspectorSync")
+            }
+            try migrator.migrate(writer)
+        }
+        return try make(writer: writer, clock: clock)
+    }
+
+    private static func make(writer: any DatabaseWriter, clock: @escaping @Sendable () -> Int64) throws -> ReplicaStore {
+        let (device, plan, units) = try wrap {
+            try writer.read { db -> (String, Plan, [Plan.Unit]) in
+                guard let device = try meta(db, .device), let planText = try meta(db, .plan) else {
+                    throw StoreError(.notAReplica, "the replica's metadata is missing")
+                }
+                let plan = try Plan.decode(from: Data(planText.utf8))
+                return (device, plan, try loadUnits(db))
+            }
+        }
+        return ReplicaStore(writer: writer, device: device, plan: plan, units: units, clock: clock)
+    }
+
+    private static func openPool(path: String, durability: Durability) throws -> DatabasePool {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+        }
+        return try wrap { try DatabasePool(path: path, configuration: configuration) }
+    }
+
+    /// Runs `body`, turning SQLite errors into ``StoreError`` `database_error` without echoing SQL or arguments.
+    static func wrap<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError {
+            throw StoreError(.database, "the database refused the change (\(error.resultCode)): \(error.message ?? "no detail"); nothing was written")
+        }
+    }
+}

@@ -1,0 +1,1 @@
+@main struct HubMain { static func main() { print("hub: under construction") } }

@@ -1,0 +1,163 @@
+import ArgumentParser
+import Foundation
+import InspectorCore
+import InspectorPlans
+import InspectorProtocol
+import InspectorStore
+import InspectorSyncClient
+
+@main
+struct InspectorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inspector",
+        abstract: "An inspector's device replica: record checklist values and findings offline, sync later.",
+        subcommands: [Init.self, Set.self, Finding.self, Show.self, Export.self, Log.self, Bundle.self]
+    )
+}
+
+struct DatabaseOption: ParsableArguments {
+    @Option(name: .long, help: "The replica's SQLite file.")
+    var db: String
+
+    func open() throws -> ReplicaStore {
+        try ReplicaStore.open(at: db)
+    }
+}
+
+extension InspectorCommand {
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a replica for this device.")
+        @OptionGroup var database: DatabaseOption
+        @Option(help: "This device's id (a-z, 0-9, '-', '_', '.').") var device: String
+        @Option(help: "A plan file to use instead of the built-in Kế hoạch 1181/KH-HĐTĐKT.") var plan: String?
+        @Option(help: "The hub's address, HOST:PORT.") var hub: String?
+        @Option(help: "The token the hub gave this device.") var token: String?
+
+        func run() throws {
+            let plan = try plan.map { try BuiltInPlans.load(contentsOf: URL(fileURLWithPath: $0)) } ?? BuiltInPlans.current()
+            if (hub == nil) != (token == nil) { throw ValidationError("--hub and --token go together") }
+            if let hub { _ = try HubAddress(parsing: hub) }
+            let store = try ReplicaStore.create(at: database.db, device: device, plan: plan)
+            if let hub, let token { try store.setMeta([.hubAddress: hub, .hubToken: token]) }
+            print("created replica \(database.db) for device \(device) with plan \(plan.id) (\(plan.items.count) items, \(plan.units.count) units)")
+        }
+    }
+
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set one field of a checklist item.")
+        @OptionGroup var database: DatabaseOption
+        @Argument(help: "Unit id, e.g. muong-lay.") var unit: String
+        @Argument(help: "Item id, e.g. II.4.") var item: String
+        @Argument(help: "Field id, e.g. status.") var field: String
+        @Argument(help: "The value.") var value: String
+
+        func run() throws {
+            let op = try database.open().set(unit: unit, item: item, field: field, value: value)
+            print("\(op.unit) \(op.item!) \(op.field!) = \(op.value)  (op \(op.device)#\(op.sequence))")
+        }
+    }
+
+    struct Finding: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record or retract findings.", subcommands: [Add.self, Retract.self])
+
+        struct Add: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Add a finding; prints its id on the last line.")
+            @OptionGroup var database: DatabaseOption
+            @Option(help: "Unit id.") var unit: String
+            @Option(help: "Item id the finding belongs under.") var item: String?
+            @Option(help: "shortcoming | good_practice | recommendation | observation") var kind: String
+            @Option(help: "The finding's text.") var text: String
+
+            func run() throws {
+                let kind = try FindingKind(parsing: kind)
+                let op = try database.open().addFinding(unit: unit, item: item, kind: kind, text: text)
+                print(op.finding!)
+            }
+        }
+
+        struct Retract: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Retract a finding, with a reason (the finding stays, marked retracted).")
+            @OptionGroup var database: DatabaseOption
+            @Argument(help: "The finding's id, as 'finding add' printed it.") var id: String
+            @Option(help: "Why it is retracted.") var reason: String
+
+            func run() throws {
+                let op = try database.open().retractFinding(id, reason: reason)
+                print("retracted \(op.finding!)")
+            }
+        }
+    }
+
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show the checklist, values and findings as a table.")
+        @OptionGroup var database: DatabaseOption
+        @Option(help: "Only this unit.") var unit: String?
+
+        func run() throws {
+            let store = try database.open()
+            if let unit { try store.checkKnownUnit(unit) }
+            print(try store.dataset(unitIDs: unit.map { [$0] } ?? store.scope()).textTable(), terminator: "")
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the dataset in its canonical JSON shape.")
+        @OptionGroup var database: DatabaseOption
+        @Flag(help: "Print JSON (the only format).") var json = false
+
+        func run() throws {
+            guard json else { throw ValidationError("say --json: the dataset is printed as JSON") }
+            let store = try database.open()
+            print(try store.dataset(unitIDs: store.scope()).canonicalJSON(), terminator: "")
+        }
+    }
+
+    struct Log: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the operation log, one line per op, oldest first.")
+        @OptionGroup var database: DatabaseOption
+
+        func run() throws {
+            for (position, op) in try database.open().operations() {
+                print("\(position)\t\(op.timestamp.isoTime)#\(op.timestamp.counter)\t\(op.device)#\(op.sequence)\t\(op.kind.rawValue)\t\(op.logTarget)\t\(op.value)")
+            }
+        }
+    }
+
+    struct Bundle: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Carry operations by hand between replicas.", subcommands: [BundleExport.self, BundleImport.self])
+    }
+
+    struct BundleExport: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "export", abstract: "Write the log (or its tail) to a bundle file.")
+        @OptionGroup var database: DatabaseOption
+        @Option(help: "The bundle file to write.") var out: String
+        @Option(help: "Only operations after this log position (as a previous export printed).") var since: Int64 = 0
+
+        func run() throws {
+            let summary = try BundleTransfer.export(from: database.open(), to: URL(fileURLWithPath: out), since: since)
+            print("wrote \(summary.count) operations to \(out) (log positions \(summary.from + 1)–\(summary.through)); next time: --since \(summary.through)")
+        }
+    }
+
+    struct BundleImport: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "import", abstract: "Merge a bundle file, all or nothing.")
+        @OptionGroup var database: DatabaseOption
+        @Argument(help: "The bundle file.") var file: String
+
+        func run() throws {
+            let result = try BundleTransfer.import(from: URL(fileURLWithPath: file), into: database.open())
+            print("imported \(file): \(result.applied) new, \(result.duplicates) already held, \(result.newConflicts) new conflicts")
+        }
+    }
+}
+
+extension Op {
+    /// The target of an op as the log prints it.
+    var logTarget: String {
+        switch kind {
+        case .set: "\(unit) \(item ?? "-") \(field ?? "-")"
+        case .findingAdd: "\(unit) \(item ?? "-") \(finding ?? "-") \(findingKind?.rawValue ?? "-")"
+        case .findingRetract: "\(unit) \(item ?? "-") \(finding ?? "-")"
+        }
+    }
+}
