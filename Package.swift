@@ -56,6 +56,8 @@ let package = Package(
             dependencies: [
                 "InspectorCore",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOExtras", package: "swift-nio-extras"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -154,7 +156,12 @@ let package = Package(
         ),
         .testTarget(
             name: "InspectorProtocolTests",
-            dependencies: ["InspectorCore", "InspectorProtocol"],
+            dependencies: [
+                "InspectorCore",
+                "InspectorProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

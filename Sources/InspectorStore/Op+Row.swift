@@ -13,10 +13,11 @@ extension Op {
          findingKind?.rawValue, value]
     }
 
-    static let selectColumns = "device, seq, ms, counter, kind, unit, item, field, finding, finding_kind, value"
+    /// The columns to select from `ops` for ``init(row:offset:)``.
+    public static let selectColumns = "device, seq, ms, counter, kind, unit, item, field, finding, finding_kind, value"
 
     /// Reads an operation from a row with ``selectColumns``.
-    init(row: Row, offset o: Int = 0) {
+    public init(row: Row, offset o: Int = 0) {
         let device: String = row[o]
         self.init(device: device, sequence: row[o + 1],
                   timestamp: HLCTimestamp(millis: row[o + 2], counter: row[o + 3], device: device),

@@ -31,22 +31,51 @@ extension ReplicaStore {
     /// - Throws: ``InspectorCore/CoreError`` or ``StoreError`` naming the first refused operation.
     @discardableResult
     public func merge(_ operations: [Op], meta: [MetaKey: String] = [:]) throws -> MergeResult {
-        let (plan, unitIDs) = context.state.withLock { ($0.plan, $0.unitIDs) }
-        for op in operations { try op.validate(against: plan, unitIDs: unitIDs) }
+        try validate(operations)
         let now = clock()
         return try Self.wrap {
-            try writer.write { db in
-                let result = try Self.merge(operations, into: db)
-                if let newest = operations.max(by: { $0.timestamp < $1.timestamp }) {
-                    let offset = Int64(try Self.meta(db, .clockOffset) ?? "0") ?? 0
-                    var hlc = try Self.loadClock(db, device: device)
-                    hlc.receive(newest.timestamp, physical: HybridLogicalClock.physicalMillis(now: now, offset: offset))
-                    try Self.saveClock(db, hlc)
-                }
-                for (key, value) in meta { try Self.setMeta(db, key, value) }
-                return result
-            }
+            try writer.write { db in try mergeTransaction(db, operations, now: now, meta: meta, also: nil) }
         }
+    }
+
+    /// Merges operations like ``merge(_:meta:)``, without blocking the calling thread, and runs
+    /// `also` in the same transaction (the hub records its bookkeeping this way).
+    ///
+    /// - Parameters:
+    ///   - operations: operations already checked with ``validate(_:)``.
+    ///   - also: more work for the same transaction; if it throws, nothing is written.
+    public func mergeValidated<T: Sendable>(_ operations: [Op], also: @escaping @Sendable (Database, MergeResult) throws -> T) async throws -> (MergeResult, T) {
+        let now = clock()
+        do {
+            return try await writer.write { db in
+                let result = try mergeTransaction(db, operations, now: now, meta: [:], also: nil)
+                return (result, try also(db, result))
+            }
+        } catch let error as DatabaseError {
+            throw StoreError(.database, "the database refused the change (\(error.resultCode)): \(error.message ?? "no detail"); nothing was written")
+        }
+    }
+
+    /// Checks operations against the plan and the known units.
+    ///
+    /// - Throws: ``InspectorCore/CoreError`` naming the first operation that does not fit.
+    public func validate(_ operations: [Op]) throws {
+        let (plan, unitIDs) = context.state.withLock { ($0.plan, $0.unitIDs) }
+        for op in operations { try op.validate(against: plan, unitIDs: unitIDs) }
+    }
+
+    private func mergeTransaction(_ db: Database, _ operations: [Op], now: Int64, meta: [MetaKey: String],
+                                  also: (@Sendable (Database, MergeResult) throws -> Void)?) throws -> MergeResult {
+        let result = try Self.merge(operations, into: db)
+        if let newest = operations.max(by: { $0.timestamp < $1.timestamp }) {
+            let offset = Int64(try Self.meta(db, .clockOffset) ?? "0") ?? 0
+            var hlc = try Self.loadClock(db, device: device)
+            hlc.receive(newest.timestamp, physical: HybridLogicalClock.physicalMillis(now: now, offset: offset))
+            try Self.saveClock(db, hlc)
+        }
+        for (key, value) in meta { try Self.setMeta(db, key, value) }
+        try also?(db, result)
+        return result
     }
 
     /// Merges already validated operations inside a transaction. Throws on a conflicting identity.

@@ -108,7 +108,7 @@ public struct ReplicaStore: Sendable {
             let isReplica = try writer.read { db in try db.tableExists("meta") && db.tableExists("ops") }
             guard isReplica else { throw StoreError(.notAReplica, "\(path) is not an InspectorSync replica") }
             let known = try writer.read { db in try migrator.appliedIdentifiers(db) }
-            guard known.isSubset(of: Set(migrator.migrations)) else {
+            guard known.filter({ !$0.hasPrefix("hub-") }).isSubset(of: Set(migrator.migrations)) else {
                 throw StoreError(.notAReplica, "\(path) was written by a newer version of InspectorSync")
             }
             try migrator.migrate(writer)

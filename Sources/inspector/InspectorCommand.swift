@@ -11,7 +11,7 @@ struct InspectorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspector",
         abstract: "An inspector's device replica: record checklist values and findings offline, sync later.",
-        subcommands: [Init.self, Set.self, Finding.self, Show.self, Export.self, Log.self, Bundle.self]
+        subcommands: [Init.self, Set.self, Finding.self, Show.self, Export.self, Log.self, Bundle.self, Sync.self, Status.self]
     )
 }
 
@@ -158,6 +158,46 @@ extension Op {
         case .set: "\(unit) \(item ?? "-") \(field ?? "-")"
         case .findingAdd: "\(unit) \(item ?? "-") \(finding ?? "-") \(findingKind?.rawValue ?? "-")"
         case .findingRetract: "\(unit) \(item ?? "-") \(finding ?? "-")"
+        }
+    }
+}
+
+extension InspectorCommand {
+    struct Sync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Push what the hub lacks, pull what this device lacks.")
+        @OptionGroup var database: DatabaseOption
+        @Flag(help: "Print no progress.") var quiet = false
+
+        func run() async throws {
+            let store = try database.open()
+            let quiet = self.quiet
+            let client = try SyncClient(store: store, progress: { progress in
+                guard !quiet else { return }
+                switch progress {
+                case .pushing(let done, let total) where total >= 2000:
+                    FileHandle.standardError.write(Data("  pushed \(done)/\(total)\n".utf8))
+                case .pulling(let received) where received >= 2000:
+                    FileHandle.standardError.write(Data("  pulled \(received)\n".utf8))
+                default: break
+                }
+            })
+            let summary = try await client.sync()
+            print("synced with \(client.address): pushed \(summary.pushed), pulled \(summary.pulled), new conflicts \(summary.newConflicts); hub confirmed up to #\(summary.confirmed)")
+            for op in summary.refused {
+                print("set aside #\(op.sequence): the hub refused it (\(op.code)): \(op.message)")
+            }
+            if abs(summary.clockOffset) > SyncClient.clockWarningThreshold {
+                print("WARNING: this device's clock is off by \(SyncStatus.describe(offset: -summary.clockOffset)) from the hub; edits are stamped with hub-corrected time")
+            }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "What the hub has confirmed, what is only here, the clock offset.")
+        @OptionGroup var database: DatabaseOption
+
+        func run() throws {
+            print(try SyncStatus(store: database.open()).text)
         }
     }
 }

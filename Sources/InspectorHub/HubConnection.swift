@@ -1,0 +1,171 @@
+import Foundation
+import InspectorCore
+import InspectorProtocol
+import InspectorStore
+import Logging
+import NIOCore
+import Synchronization
+
+/// One device's connection to the hub: handshake, then pushes and pulls, until `bye` or a timeout.
+struct HubConnection {
+    let server: HubServer
+    let channel: LineChannel.AsyncChannel
+
+    /// The state a watchdog reads: when the peer last spoke, and who it is.
+    final class Activity: Sendable {
+        struct State {
+            var lastSeen: ContinuousClock.Instant
+            var device: String?
+        }
+        let state = Mutex(State(lastSeen: .now, device: nil))
+        func touch() { state.withLock { $0.lastSeen = .now } }
+    }
+
+    func serve() async {
+        let logger = server.configuration.logger
+        let limits = server.configuration.limits
+        let activity = Activity()
+        let started = ContinuousClock.now
+        let peer = channel.channel.remoteAddress?.description ?? "unknown peer"
+        do {
+            try await channel.executeThenClose { inbound, outbound in
+                let watchdog = Task { await watch(activity: activity, started: started, outbound: outbound) }
+                defer { watchdog.cancel() }
+                var session: Session?
+                do {
+                    for try await line in inbound {
+                        activity.touch()
+                        if session == nil && line.readableBytes > limits.maximumUnauthenticatedLineBytes {
+                            try await send(.error(ProtocolError(.lineTooLong, "a line before the handshake may hold at most \(limits.maximumUnauthenticatedLineBytes) bytes")), outbound)
+                            return
+                        }
+                        let message: Message
+                        do throws(ProtocolError) {
+                            message = try LineChannel.decode(line)
+                        } catch {
+                            logger.info("refused a line", metadata: ["peer": "\(peer)", "code": "\(error.code)"])
+                            try await send(.error(error), outbound)
+                            if session == nil { return }
+                            continue
+                        }
+                        if let current = session {
+                            if try await !handle(message, session: current, outbound: outbound) { return }
+                        } else {
+                            guard case .hello(let hello) = message else {
+                                try await send(.error(ProtocolError(.notAuthenticated, "say hello first")), outbound)
+                                return
+                            }
+                            guard let opened = try await handshake(hello, outbound: outbound) else { return }
+                            session = opened
+                            activity.state.withLock { $0.device = opened.device.id }
+                            logger.info("device connected", metadata: ["device": "\(opened.device.id)", "peer": "\(peer)"])
+                        }
+                    }
+                } catch where LineChannel.isLineTooLong(error) {
+                    try? await send(.error(ProtocolError(.lineTooLong, "a line may hold at most \(limits.maximumLineBytes) bytes")), outbound)
+                }
+            }
+        } catch {
+            logger.debug("connection ended", metadata: ["peer": "\(peer)", "error": "\(type(of: error))"])
+        }
+    }
+
+    struct Session {
+        var device: HubStore.Device
+        var scope: Set<String>
+    }
+
+    private func send(_ message: Message, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
+        try await outbound.write(LineChannel.buffer(message))
+    }
+
+    private func handshake(_ hello: Message.Hello, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Session? {
+        let store = server.store
+        guard hello.version == ProtocolLimits.protocolVersion else {
+            try await send(.error(ProtocolError(.unsupportedVersion, "this hub speaks protocol version \(ProtocolLimits.protocolVersion)")), outbound)
+            return nil
+        }
+        guard let device = try await store.authenticate(device: hello.device, token: hello.token) else {
+            server.configuration.logger.notice("refused a handshake", metadata: ["device": "\(hello.device.prefix(64))"])
+            try await send(.error(ProtocolError(.unauthorized, "unknown device, wrong token, or revoked device")), outbound)
+            return nil
+        }
+        try await store.replica.reloadUnits()
+        let scope = store.scope(of: device)
+        let plan = store.replica.plan
+        let digest = plan.digest
+        let now = store.replica.clock()
+        let confirmed = try await store.confirmed(device: device.id)
+        let units = store.replica.units.filter { scope.contains($0.id) }
+        try await store.recordHandshake(device: device.id, at: now, clockOffset: hello.time - now)
+        try await send(.welcome(Message.Welcome(time: now, confirmed: confirmed, scope: scope.sorted(), units: units,
+                                                planDigest: digest, plan: hello.planDigest == digest ? nil : plan)), outbound)
+        return Session(device: device, scope: scope)
+    }
+
+    /// Serves one message of an authenticated session; false ends the connection.
+    private func handle(_ message: Message, session: Session, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Bool {
+        let limits = server.configuration.limits
+        switch message {
+        case .push(let push):
+            guard push.ops.count <= limits.maximumBatchCount else {
+                try await send(.error(ProtocolError(.batchTooLarge, "a push may hold at most \(limits.maximumBatchCount) operations")), outbound)
+                return true
+            }
+            do throws(ProtocolError) {
+                let pushed = try await server.store.push(push, from: session.device, scope: session.scope)
+                try? await send(.pushed(pushed), outbound)
+            } catch {
+                server.configuration.logger.notice("refused a push", metadata: ["device": "\(session.device.id)", "code": "\(error.code)"])
+                try await send(.error(error), outbound)
+            }
+            return true
+        case .pull(let pull):
+            let limit = min(max(pull.limit ?? limits.maximumBatchCount, 1), limits.maximumBatchCount)
+            do {
+                let batch = try await server.store.pull(after: max(pull.cursor, 0), limit: limit, for: session.device.id, scope: session.scope)
+                try await send(.ops(batch), outbound)
+            } catch {
+                try await send(.error(ProtocolError(.internal, "the hub could not read its store")), outbound)
+            }
+            return true
+        case .bye:
+            try await send(.bye, outbound)
+            return false
+        case .hello:
+            try await send(.error(ProtocolError(.notAuthenticated, "the handshake is already done")), outbound)
+            return true
+        case .welcome, .pushed, .ops, .error:
+            try await send(.error(ProtocolError(.unknownVerb, "'\(message.verb)' is sent by the hub, not to it")), outbound)
+            return true
+        }
+    }
+
+    /// Closes the connection when it does not authenticate in time, goes idle, or its device is revoked.
+    private func watch(activity: Activity, started: ContinuousClock.Instant, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async {
+        let configuration = server.configuration
+        var lastRevocationCheck = ContinuousClock.now
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(250))
+            if Task.isCancelled { return }
+            let (lastSeen, device) = activity.state.withLock { ($0.lastSeen, $0.device) }
+            let now = ContinuousClock.now
+            var reason: ProtocolError?
+            if device == nil && now - started > .seconds(configuration.limits.authenticationTimeout) {
+                reason = ProtocolError(.timeout, "no handshake within \(Int(configuration.limits.authenticationTimeout)) s")
+            } else if now - lastSeen > .seconds(configuration.limits.idleTimeout) {
+                reason = ProtocolError(.timeout, "idle for \(Int(configuration.limits.idleTimeout)) s")
+            } else if let device, now - lastRevocationCheck > .seconds(configuration.revocationCheckInterval) {
+                lastRevocationCheck = now
+                if let record = try? await server.store.device(device), record.isRevoked {
+                    reason = ProtocolError(.unauthorized, "this device has been revoked")
+                }
+            }
+            if let reason {
+                try? await send(.error(reason), outbound)
+                channel.channel.close(promise: nil)
+                return
+            }
+        }
+    }
+}

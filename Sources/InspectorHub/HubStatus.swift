@@ -1,0 +1,42 @@
+import InspectorCore
+import InspectorStore
+
+/// The hub's standing, for `hub status`: devices, last sync, operations held, clock offsets.
+public struct HubStatus: Sendable {
+    public var devices: [HubStore.Device]
+    public var operationCount: Int
+    public var heldByDevice: [String: Int64]
+
+    public init(store: HubStore) throws {
+        devices = try store.devices()
+        operationCount = try store.replica.operationCount()
+        var held: [String: Int64] = [:]
+        for device in devices { held[device.id] = try store.replica.lastSequence(of: device.id) }
+        heldByDevice = held
+    }
+
+    public var text: String {
+        var lines = ["operations held: \(operationCount)", "devices: \(devices.count)"]
+        for device in devices {
+            let offset = device.clockOffset.map { offset in
+                let text = Self.describe(offset)
+                return abs(offset) > 5 * 60 * 1000 ? "\(text)  WARNING: beyond 5 minutes" : text
+            } ?? "not measured"
+            lines.append("""
+                - \(device.id)\(device.name.map { " (\($0))" } ?? "")\(device.isRevoked ? " REVOKED" : "")
+                    units: \(device.units.joined(separator: ", "))
+                    confirmed up to #\(device.confirmed); highest held #\(heldByDevice[device.id] ?? 0)
+                    last sync: \(device.lastSync.map(ISOTime.format(millis:)) ?? "never")
+                    clock offset (device − hub): \(offset)
+                """)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    static func describe(_ offset: Int64) -> String {
+        let seconds = Double(offset) / 1000
+        if abs(seconds) >= 86_400 { return String(format: "%+.2f days", seconds / 86_400) }
+        if abs(seconds) >= 3600 { return String(format: "%+.2f h", seconds / 3600) }
+        return String(format: "%+.3f s", seconds)
+    }
+}

@@ -1,0 +1,224 @@
+import Foundation
+import InspectorCore
+import InspectorProtocol
+import InspectorStore
+import NIOCore
+import NIOPosix
+
+/// A device's sync with the hub: handshake, push what the hub lacks, pull what the device lacks.
+///
+/// Progress is saved batch by batch in the replica (the hub's confirmed sequence number after each
+/// acknowledged push, the pull cursor together with each pulled batch), so a sync cut at any byte
+/// resumes where it stopped: nothing is applied twice, nothing is lost, nothing starts from zero.
+///
+/// ```swift
+/// let summary = try await SyncClient(store: store).sync()
+/// print("pushed \(summary.pushed), pulled \(summary.pulled)")
+/// ```
+public struct SyncClient: Sendable {
+    /// What a sync did.
+    public struct Summary: Sendable, Hashable {
+        public var pushed = 0
+        public var pulled = 0
+        public var newConflicts = 0
+        /// Operations the hub refused during this sync; they are set aside and the rest flows.
+        public var refused: [RefusedOp] = []
+        /// Hub time minus device time, ms.
+        public var clockOffset: Int64 = 0
+        /// The highest sequence number of this device the hub holds with all before it.
+        public var confirmed: Int64 = 0
+    }
+
+    /// Where a sync is.
+    public enum Progress: Sendable {
+        case pushing(done: Int, total: Int)
+        case pulling(received: Int)
+    }
+
+    /// Clock offsets beyond this are warned about.
+    public static let clockWarningThreshold: Int64 = 5 * 60 * 1000
+
+    public let store: ReplicaStore
+    public let address: HubAddress
+    public let token: String
+    public let batchSize: Int
+    public let responseTimeout: Duration
+    public let progress: (@Sendable (Progress) -> Void)?
+
+    /// - Parameters:
+    ///   - store: the device replica.
+    ///   - address: the hub; by default the one saved at `init`.
+    ///   - token: the device's token; by default the one saved at `init`.
+    public init(store: ReplicaStore, address: HubAddress? = nil, token: String? = nil, batchSize: Int = 1000,
+                responseTimeout: Duration = .seconds(60), progress: (@Sendable (Progress) -> Void)? = nil) throws {
+        self.store = store
+        let savedAddress = try store.meta(.hubAddress)
+        let savedToken = try store.meta(.hubToken)
+        guard let resolved = try address ?? savedAddress.map({ try HubAddress(parsing: $0) }), let token = token ?? savedToken else {
+            throw SyncError(.notConfigured, "this replica does not know its hub; create it with 'inspector init --hub HOST:PORT --token T'")
+        }
+        self.address = resolved
+        self.token = token
+        self.batchSize = min(max(batchSize, 1), ProtocolLimits.v1.maximumBatchCount)
+        self.responseTimeout = responseTimeout
+        self.progress = progress
+    }
+
+    /// Runs one sync.
+    ///
+    /// - Throws: ``SyncError``; what was confirmed or pulled before the error stays saved.
+    public func sync() async throws -> Summary {
+        let channel: LineChannel.AsyncChannel
+        do {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .connectTimeout(.seconds(10))
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .connect(host: address.host, port: address.port) { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try LineChannel.configure(channel, maximumLineBytes: ProtocolLimits.v1.maximumLineBytes)
+                    }
+                }
+        } catch {
+            throw SyncError(.connectionFailed, "cannot reach the hub at \(address)")
+        }
+        do {
+            return try await channel.executeThenClose { inbound, outbound in
+                var conversation = Conversation(inbound: inbound.makeAsyncIterator(), outbound: outbound,
+                                                channel: channel.channel, timeout: responseTimeout)
+                return try await run(&conversation)
+            }
+        } catch let error as SyncError {
+            throw error
+        } catch let error as StoreError {
+            throw error
+        } catch let error as CoreError {
+            throw error
+        } catch {
+            throw SyncError(.connectionFailed, "the connection to the hub broke; run sync again to resume")
+        }
+    }
+
+    private func run(_ conversation: inout Conversation) async throws -> Summary {
+        var summary = Summary()
+        // Handshake, with Cristian's method for the clock offset.
+        let sentAt = ReplicaStore.systemClock()
+        let hello = Message.Hello(device: store.device, token: token, time: sentAt, planDigest: store.plan.digest)
+        let greeting = try await conversation.request(.hello(hello))
+        if case .error(let error) = greeting {
+            throw SyncError(.refused, "the hub refused the handshake: \(error.message)", hubCode: error.code)
+        }
+        guard case .welcome(let welcome) = greeting else {
+            throw SyncError(.protocolViolation, "the hub answered hello with '\(greeting.verb)'")
+        }
+        let receivedAt = ReplicaStore.systemClock()
+        let offset = welcome.time + (receivedAt - sentAt) / 2 - receivedAt
+        summary.clockOffset = offset
+        if let plan = welcome.plan { try store.replacePlan(plan) }
+        try store.upsertUnits(welcome.units)
+        let scope = String(decoding: try JSONEncoder().encode(welcome.scope), as: UTF8.self)
+        try store.setMeta([.scope: scope, .clockOffset: String(offset), .clockOffsetMeasuredAt: String(receivedAt),
+                           .hubConfirmedSequence: String(welcome.confirmed)])
+
+        // Push: this device's operations after what the hub confirmed, minus those set aside.
+        var confirmed = welcome.confirmed
+        var refused = try RefusedOp.load(from: store)
+        let total = max(0, Int(try store.lastSequence(of: store.device) - confirmed))
+        var done = 0
+        while true {
+            let refusedSequences = Set(refused.map(\.sequence))
+            let pending = try store.operations(device: store.device, afterSequence: confirmed).prefix(batchSize + refusedSequences.count)
+                .map(\.operation).filter { !refusedSequences.contains($0.sequence) }.prefix(batchSize)
+            let withdrawn = refusedSequences.filter { $0 > confirmed }.sorted()
+            if pending.isEmpty && withdrawn.isEmpty { break }
+            let answer = try await conversation.request(.push(Message.Push(ops: Array(pending), withdrawn: withdrawn)))
+            switch answer {
+            case .pushed(let pushed):
+                guard pushed.confirmed > confirmed else {
+                    throw SyncError(.protocolViolation, "the hub acknowledged a push without confirming it")
+                }
+                confirmed = pushed.confirmed
+                try store.setMeta([.hubConfirmedSequence: String(confirmed)])
+                summary.pushed += pushed.applied
+                done += pending.count
+                progress?(.pushing(done: done, total: total))
+            case .error(let error) where error.sequence != nil:
+                let op = RefusedOp(sequence: error.sequence!, code: error.code.rawValue, message: error.message)
+                guard !refusedSequences.contains(op.sequence) else {
+                    throw SyncError(.protocolViolation, "the hub refused an operation already set aside")
+                }
+                refused.append(op)
+                summary.refused.append(op)
+                try RefusedOp.save(refused, to: store)
+            case .error(let error):
+                throw SyncError(.refused, "the hub refused the push: \(error.message)", hubCode: error.code)
+            default:
+                throw SyncError(.protocolViolation, "the hub answered a push with '\(answer.verb)'")
+            }
+        }
+        summary.confirmed = confirmed
+
+        // Pull: the others' operations after the saved cursor; each batch and its cursor in one transaction.
+        var cursor = Int64(try store.meta(.pullCursor) ?? "0") ?? 0
+        while true {
+            let answer = try await conversation.request(.pull(Message.Pull(cursor: cursor, limit: batchSize)))
+            guard case .ops(let batch) = answer else {
+                if case .error(let error) = answer {
+                    throw SyncError(.refused, "the hub refused the pull: \(error.message)", hubCode: error.code)
+                }
+                throw SyncError(.protocolViolation, "the hub answered a pull with '\(answer.verb)'")
+            }
+            let result = try store.merge(batch.ops, meta: [.pullCursor: String(batch.cursor)])
+            summary.pulled += result.applied
+            summary.newConflicts += result.newConflicts
+            cursor = batch.cursor
+            if !batch.ops.isEmpty { progress?(.pulling(received: summary.pulled)) }
+            if !batch.more { break }
+        }
+        _ = try? await conversation.request(.bye)
+        try store.setMeta([.lastSync: String(ReplicaStore.systemClock())])
+        return summary
+    }
+}
+
+/// An operation the hub refused, set aside on the device so the rest keeps flowing.
+public struct RefusedOp: Codable, Hashable, Sendable {
+    public var sequence: Int64
+    public var code: String
+    public var message: String
+
+    static func load(from store: ReplicaStore) throws -> [RefusedOp] {
+        guard let text = try store.meta(.refused) else { return [] }
+        return (try? JSONDecoder().decode([RefusedOp].self, from: Data(text.utf8))) ?? []
+    }
+
+    static func save(_ list: [RefusedOp], to store: ReplicaStore) throws {
+        try store.setMeta([.refused: String(decoding: try JSONEncoder().encode(list), as: UTF8.self)])
+    }
+}
+
+/// One request–answer exchange at a time over the line channel, with a deadline per answer.
+struct Conversation {
+    var inbound: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
+    let channel: any Channel
+    let timeout: Duration
+
+    mutating func request(_ message: Message) async throws -> Message {
+        try await outbound.write(LineChannel.buffer(message))
+        let channel = self.channel
+        let timeout = self.timeout
+        let watchdog = Task {
+            try await Task.sleep(for: timeout)
+            channel.close(promise: nil)
+        }
+        defer { watchdog.cancel() }
+        guard let line = try await inbound.next() else {
+            throw SyncError(.connectionFailed, "the hub closed the connection; run sync again to resume")
+        }
+        do {
+            return try LineChannel.decode(line)
+        } catch {
+            throw SyncError(.protocolViolation, "the hub sent a line that cannot be read (\(error.code))")
+        }
+    }
+}

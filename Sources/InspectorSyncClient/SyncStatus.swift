@@ -1,0 +1,71 @@
+import Foundation
+import InspectorCore
+import InspectorStore
+
+/// What a device knows about its standing with the hub, for `inspector status`.
+public struct SyncStatus: Sendable, Hashable {
+    public var device: String
+    public var hub: String?
+    /// The highest sequence number the hub confirmed at the last sync.
+    public var confirmed: Int64
+    /// The highest sequence number recorded on this device.
+    public var lastSequence: Int64
+    /// Operations recorded here that the hub has not confirmed (set-aside ones excluded).
+    public var pending: Int64
+    public var refused: [RefusedOp]
+    /// Hub time minus device time, ms, if ever measured.
+    public var clockOffset: Int64?
+    public var lastSync: Int64?
+    public var scope: [String]?
+    public var operationCount: Int
+
+    /// Reads the status from a replica.
+    public init(store: ReplicaStore) throws {
+        device = store.device
+        hub = try store.meta(.hubAddress)
+        confirmed = Int64(try store.meta(.hubConfirmedSequence) ?? "0") ?? 0
+        lastSequence = try store.lastSequence(of: store.device)
+        refused = try RefusedOp.load(from: store)
+        let confirmedNow = confirmed
+        let setAside = Int64(refused.filter { $0.sequence > confirmedNow }.count)
+        pending = max(0, lastSequence - confirmed - setAside)
+        clockOffset = try store.meta(.clockOffset).flatMap { Int64($0) }
+        lastSync = try store.meta(.lastSync).flatMap { Int64($0) }
+        scope = try store.scope()?.sorted()
+        operationCount = try store.operationCount()
+    }
+
+    /// Whether the clock offset is beyond ``SyncClient/clockWarningThreshold``.
+    public var isClockOffsetLarge: Bool { abs(clockOffset ?? 0) > SyncClient.clockWarningThreshold }
+
+    /// A readable report.
+    public var text: String {
+        var lines = ["device: \(device)", "hub: \(hub ?? "none (offline replica)")"]
+        lines.append("operations in the log: \(operationCount)")
+        lines.append("this device's operations: \(lastSequence); confirmed by the hub up to #\(confirmed)")
+        lines.append(pending == 0 ? "everything recorded here is safe at the hub" : "only on this device: \(pending) operation(s) — sync before leaving coverage")
+        for op in refused { lines.append("set aside: #\(op.sequence) refused by the hub (\(op.code)): \(op.message)") }
+        if let clockOffset {
+            lines.append("clock offset to the hub: \(Self.describe(offset: clockOffset))\(isClockOffsetLarge ? "  WARNING: beyond 5 minutes" : "")")
+        } else {
+            lines.append("clock offset to the hub: not measured yet")
+        }
+        lines.append("last sync: \(lastSync.map(ISOTime.format(millis:)) ?? "never")")
+        if let scope { lines.append("assigned units: \(scope.joined(separator: ", "))") }
+        return lines.joined(separator: "\n")
+    }
+
+    /// An offset as `+3 d 0 h 0 min 0.123 s` or `-1.5 s`.
+    public static func describe(offset: Int64) -> String {
+        let sign = offset < 0 ? "-" : "+"
+        var ms = abs(offset)
+        let days = ms / 86_400_000; ms %= 86_400_000
+        let hours = ms / 3_600_000; ms %= 3_600_000
+        let minutes = ms / 60_000; ms %= 60_000
+        let seconds = String(format: "%.3f", Double(ms) / 1000)
+        if days > 0 { return "\(sign)\(days) d \(hours) h \(minutes) min \(seconds) s" }
+        if hours > 0 { return "\(sign)\(hours) h \(minutes) min \(seconds) s" }
+        if minutes > 0 { return "\(sign)\(minutes) min \(seconds) s" }
+        return "\(sign)\(seconds) s"
+    }
+}
