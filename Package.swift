@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "InspectorCore", targets: ["InspectorCore"]),
         .library(name: "InspectorStore", targets: ["InspectorStore"]),
         .library(name: "InspectorProtocol", targets: ["InspectorProtocol"]),
+        .library(name: "InspectorReports", targets: ["InspectorReports"]),
         .library(name: "InspectorHub", targets: ["InspectorHub"]),
         .library(name: "InspectorSyncClient", targets: ["InspectorSyncClient"]),
         .executable(name: "inspector", targets: ["inspector"]),
@@ -61,6 +62,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The hub's export files: CSV for the office, the consolidated report, deadlines. Pure.
+        .target(
+            name: "InspectorReports",
+            dependencies: ["InspectorCore"],
+            swiftSettings: swiftSettings
+        ),
         // The hub: its store (devices, tokens, units, every op) and the SwiftNIO server.
         .target(
             name: "InspectorHub",
@@ -68,6 +75,7 @@ let package = Package(
                 "InspectorCore",
                 "InspectorStore",
                 "InspectorProtocol",
+                "InspectorReports",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -111,6 +119,7 @@ let package = Package(
                 "InspectorStore",
                 "InspectorProtocol",
                 "InspectorHub",
+                "InspectorReports",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -152,6 +161,11 @@ let package = Package(
                 "InspectorProtocol",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "InspectorReportsTests",
+            dependencies: ["InspectorCore", "InspectorPlans", "InspectorReports"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A calendar day (proleptic Gregorian), as the plan and the `date` field type use it.
 ///
 /// ```swift
@@ -45,6 +47,12 @@ public struct CalendarDate: Hashable, Comparable, Sendable, CustomStringConverti
         self.year = Int(y)
         self.month = Int(m)
         self.day = Int(d)
+    }
+
+    /// Today in a time zone `utcOffsetHours` east of UTC (Vietnam: 7), by the system clock.
+    public static func today(utcOffsetHours: Int, nowMillis: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) -> CalendarDate {
+        let (days, _) = ISOTime.floorDivMod(nowMillis + Int64(utcOffsetHours) * 3_600_000, 86_400_000)
+        return CalendarDate(daysSinceEpoch: days)
     }
 
     /// Days since 1970-01-01.

@@ -73,6 +73,7 @@ struct HubConnection {
     struct Session {
         var device: HubStore.Device
         var scope: Set<String>
+        var clockOffset: Int64
     }
 
     private func send(_ message: Message, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
@@ -100,7 +101,7 @@ struct HubConnection {
         try await store.recordHandshake(device: device.id, at: now, clockOffset: hello.time - now)
         try await send(.welcome(Message.Welcome(time: now, confirmed: confirmed, scope: scope.sorted(), units: units,
                                                 planDigest: digest, plan: hello.planDigest == digest ? nil : plan)), outbound)
-        return Session(device: device, scope: scope)
+        return Session(device: device, scope: scope, clockOffset: hello.time - now)
     }
 
     /// Serves one message of an authenticated session; false ends the connection.
@@ -113,7 +114,7 @@ struct HubConnection {
                 return true
             }
             do throws(ProtocolError) {
-                let pushed = try await server.store.push(push, from: session.device, scope: session.scope)
+                let pushed = try await server.store.push(push, from: session.device, scope: session.scope, clockOffset: session.clockOffset)
                 try? await send(.pushed(pushed), outbound)
             } catch {
                 server.configuration.logger.notice("refused a push", metadata: ["device": "\(session.device.id)", "code": "\(error.code)"])

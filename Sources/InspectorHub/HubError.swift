@@ -12,6 +12,8 @@ public struct HubError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let deviceExists = Code(rawValue: "device_exists")
         /// The units given to a device are empty or unknown.
         public static let invalidUnits = Code(rawValue: "invalid_units")
+        /// The export folder cannot be written.
+        public static let exportFailed = Code(rawValue: "export_failed")
         /// The hub file is missing or not a hub.
         public static let notAHub = Code(rawValue: "not_a_hub")
     }

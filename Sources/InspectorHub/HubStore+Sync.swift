@@ -14,7 +14,9 @@ extension HubStore {
     ///
     /// - Returns: the highest contiguous sequence number now held, and what was applied.
     /// - Throws: ``InspectorProtocol/ProtocolError`` with a stable code.
-    public func push(_ push: Message.Push, from device: Device, scope: Set<String>) async throws(ProtocolError) -> Message.Pushed {
+    ///   - clockOffset: the device's clock minus the hub's, measured at this session's handshake; kept
+    ///     with the batch so the conflict ledger can tell which values were written with a skewed clock.
+    public func push(_ push: Message.Push, from device: Device, scope: Set<String>, clockOffset: Int64 = 0) async throws(ProtocolError) -> Message.Pushed {
         for op in push.ops {
             guard op.device == device.id else {
                 throw ProtocolError(.foreignDevice, "operation \(op.sequence) carries another device's id; a device pushes only its own operations", sequence: op.sequence)
@@ -36,7 +38,7 @@ extension HubStore {
         let deviceID = device.id
         let withdrawn = push.withdrawn
         do {
-            let (result, confirmed) = try await mergeAndConfirm(push.ops, device: deviceID, withdrawn: withdrawn)
+            let (result, confirmed) = try await mergeAndConfirm(push.ops, device: deviceID, withdrawn: withdrawn, clockOffset: clockOffset)
             return Message.Pushed(confirmed: confirmed, applied: result.applied, duplicates: result.duplicates)
         } catch let error as StoreError where error.code == .conflictingOperation {
             throw ProtocolError(.conflictingOp, error.message)
@@ -47,8 +49,13 @@ extension HubStore {
         }
     }
 
-    private func mergeAndConfirm(_ ops: [Op], device: String, withdrawn: [Int64]) async throws -> (ReplicaStore.MergeResult, Int64) {
-        try await replica.mergeValidated(ops) { db, _ in
+    private func mergeAndConfirm(_ ops: [Op], device: String, withdrawn: [Int64], clockOffset: Int64) async throws -> (ReplicaStore.MergeResult, Int64) {
+        try await replica.mergeValidated(ops) { db, result in
+            if result.applied > 0 {
+                let last = try Int64.fetchOne(db, sql: "SELECT MAX(position) FROM ops") ?? 0
+                try db.execute(sql: "INSERT INTO push_offsets (device, first_position, last_position, clock_offset) VALUES (?, ?, ?, ?)",
+                               arguments: [device, last - Int64(result.applied) + 1, last, clockOffset])
+            }
             for sequence in withdrawn {
                 try db.execute(sql: "INSERT OR IGNORE INTO withdrawn (device, seq) VALUES (?, ?)", arguments: [device, sequence])
             }

@@ -45,6 +45,15 @@ public struct HubStore: Sendable {
                     revoked INTEGER NOT NULL DEFAULT 0, confirmed INTEGER NOT NULL DEFAULT 0,
                     last_sync INTEGER, clock_offset INTEGER
                 ) WITHOUT ROWID;
+                CREATE TABLE push_offsets (
+                    device TEXT NOT NULL, first_position INTEGER NOT NULL, last_position INTEGER NOT NULL,
+                    clock_offset INTEGER NOT NULL
+                );
+                CREATE TABLE schedules (unit TEXT PRIMARY KEY, arrival TEXT NOT NULL) WITHOUT ROWID;
+                CREATE TABLE resolutions (
+                    seq INTEGER PRIMARY KEY, unit TEXT NOT NULL, item TEXT NOT NULL, field TEXT NOT NULL,
+                    value TEXT NOT NULL, decided_by TEXT NOT NULL, ms INTEGER NOT NULL, counter INTEGER NOT NULL
+                );
                 CREATE TABLE withdrawn (
                     device TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (device, seq)
                 ) WITHOUT ROWID;

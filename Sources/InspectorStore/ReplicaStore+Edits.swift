@@ -16,13 +16,15 @@ extension ReplicaStore {
     /// - Returns: the recorded operation.
     /// - Throws: ``InspectorCore/CoreError`` for an unknown id or an invalid value, ``StoreError`` for
     ///   an out-of-scope unit or a database failure. Nothing is written when it throws.
+    ///   - also: more work for the same transaction (the hub records a supervisor's decision this way).
     @discardableResult
-    public func set(unit: String, item: String, field: String, value: String) throws -> Op {
+    public func set(unit: String, item: String, field: String, value: String,
+                    also: (@Sendable (Database, Op) throws -> Void)? = nil) throws -> Op {
         let plan = self.plan
         try checkUnit(unit)
         let definition = try plan.item(item)
         let canonical = try plan.field(field, of: definition).normalize(value)
-        return try record { sequence, timestamp in
+        return try record(also: also) { sequence, timestamp in
             .set(device: device, sequence: sequence, timestamp: timestamp, unit: unit, item: item, field: field, value: canonical)
         }
     }
@@ -80,7 +82,8 @@ extension ReplicaStore {
     }
 
     /// Stamps and appends one local operation, updating the state in the same transaction.
-    private func record(_ make: @escaping @Sendable (Int64, HLCTimestamp) -> Op) throws -> Op {
+    private func record(also: (@Sendable (Database, Op) throws -> Void)? = nil,
+                        _ make: @escaping @Sendable (Int64, HLCTimestamp) -> Op) throws -> Op {
         let now = clock()
         return try Self.wrap {
             try writer.write { db in
@@ -91,6 +94,7 @@ extension ReplicaStore {
                 let op = make(last + 1, timestamp)
                 try Self.insert(op, into: db)
                 try Self.saveClock(db, hlc)
+                try also?(db, op)
                 return op
             }
         }

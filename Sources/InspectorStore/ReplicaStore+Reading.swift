@@ -73,9 +73,13 @@ extension ReplicaStore {
     /// - Parameter unitIDs: the units to include (values, findings and conflicts of other units are
     ///   left out, and so are the units themselves); nil for all.
     public func dataset(unitIDs: Set<String>? = nil) throws -> Dataset {
+        try Self.wrap { try writer.read { db in try dataset(db, unitIDs: unitIDs) } }
+    }
+
+    /// The merged dataset read inside an open transaction, so that callers can read more in the same snapshot.
+    public func dataset(_ db: Database, unitIDs: Set<String>? = nil) throws -> Dataset {
         let plan = self.plan
-        return try Self.wrap {
-            try writer.read { db in
+        return try {
                 let units = try Self.loadUnits(db).filter { unitIDs?.contains($0.id) ?? true }
                 let included = { (unit: String) in unitIDs?.contains(unit) ?? true }
                 func version(_ row: Row, value: String = "value") -> Dataset.Version {
@@ -103,8 +107,7 @@ extension ReplicaStore {
                 }
                 let conflicts = try Self.conflicts(db, values: values)
                 return Dataset(plan: plan, units: units, values: values, findings: findings, conflicts: conflicts)
-            }
-        }
+        }()
     }
 
     /// Fields set by more than one device: the winner and each other device's latest value.

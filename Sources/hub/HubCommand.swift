@@ -4,6 +4,7 @@ import InspectorCore
 import InspectorHub
 import InspectorPlans
 import InspectorProtocol
+import InspectorReports
 import InspectorStore
 import Logging
 
@@ -12,7 +13,7 @@ struct HubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hub",
         abstract: "The InspectorSync hub: enrolls devices, serves syncs, holds the merged dataset.",
-        subcommands: [Init.self, Device.self, Unit.self, Serve.self, Status.self, Export.self, Bundle.self]
+        subcommands: [Init.self, Device.self, Unit.self, Serve.self, Status.self, Export.self, Resolve.self, Bundle.self]
     )
 }
 
@@ -67,7 +68,7 @@ extension HubCommand {
     }
 
     struct Unit: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add units: sub-units chosen later, self-inspecting bodies.", subcommands: [Add.self])
+        static let configuration = CommandConfiguration(abstract: "Add units (sub-units chosen later, self-inspecting bodies) and schedule visits.", subcommands: [Add.self, Schedule.self])
 
         struct Add: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "Add (or rename) a unit.")
@@ -83,6 +84,24 @@ extension HubCommand {
                 }
                 try database.open().addUnit(Plan.Unit(id: id, name: name, kind: kind, parent: parent))
                 print("added unit \(id)\(parent.map { " under \($0)" } ?? "")")
+            }
+        }
+
+        struct Schedule: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Record the day the team arrives at a unit; prints its deadlines.")
+            @OptionGroup var database: HubDatabaseOption
+            @Option(help: "The unit id.") var id: String
+            @Option(help: "The day the team arrives, YYYY-MM-DD.") var date: String
+
+            func run() throws {
+                let store = try database.open()
+                let arrival = try CalendarDate(iso: date)
+                try store.schedule(unit: id, arrival: arrival)
+                let unit = store.replica.units.first { $0.id == id }!
+                let deadlines = Deadlines(plan: store.replica.plan, kind: unit.kind, arrival: arrival)
+                print("\(id): the team arrives \(arrival.vietnameseString)")
+                if let notice = deadlines.noticeBy { print("  notify the unit by \(notice.vietnameseString) (\(store.replica.plan.dates.noticeWorkingDays) working days before)") }
+                if let due = deadlines.reportDue { print("  its report is due \(due.vietnameseString)") }
             }
         }
     }
@@ -128,14 +147,42 @@ extension HubCommand {
     }
 
     struct Export: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the merged dataset as canonical JSON.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print the merged dataset as JSON (--json), or write the export folder (--out DIR).",
+            discussion: "The folder holds dataset.json, units.csv, values.csv, findings.csv, conflicts.csv, report.md and report.html; docs/exports.md describes every file and column.")
         @OptionGroup var database: HubDatabaseOption
-        @Flag(help: "Print JSON.") var json = false
-        @Option(help: "Only what this device may see.") var device: String?
+        @Flag(help: "Print the canonical dataset JSON.") var json = false
+        @Option(help: "With --json: only what this device may see.") var device: String?
+        @Option(help: "Write the export files into this folder.") var out: String?
+        @Option(help: "The day deadlines are checked against, YYYY-MM-DD (default: today, Vietnam time).") var asOf: String?
 
         func run() async throws {
-            guard json else { throw ValidationError("say --json") }
-            print(try await database.open().dataset(for: device).canonicalJSON(), terminator: "")
+            guard json != (out != nil) else { throw ValidationError("say either --json or --out DIR") }
+            let store = try database.open()
+            if json {
+                print(try await store.dataset(for: device).canonicalJSON(), terminator: "")
+                return
+            }
+            if device != nil { throw ValidationError("--device goes with --json") }
+            let day = try asOf.map { try CalendarDate(iso: $0) } ?? CalendarDate.today(utcOffsetHours: 7)
+            let written = try store.export(to: URL(fileURLWithPath: out!), asOf: day)
+            print("exported (deadlines as of \(day.vietnameseString)):")
+            for url in written { print("  \(url.path)") }
+        }
+    }
+
+    struct Resolve: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Record a supervisor's decision on a field; it wins everywhere after the next syncs.")
+        @OptionGroup var database: HubDatabaseOption
+        @Option(help: "Unit id.") var unit: String
+        @Option(help: "Item id.") var item: String
+        @Option(help: "Field id.") var field: String
+        @Option(help: "The decided value.") var value: String
+        @Option(help: "Who decided (the supervisor's name).") var by: String
+
+        func run() throws {
+            let op = try database.open().resolve(unit: unit, item: item, field: field, value: value, by: by)
+            print("resolved \(unit) \(item) \(field) = \(op.value) by \(by) (op hub#\(op.sequence))")
         }
     }
 

@@ -1,0 +1,81 @@
+import Foundation
+import GRDB
+import InspectorCore
+import InspectorReports
+import InspectorStore
+
+extension HubStore {
+    /// Clock offsets beyond this mark a value as written with a skewed clock.
+    public static let skewThreshold: Int64 = 5 * 60 * 1000
+
+    /// Records a supervisor's decision on a field: a new `set` op by the hub, stamped after everything
+    /// the hub has seen, so it wins everywhere once devices sync; the ledger shows who decided and when.
+    ///
+    /// - Parameter by: the supervisor's name.
+    /// - Returns: the op.
+    @discardableResult
+    public func resolve(unit: String, item: String, field: String, value: String, by: String) throws -> Op {
+        let name = try Text.validated(by, what: "the supervisor's name (--by)", maximumLength: 200)
+        return try replica.set(unit: unit, item: item, field: field, value: value) { db, op in
+            try db.execute(sql: """
+                INSERT INTO resolutions (seq, unit, item, field, value, decided_by, ms, counter) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [op.sequence, unit, item, field, op.value, name, op.timestamp.millis, op.timestamp.counter])
+        }
+    }
+
+    /// Records the day the team arrives at a unit.
+    public func schedule(unit: String, arrival: CalendarDate) throws {
+        try replica.checkKnownUnit(unit)
+        try replica.writer.write { db in
+            try db.execute(sql: "INSERT INTO schedules (unit, arrival) VALUES (?, ?) ON CONFLICT(unit) DO UPDATE SET arrival = excluded.arrival",
+                           arguments: [unit, arrival.isoString])
+        }
+    }
+
+    /// Reads everything the export files need from one snapshot.
+    public func exportInput(asOf: CalendarDate) throws -> ExportInput {
+        try replica.writer.read { db in
+            let dataset = try replica.dataset(db)
+            var holders: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM devices WHERE name IS NOT NULL") {
+                holders[row["id"]] = row["name"]
+            }
+            var schedules: [String: CalendarDate] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT unit, arrival FROM schedules") {
+                if let date = try? CalendarDate(iso: row["arrival"]) { schedules[row["unit"]] = date }
+            }
+            let resolutions = try Row.fetchAll(db, sql: "SELECT * FROM resolutions ORDER BY seq").map { row in
+                ExportInput.Resolution(unit: row["unit"], item: row["item"], field: row["field"], value: row["value"], by: row["decided_by"],
+                                       timestamp: HLCTimestamp(millis: row["ms"], counter: row["counter"], device: Self.deviceID), sequence: row["seq"])
+            }
+            let skewed = try Row.fetchAll(db, sql: """
+                SELECT o.device, o.seq FROM push_offsets p JOIN ops o ON o.position BETWEEN p.first_position AND p.last_position
+                WHERE abs(p.clock_offset) > ?
+                """, arguments: [Self.skewThreshold]).map { row -> String in
+                let device: String = row[0]
+                let seq: Int64 = row[1]
+                return "\(device)#\(seq)"
+            }
+            return ExportInput(dataset: dataset, holders: holders, schedules: schedules, resolutions: resolutions,
+                               skewedOperations: Set(skewed), asOf: asOf)
+        }
+    }
+
+    /// Writes the export folder: `dataset.json`, the CSVs, `report.md` and `report.html`.
+    ///
+    /// - Returns: the paths written.
+    @discardableResult
+    public func export(to directory: URL, asOf: CalendarDate) throws -> [URL] {
+        let files = ExportFiles.make(try exportInput(asOf: asOf))
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            return try files.map { file in
+                let url = directory.appendingPathComponent(file.name)
+                try Data(file.bytes).write(to: url, options: .atomic)
+                return url
+            }
+        } catch {
+            throw HubError(.exportFailed, "cannot write the export to \(directory.path)")
+        }
+    }
+}

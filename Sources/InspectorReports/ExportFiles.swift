@@ -1,0 +1,20 @@
+import InspectorCore
+
+/// The hub's export folder: every file, by name, with its bytes.
+///
+/// The same snapshot always produces byte-identical files: no generation time inside, fixed orders.
+public enum ExportFiles {
+    /// The files of an export, in a fixed order.
+    public static func make(_ input: ExportInput) -> [(name: String, bytes: [UInt8])] {
+        let report = ReportDocument(input)
+        return [
+            ("dataset.json", Array(input.dataset.canonicalJSON().utf8)),
+            ("units.csv", OfficeCSV.units(input)),
+            ("values.csv", OfficeCSV.values(input)),
+            ("findings.csv", OfficeCSV.findings(input)),
+            ("conflicts.csv", OfficeCSV.conflicts(input)),
+            ("report.md", Array(report.markdown().utf8)),
+            ("report.html", Array(report.html().utf8)),
+        ]
+    }
+}

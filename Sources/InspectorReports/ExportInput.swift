@@ -1,0 +1,105 @@
+import InspectorCore
+
+/// Everything the hub's export files are made from: one consistent snapshot of the hub.
+public struct ExportInput: Sendable {
+    /// A supervisor's decision on a conflicting field.
+    public struct Resolution: Hashable, Sendable {
+        public var unit: String
+        public var item: String
+        public var field: String
+        public var value: String
+        /// The supervisor's name.
+        public var by: String
+        /// When it was decided (the resolution op's timestamp).
+        public var timestamp: HLCTimestamp
+        /// The sequence number of the hub's op that carries the decision.
+        public var sequence: Int64
+        public init(unit: String, item: String, field: String, value: String, by: String, timestamp: HLCTimestamp, sequence: Int64) {
+            self.unit = unit
+            self.item = item
+            self.field = field
+            self.value = value
+            self.by = by
+            self.timestamp = timestamp
+            self.sequence = sequence
+        }
+    }
+
+    public var dataset: Dataset
+    /// Device id → the holder's name.
+    public var holders: [String: String]
+    /// Unit id → the day the team arrives.
+    public var schedules: [String: CalendarDate]
+    public var resolutions: [Resolution]
+    /// Operations (`device#sequence`) written while their device's clock was off by more than 5 minutes.
+    public var skewedOperations: Set<String>
+    /// The day the export is made for: deadlines before it are flagged as passed.
+    public var asOf: CalendarDate
+
+    public init(dataset: Dataset, holders: [String: String], schedules: [String: CalendarDate], resolutions: [Resolution],
+                skewedOperations: Set<String>, asOf: CalendarDate) {
+        self.dataset = dataset
+        self.holders = holders
+        self.schedules = schedules
+        self.resolutions = resolutions
+        self.skewedOperations = skewedOperations
+        self.asOf = asOf
+    }
+
+    /// The holder's name of a device, or the device id when none is known. The hub itself is "Hub".
+    public func holder(_ device: String) -> String {
+        if let name = holders[device] { return name }
+        return device == "hub" ? "Tổ trưởng (hub)" : device
+    }
+
+    /// The deadlines of a unit.
+    public func deadlines(for unit: Plan.Unit) -> Deadlines {
+        Deadlines(plan: dataset.plan, kind: unit.kind, arrival: schedules[unit.id])
+    }
+
+    /// The resolution that decided a conflict, if its winner is that decision.
+    public func resolution(of conflict: Dataset.Conflict) -> Resolution? {
+        resolutions.first { $0.unit == conflict.unit && $0.item == conflict.item && $0.field == conflict.field
+            && conflict.winner.device == "hub" && $0.sequence == conflict.winner.sequence }
+    }
+
+    /// Whether an op was written with a clock more than 5 minutes off.
+    public func isSkewed(_ version: Dataset.Version) -> Bool {
+        skewedOperations.contains("\(version.device)#\(version.sequence)")
+    }
+
+    /// Items done of total, for a unit.
+    public func progress(of unit: String) -> (done: Int, total: Int) {
+        let done = dataset.values.filter { $0.unit == unit && $0.field == "status" && ($0.current.value == "done" || $0.current.value == "not_applicable") }.count
+        return (done, dataset.plan.items.count)
+    }
+}
+
+/// Times as people in Điện Biên read them: Vietnam time (UTC+7), dd/mm/yyyy HH:mm.
+public enum VietnamTime {
+    static let offsetMillis: Int64 = 7 * 3_600_000
+
+    /// `dd/mm/yyyy HH:mm` in Vietnam time.
+    public static func format(_ timestamp: HLCTimestamp) -> String {
+        let local = timestamp.millis + offsetMillis
+        let (days, ms) = floorDivMod(local, 86_400_000)
+        let date = CalendarDate(daysSinceEpoch: days)
+        return "\(date.vietnameseString) \(pad(ms / 3_600_000)):\(pad((ms / 60_000) % 60))"
+    }
+
+    /// `yyyy-mm-dd hh:mm:ss` in Vietnam time, which spreadsheets read as a date and time.
+    public static func spreadsheet(_ timestamp: HLCTimestamp) -> String {
+        let local = timestamp.millis + offsetMillis
+        let (days, ms) = floorDivMod(local, 86_400_000)
+        let date = CalendarDate(daysSinceEpoch: days)
+        return "\(date.isoString) \(pad(ms / 3_600_000)):\(pad((ms / 60_000) % 60)):\(pad((ms / 1000) % 60))"
+    }
+
+    static func pad(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
+
+    static func floorDivMod(_ a: Int64, _ b: Int64) -> (Int64, Int64) {
+        var q = a / b, r = a % b
+        if r < 0 { q -= 1; r += b }
+        return (q, r)
+    }
+}

@@ -1,0 +1,87 @@
+import InspectorCore
+
+/// The CSV files for the office: `units.csv`, `values.csv`, `findings.csv`, `conflicts.csv`.
+/// Columns are documented in `docs/exports.md`.
+public enum OfficeCSV {
+    public static func units(_ input: ExportInput) -> [UInt8] {
+        var csv = CSVWriter(header: ["Mã đơn vị", "Tên đơn vị", "Hình thức", "Đơn vị cấp trên", "Ngày kiểm tra",
+                                     "Hạn thông báo", "Hạn nộp báo cáo", "Số mục hoàn thành", "Tổng số mục", "Hạn đã qua"])
+        for unit in input.dataset.units {
+            let deadlines = input.deadlines(for: unit)
+            let progress = input.progress(of: unit.id)
+            csv.append([.text(unit.id), .text(unit.name), .text(unit.kind == .direct ? "Kiểm tra trực tiếp" : "Tự kiểm tra"),
+                        unit.parent.map(Cell.text) ?? .empty, date(deadlines.arrival), date(deadlines.noticeBy), date(deadlines.reportDue),
+                        .bare(String(progress.done)), .bare(String(progress.total)),
+                        .text(deadlines.passed(asOf: input.asOf).joined(separator: "; "))])
+        }
+        return csv.bytes
+    }
+
+    public static func values(_ input: ExportInput) -> [UInt8] {
+        let dataset = input.dataset
+        var csv = CSVWriter(header: ["Mã đơn vị", "Tên đơn vị", "Mục", "Tên mục", "Trường", "Tên trường", "Kiểu", "Giá trị",
+                                     "Thiết bị", "Người ghi", "Thời điểm (giờ Việt Nam)"])
+        for value in dataset.values {
+            let item = dataset.plan.items.first { $0.id == value.item }
+            let field = item.flatMap { item in dataset.plan.fields(of: item).first { $0.id == value.field } }
+            let type = field?.type ?? .text
+            let cell: Cell = switch type {
+            case .integer, .decimal, .percent, .date: .bare(value.current.value)
+            case .enum: .text(field?.values?.first { $0.id == value.current.value }?.title ?? value.current.value)
+            case .text: .text(value.current.value)
+            }
+            csv.append([.text(value.unit), .text(unitName(value.unit, input)), .text(value.item), .text(item?.title ?? ""),
+                        .text(value.field), .text(field?.title ?? ""), .text(type.rawValue), cell,
+                        .text(value.current.device), .text(input.holder(value.current.device)),
+                        .bare(VietnamTime.spreadsheet(value.current.timestamp))])
+        }
+        return csv.bytes
+    }
+
+    public static func findings(_ input: ExportInput) -> [UInt8] {
+        var csv = CSVWriter(header: ["Mã phát hiện", "Mã đơn vị", "Tên đơn vị", "Mục", "Loại", "Nội dung", "Thiết bị", "Người ghi",
+                                     "Thời điểm (giờ Việt Nam)", "Đã rút lại", "Lý do rút lại", "Người rút lại", "Thời điểm rút lại"])
+        for finding in input.dataset.findings {
+            let retraction = finding.retraction
+            csv.append([.text(finding.id), .text(finding.unit), .text(unitName(finding.unit, input)), finding.item.map(Cell.text) ?? .empty,
+                        .text(finding.kind.vietnameseTitle), .text(finding.text), .text(finding.device), .text(input.holder(finding.device)),
+                        .bare(VietnamTime.spreadsheet(finding.timestamp)), .text(retraction == nil ? "Không" : "Có"),
+                        retraction.map { .text($0.value) } ?? .empty, retraction.map { .text(input.holder($0.device)) } ?? .empty,
+                        retraction.map { .bare(VietnamTime.spreadsheet($0.timestamp)) } ?? .empty])
+        }
+        return csv.bytes
+    }
+
+    public static func conflicts(_ input: ExportInput) -> [UInt8] {
+        var csv = CSVWriter(header: ["Mã đơn vị", "Mục", "Trường", "Giá trị được chọn", "Thiết bị", "Người ghi", "Thời điểm",
+                                     "Đồng hồ lệch lớn", "Giá trị bị thay thế", "Thiết bị (bị thay thế)", "Người ghi (bị thay thế)",
+                                     "Thời điểm (bị thay thế)", "Đồng hồ lệch lớn (bị thay thế)", "Đã giải quyết", "Người giải quyết",
+                                     "Thời điểm giải quyết"])
+        for conflict in input.dataset.conflicts {
+            let resolution = input.resolution(of: conflict)
+            let typed = { (value: String) -> Cell in
+                input.dataset.fieldType(item: conflict.item, field: conflict.field)?.isNumeric == true ? .bare(value) : .text(value)
+            }
+            for loser in conflict.losers {
+                csv.append([.text(conflict.unit), .text(conflict.item), .text(conflict.field), typed(conflict.winner.value),
+                            .text(conflict.winner.device), .text(input.holder(conflict.winner.device)),
+                            .bare(VietnamTime.spreadsheet(conflict.winner.timestamp)), .text(input.isSkewed(conflict.winner) ? "Có" : "Không"),
+                            typed(loser.value), .text(loser.device), .text(input.holder(loser.device)),
+                            .bare(VietnamTime.spreadsheet(loser.timestamp)), .text(input.isSkewed(loser) ? "Có" : "Không"),
+                            .text(resolution == nil ? "Chưa" : "Đã giải quyết"), resolution.map { .text($0.by) } ?? .empty,
+                            resolution.map { .bare(VietnamTime.spreadsheet($0.timestamp)) } ?? .empty])
+            }
+        }
+        return csv.bytes
+    }
+
+    typealias Cell = CSVWriter.Cell
+
+    static func date(_ date: CalendarDate?) -> Cell {
+        date.map { .bare($0.isoString) } ?? .empty
+    }
+
+    static func unitName(_ id: String, _ input: ExportInput) -> String {
+        input.dataset.units.first { $0.id == id }?.name ?? id
+    }
+}
