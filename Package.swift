@@ -133,6 +133,10 @@ let package = Package(
                 "InspectorStore",
                 "InspectorHub",
                 "InspectorSyncClient",
+                "InspectorProtocol",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Examples/MuongLayInspection",
             swiftSettings: swiftSettings
