@@ -7,9 +7,10 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "InspectorSync",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "InspectorCore", targets: ["InspectorCore"]),
+        .library(name: "InspectorPlans", targets: ["InspectorPlans"]),
         .library(name: "InspectorStore", targets: ["InspectorStore"]),
         .library(name: "InspectorProtocol", targets: ["InspectorProtocol"]),
         .library(name: "InspectorReports", targets: ["InspectorReports"]),

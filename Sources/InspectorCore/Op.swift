@@ -107,6 +107,7 @@ public struct Op: Hashable, Sendable {
             guard field == nil, findingKind == nil else { throw fail("a finding_retract carries no field or kind") }
         }
         guard !value.isEmpty else { throw fail("value is empty") }
-        guard value == Text.nfc(value) else { throw fail("text is not in Unicode NFC") }
+        // Compare scalars: `String ==` uses canonical equivalence, so it would call any text NFC.
+        guard value.unicodeScalars.elementsEqual(Text.nfc(value).unicodeScalars) else { throw fail("text is not in Unicode NFC") }
     }
 }

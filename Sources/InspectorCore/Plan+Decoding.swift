@@ -78,6 +78,9 @@ extension Plan {
         for (index, day) in holidays.enumerated() where (try? CalendarDate(iso: day)) == nil {
             throw fail("holidays[\(index)] '\(day.prefix(40))' is not a date YYYY-MM-DD")
         }
+        for (index, day) in (makeUpWorkingDays ?? []).enumerated() where (try? CalendarDate(iso: day)) == nil {
+            throw fail("makeUpWorkingDays[\(index)] '\(day.prefix(40))' is not a date YYYY-MM-DD")
+        }
         guard dates.noticeWorkingDays >= 0, dates.reportDaysBefore >= 0 else { throw fail("dates: day counts must not be negative") }
         guard !units.isEmpty else { throw fail("units is empty") }
         var unitIDs = Set<String>()

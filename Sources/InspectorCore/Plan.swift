@@ -75,6 +75,8 @@ public struct Plan: Codable, Hashable, Sendable {
     public var issued: String
     public var dates: Dates
     public var holidays: [String]
+    /// Weekend days that are working days (make-up days for a bridged holiday), `YYYY-MM-DD`; optional.
+    public var makeUpWorkingDays: [String]?
     public var ratings: [FieldDefinition.EnumValue]
     public var units: [Unit]
     public var commonFields: [FieldDefinition]
@@ -113,5 +115,16 @@ public struct Plan: Codable, Hashable, Sendable {
     /// The public holidays as dates.
     public var holidayDates: Set<CalendarDate> {
         Set(holidays.compactMap { try? CalendarDate(iso: $0) })
+    }
+
+    /// The make-up working days as dates.
+    public var makeUpWorkingDates: Set<CalendarDate> {
+        Set((makeUpWorkingDays ?? []).compactMap { try? CalendarDate(iso: $0) })
+    }
+
+    /// Whether `day` is a working day: not a holiday, and not a weekend unless it is a make-up day.
+    public func isWorkingDay(_ day: CalendarDate) -> Bool {
+        if holidayDates.contains(day) { return false }
+        return !day.isWeekend || makeUpWorkingDates.contains(day)
     }
 }

@@ -92,7 +92,19 @@ extension HubStore {
             arguments.append(contentsOf: units)
             arguments.append(limit)
             let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments))
-            let ops = rows.map { Op(row: $0, offset: 1) }
+            var ops: [Op] = []
+            ops.reserveCapacity(rows.count)
+            var bytes = 0
+            for row in rows {
+                let op = Op(row: row, offset: 1)
+                bytes += op.estimatedWireBytes
+                if !ops.isEmpty && bytes > Self.pullByteBudget {
+                    // Stop before the line would grow too long; the cursor is the last op sent.
+                    let previous: Int64 = rows[ops.count - 1][0]
+                    return Message.OpsBatch(ops: ops, cursor: previous, more: true)
+                }
+                ops.append(op)
+            }
             if rows.count == limit, let last = rows.last {
                 return Message.OpsBatch(ops: ops, cursor: last[0], more: true)
             }
@@ -100,6 +112,9 @@ extension HubStore {
             return Message.OpsBatch(ops: ops, cursor: max(end, cursor), more: false)
         }
     }
+
+    /// The most bytes of operations one `ops` line carries, well under the 1 MiB line limit.
+    public static let pullByteBudget = 512 * 1024
 
     /// The confirmed number of a device.
     public func confirmed(device: String) async throws -> Int64 {

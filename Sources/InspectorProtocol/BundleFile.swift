@@ -66,7 +66,7 @@ public struct BundleFile: Sendable, Equatable {
             let (verb, body) = try LineCodec.split(first)
             guard verb == "bundle" else { throw fail(1, "a bundle starts with a 'bundle' line") }
             header = try LineCodec.decodeBody(body, verb)
-        } catch { throw fail(1, error.code == .badBundle ? error.message : "the header cannot be read (\(error.message))") }
+        } catch { throw error.code == .badBundle ? error : fail(1, "the header cannot be read (\(error.message))") }
         guard header.version == 1 else { throw fail(1, "bundle version \(header.version) is not supported") }
         guard lines.count >= 2, !unterminated else {
             throw ProtocolError(.badBundle, "the bundle is cut: the 'end' trailer is missing after line \(lines.count); nothing was imported")

@@ -17,7 +17,9 @@ public struct HubAddress: Hashable, Sendable, CustomStringConvertible {
         }
         var host = String(text[..<colon])
         if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty, let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+        let digits = text[text.index(after: colon)...]
+        guard !host.isEmpty, !digits.isEmpty, digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber),
+              let port = Int(digits), (0...65535).contains(port) else {
             throw ProtocolError(.badMessage, "address '\(text.prefix(80))' is not HOST:PORT with a port from 0 to 65535")
         }
         self.host = host

@@ -152,6 +152,11 @@ public enum LineCodec {
         } catch let error as DecodingError {
             switch error {
             case .dataCorrupted(let context) where context.codingPath.isEmpty:
+                // Foundation also reports a number that does not fit the key's type (1.5 for an
+                // integer) this way, without a path: that body is readable JSON with a wrong type.
+                if (try? JSONSerialization.jsonObject(with: body)) is [String: Any] {
+                    throw ProtocolError(.badMessage, "\(verb): a value has the wrong type or is out of range")
+                }
                 throw ProtocolError(.badLine, "\(verb): the body is not a JSON object")
             case .keyNotFound(let key, _):
                 throw ProtocolError(.badMessage, "\(verb): missing key '\(key.stringValue)'")

@@ -22,6 +22,14 @@ extension Op {
     }
 }
 
+extension Op {
+    /// An upper bound of ``wireJSON()``'s length in bytes, computed without encoding.
+    public var estimatedWireBytes: Int {
+        2 * (value.utf8.count + unit.utf8.count + (item?.utf8.count ?? 0) + (field?.utf8.count ?? 0) + (finding?.utf8.count ?? 0))
+            + device.utf8.count + 160
+    }
+}
+
 /// The wire form of an operation, for decoding.
 struct WireOp: Decodable {
     var d: String

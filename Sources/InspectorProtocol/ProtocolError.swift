@@ -31,7 +31,7 @@ public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let invalidOp = Code(rawValue: "invalid_op")
         /// A different operation is already held under that (device, sequence).
         public static let conflictingOp = Code(rawValue: "conflicting_op")
-        /// A batch over the count or byte cap.
+        /// A push with more operations than the batch cap (the line limit caps its bytes).
         public static let batchTooLarge = Code(rawValue: "batch_too_large")
         /// The hub could not write (disk full, I/O error); nothing of the push was stored.
         public static let storageFailed = Code(rawValue: "storage_failed")

@@ -1,5 +1,5 @@
-/// Writes CSV for the office: UTF-8 with a byte-order mark, CRLF line ends (RFC 4180), fields quoted
-/// only when they hold a comma, a quote or a line break. Numbers and ISO dates are written bare so
+/// Writes CSV for the office: UTF-8 with a byte-order mark, CRLF line ends (RFC 4180), text fields
+/// quoted when they hold a comma, a semicolon, a quote or a line break, or start or end with a space. Numbers and ISO dates are written bare so
 /// that Excel and LibreOffice Calc read them as numbers and dates.
 public struct CSVWriter: Sendable {
     /// A cell: text (quoted when needed) or a bare value (numbers, dates).

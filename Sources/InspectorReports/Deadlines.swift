@@ -4,7 +4,7 @@ import InspectorCore
 ///
 /// The inspected body is notified at least ``InspectorCore/Plan/Dates/noticeWorkingDays`` working
 /// days before the team arrives (working days skip Saturdays, Sundays and the plan's public
-/// holidays), and sends its report at least ``InspectorCore/Plan/Dates/reportDaysBefore`` days before
+/// holidays, but count the plan's make-up working days), and sends its report at least ``InspectorCore/Plan/Dates/reportDaysBefore`` days before
 /// (calendar days: the plan says "05 ngày"). A self-inspecting unit's report is due on the plan's
 /// ``InspectorCore/Plan/Dates/selfInspectionReportDue``.
 ///
@@ -29,18 +29,18 @@ public struct Deadlines: Hashable, Sendable {
             reportDue = try? CalendarDate(iso: plan.dates.selfInspectionReportDue)
         case .direct:
             guard let arrival else { noticeBy = nil; reportDue = nil; return }
-            noticeBy = Self.workingDays(plan.dates.noticeWorkingDays, before: arrival, holidays: plan.holidayDates)
+            noticeBy = Self.workingDays(plan.dates.noticeWorkingDays, before: arrival, plan: plan)
             reportDue = arrival.adding(days: -plan.dates.reportDaysBefore)
         }
     }
 
-    /// The day `count` working days before `date`.
-    public static func workingDays(_ count: Int, before date: CalendarDate, holidays: Set<CalendarDate>) -> CalendarDate {
+    /// The day `count` working days before `date`, by the plan's holidays and make-up working days.
+    public static func workingDays(_ count: Int, before date: CalendarDate, plan: Plan) -> CalendarDate {
         var day = date
         var counted = 0
         while counted < count {
             day = day.adding(days: -1)
-            if !day.isWeekend && !holidays.contains(day) { counted += 1 }
+            if plan.isWorkingDay(day) { counted += 1 }
         }
         return day
     }

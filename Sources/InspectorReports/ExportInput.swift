@@ -46,7 +46,8 @@ public struct ExportInput: Sendable {
         self.asOf = asOf
     }
 
-    /// The holder's name of a device, or the device id when none is known. The hub itself is "Hub".
+    /// The holder's name of a device, or the device id when none is known; the hub's own decisions
+    /// are attributed to "Tổ trưởng (hub)" (the resolution names the supervisor).
     public func holder(_ device: String) -> String {
         if let name = holders[device] { return name }
         return device == "hub" ? "Tổ trưởng (hub)" : device

@@ -53,7 +53,7 @@ public enum OfficeCSV {
     }
 
     public static func conflicts(_ input: ExportInput) -> [UInt8] {
-        var csv = CSVWriter(header: ["Mã đơn vị", "Mục", "Trường", "Giá trị được chọn", "Thiết bị", "Người ghi", "Thời điểm",
+        var csv = CSVWriter(header: ["Mã đơn vị", "Mục", "Trường", "Giá trị được chọn", "Thiết bị", "Người ghi", "Thời điểm (giờ Việt Nam)",
                                      "Đồng hồ lệch lớn", "Giá trị bị thay thế", "Thiết bị (bị thay thế)", "Người ghi (bị thay thế)",
                                      "Thời điểm (bị thay thế)", "Đồng hồ lệch lớn (bị thay thế)", "Đã giải quyết", "Người giải quyết",
                                      "Thời điểm giải quyết"])

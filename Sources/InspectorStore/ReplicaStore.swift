@@ -135,7 +135,13 @@ public struct ReplicaStore: Sendable {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
         }
-        return try wrap { try DatabasePool(path: path, configuration: configuration) }
+        return try wrap {
+            do {
+                return try DatabasePool(path: path, configuration: configuration)
+            } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
+                throw StoreError(.notAReplica, "\(path) is not an InspectorSync replica (not an SQLite database)")
+            }
+        }
     }
 
     /// Runs `body`, turning SQLite errors into ``StoreError`` `database_error` without echoing SQL or arguments.

@@ -27,6 +27,9 @@ public struct SyncClient: Sendable {
         public var clockOffset: Int64 = 0
         /// The highest sequence number of this device the hub holds with all before it.
         public var confirmed: Int64 = 0
+        /// Bytes this device wrote to the hub, and read from it, newlines included.
+        public var bytesSent = 0
+        public var bytesReceived = 0
     }
 
     /// Where a sync is.
@@ -119,6 +122,12 @@ public struct SyncClient: Sendable {
         try store.setMeta([.scope: scope, .clockOffset: String(offset), .clockOffsetMeasuredAt: String(receivedAt),
                            .hubConfirmedSequence: String(welcome.confirmed)])
 
+        // A replica re-created under an id the hub already knows would reuse sequence numbers: refuse.
+        let ownLast = try store.lastSequence(of: store.device)
+        if welcome.confirmed > ownLast {
+            throw SyncError(.replicaBehindHub, "the hub already holds \(welcome.confirmed) operations of device '\(store.device)' but this replica has only \(ownLast); this replica was re-created or restored from an old copy — enroll it under a new device id")
+        }
+
         // Push: this device's operations after what the hub confirmed, minus those set aside.
         var confirmed = welcome.confirmed
         var refused = try RefusedOp.load(from: store)
@@ -126,8 +135,9 @@ public struct SyncClient: Sendable {
         var done = 0
         while true {
             let refusedSequences = Set(refused.map(\.sequence))
-            let pending = try store.operations(device: store.device, afterSequence: confirmed).prefix(batchSize + refusedSequences.count)
+            let candidates = try store.operations(limit: batchSize + refusedSequences.count, device: store.device, afterSequence: confirmed)
                 .map(\.operation).filter { !refusedSequences.contains($0.sequence) }.prefix(batchSize)
+            let pending = Self.boundedByBytes(candidates)
             let withdrawn = refusedSequences.filter { $0 > confirmed }.sorted()
             if pending.isEmpty && withdrawn.isEmpty { break }
             let answer = try await conversation.request(.push(Message.Push(ops: Array(pending), withdrawn: withdrawn)))
@@ -176,7 +186,29 @@ public struct SyncClient: Sendable {
         }
         _ = try? await conversation.request(.bye)
         try store.setMeta([.lastSync: String(ReplicaStore.systemClock())])
+        summary.bytesSent = conversation.bytesSent
+        summary.bytesReceived = conversation.bytesReceived
         return summary
+    }
+}
+
+extension SyncClient {
+    /// The most bytes of operations a push carries, well under the 1 MiB line limit.
+    public static let batchByteBudget = 512 * 1024
+
+    /// The longest prefix of `ops` whose encoded size stays within ``batchByteBudget`` (at least one op).
+    ///
+    /// The bound is conservative: an op's JSON is at most twice its value's bytes (escaping) plus its ids.
+    static func boundedByBytes<C: Collection<Op>>(_ ops: C) -> [Op] {
+        var total = 0
+        var result: [Op] = []
+        for op in ops {
+            let size = op.estimatedWireBytes
+            if !result.isEmpty && total + size > batchByteBudget { break }
+            total += size
+            result.append(op)
+        }
+        return result
     }
 }
 
@@ -202,9 +234,13 @@ struct Conversation {
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     let channel: any Channel
     let timeout: Duration
+    var bytesSent = 0
+    var bytesReceived = 0
 
     mutating func request(_ message: Message) async throws -> Message {
-        try await outbound.write(LineChannel.buffer(message))
+        let buffer = LineChannel.buffer(message)
+        bytesSent += buffer.readableBytes
+        try await outbound.write(buffer)
         let channel = self.channel
         let timeout = self.timeout
         let watchdog = Task {
@@ -215,6 +251,7 @@ struct Conversation {
         guard let line = try await inbound.next() else {
             throw SyncError(.connectionFailed, "the hub closed the connection; run sync again to resume")
         }
+        bytesReceived += line.readableBytes + 1
         do {
             return try LineChannel.decode(line)
         } catch {

@@ -14,6 +14,8 @@ public struct SyncError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let connectionFailed = Code(rawValue: "connection_failed")
         /// The hub refused the handshake or a request; ``SyncError/hubCode`` says why.
         public static let refused = Code(rawValue: "refused_by_hub")
+        /// The hub holds more of this device's operations than the replica: it was re-created or restored.
+        public static let replicaBehindHub = Code(rawValue: "replica_behind_hub")
         /// The hub answered something the protocol does not allow there.
         public static let protocolViolation = Code(rawValue: "protocol_violation")
     }

@@ -1,0 +1,175 @@
+import Crypto
+import Foundation
+import InspectorCore
+import InspectorProtocol
+import Testing
+
+@Suite struct BundleFileTests {
+    static let bundle = BundleFile(plan: "kh-1181-2024", device: "dev-a", from: 3, through: 10, ops: Array(sampleOps.prefix(4)))
+
+    static func decodeError(_ data: Data, sourceLocation: SourceLocation = #_sourceLocation) -> ProtocolError? {
+        protocolError({ _ = try BundleFile.decode(data) }, sourceLocation: sourceLocation)
+    }
+
+    /// The bundle's lines, each without its newline.
+    static func lines(_ data: Data) -> [String] {
+        String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+    }
+
+    /// Rebuilds a bundle from lines (the trailer excluded) with a correct trailer: damage that the
+    /// digest would catch anyway is then caught by the line check it is meant to test.
+    static func signed(_ bodyLines: [String], count: Int? = nil) -> Data {
+        let body = Data(bodyLines.map { $0 + "\n" }.joined().utf8)
+        let digest = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        return body + Data("end {\"count\":\(count ?? (bodyLines.count - 1)),\"sha256\":\"\(digest)\"}\n".utf8)
+    }
+
+    @Test func roundTrip() throws {
+        let data = Self.bundle.encoded()
+        #expect(try BundleFile.decode(data) == Self.bundle)
+        let all = BundleFile(plan: "kh-1181-2024", device: "tablet.2", from: 0, through: 99, ops: sampleOps)
+        #expect(try BundleFile.decode(all.encoded()) == all)
+    }
+
+    @Test func emptyBundleRoundTrips() throws {
+        let empty = BundleFile(plan: "kh-1181-2024", device: "dev-a", from: 5, through: 5, ops: [])
+        let data = empty.encoded()
+        #expect(Self.lines(data).count == 2)
+        #expect(try BundleFile.decode(data) == empty)
+    }
+
+    @Test func layout() {
+        let lines = Self.lines(Self.bundle.encoded())
+        #expect(lines.count == 6)
+        #expect(lines[0] == "bundle {\"version\":1,\"plan\":\"kh-1181-2024\",\"device\":\"dev-a\",\"from\":3,\"through\":10}")
+        #expect(lines[1] == "op " + sampleOps[0].wireJSON())
+        #expect(lines[5].hasPrefix("end {\"count\":4,\"sha256\":\""))
+        let body = Data(lines[0...4].map { $0 + "\n" }.joined().utf8)
+        let digest = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
+        #expect(lines[5] == "end {\"count\":4,\"sha256\":\"\(digest)\"}")
+    }
+
+    @Test func crlfConvertedBundleIsRefused() throws {
+        // Written on one machine, carried through an editor that added CRs: the digest no longer matches.
+        let crlf = Data(String(decoding: Self.bundle.encoded(), as: UTF8.self).replacingOccurrences(of: "\n", with: "\r\n").utf8)
+        #expect(Self.decodeError(crlf)?.code == .badBundle)
+    }
+
+    /// A bundle cut at any byte, including exactly between two lines, imports nothing.
+    @Test func cutAtEveryOffsetIsRefused() {
+        let data = Self.bundle.encoded()
+        var boundaries = 0
+        for length in 0..<data.count {
+            let cut = data.prefix(length)
+            let error = Self.decodeError(cut)
+            #expect(error?.code == .badBundle, "cut at \(length) of \(data.count)")
+            #expect(error?.message.contains("line") == true, "cut at \(length): \(error?.message ?? "")")
+            #expect(error?.message.contains("nothing was imported") == true, "cut at \(length): \(error?.message ?? "")")
+            if length > 0 && data[data.startIndex + length - 1] == UInt8(ascii: "\n") {
+                boundaries += 1
+                #expect(error?.message.contains("cut") == true, "cut after a whole line at \(length): \(error?.message ?? "")")
+            }
+        }
+        #expect(boundaries == 5)
+    }
+
+    @Test func cutBetweenLinesNamesTheLastLine() {
+        let lines = Self.lines(Self.bundle.encoded())
+        let cut = Data(lines.prefix(3).map { $0 + "\n" }.joined().utf8)
+        let error = Self.decodeError(cut)
+        #expect(error?.code == .badBundle)
+        #expect(error?.message.contains("after line 3") == true, "\(error?.message ?? "")")
+    }
+
+    /// Any single flipped byte is detected.
+    @Test(arguments: [UInt8(0x01), 0x20, 0x80])
+    func flippedByteIsRefused(mask: UInt8) {
+        let data = Self.bundle.encoded()
+        for offset in 0..<data.count {
+            var damaged = data
+            damaged[damaged.startIndex + offset] ^= mask
+            let error = Self.decodeError(damaged)
+            #expect(error?.code == .badBundle, "byte \(offset) ^ \(mask)")
+        }
+    }
+
+    @Test func alteredOpLineIsCaughtByTheDigestAndNamesTheTrailer() throws {
+        var data = Self.bundle.encoded()
+        // "done" → "dome": still a well-formed operation.
+        let range = try #require(data.range(of: Data("\"done\"".utf8)))
+        data[range.lowerBound + 3] = UInt8(ascii: "m")
+        let error = Self.decodeError(data)
+        #expect(error?.code == .badBundle)
+        #expect(error?.message.contains("bundle line 6") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("digest") == true)
+    }
+
+    @Test func wrongCountIsRefused() {
+        for count in [3, 5, 0, 400] {
+            var text = String(decoding: Self.bundle.encoded(), as: UTF8.self)
+            text = text.replacingOccurrences(of: "\"count\":4", with: "\"count\":\(count)")
+            let error = Self.decodeError(Data(text.utf8))
+            #expect(error?.code == .badBundle)
+            #expect(error?.message.contains("bundle line 6") == true)
+            #expect(error?.message.contains("counts \(count) operations but the bundle holds 4") == true, "\(error?.message ?? "")")
+        }
+    }
+
+    @Test func badOpLineIsNamed() {
+        var lines = Self.lines(Self.bundle.encoded()).dropLast().map { $0 }
+        lines[2] = "op {\"d\":\"dev-a\",\"s\":2"
+        let truncated = Self.decodeError(Self.signed(lines))
+        #expect(truncated?.code == .badBundle)
+        #expect(truncated?.message.contains("bundle line 3") == true, "\(truncated?.message ?? "")")
+
+        lines[2] = "op " + Op(device: "dev-a", sequence: 0, timestamp: ts(1, 0, "dev-a"), kind: .set, unit: "muong-lay",
+                              item: "I.1", field: "note", value: "x").wireJSON()
+        let shape = Self.decodeError(Self.signed(lines))
+        #expect(shape?.code == .badBundle)
+        #expect(shape?.message.contains("bundle line 3") == true)
+        #expect(shape?.message.contains("sequence") == true)
+
+        lines[2] = "push {}"
+        let verb = Self.decodeError(Self.signed(lines))
+        #expect(verb?.message.contains("bundle line 3: expected an 'op' line") == true, "\(verb?.message ?? "")")
+
+        lines[2] = "op {\"d\":\"dev-a\",\"s\":2,\"t\":0,\"c\":0,\"k\":\"merge\",\"u\":\"x\",\"v\":\"y\"}"
+        let kind = Self.decodeError(Self.signed(lines))
+        #expect(kind?.message.contains("bundle line 3") == true)
+        #expect(kind?.message.contains("unknown kind") == true)
+    }
+
+    @Test func badHeaderIsNamed() {
+        var lines = Self.lines(Self.bundle.encoded()).dropLast().map { $0 }
+        lines[0] = "bundle {\"version\":2,\"plan\":\"kh-1181-2024\",\"device\":\"dev-a\",\"from\":0,\"through\":1}"
+        let version = Self.decodeError(Self.signed(lines))
+        #expect(version?.message.contains("bundle line 1") == true)
+        #expect(version?.message.contains("version 2") == true)
+
+        lines[0] = "op {}"
+        #expect(Self.decodeError(Self.signed(lines))?.message == "bundle line 1: a bundle starts with a 'bundle' line; nothing was imported")
+
+        lines[0] = "bundle {\"version\":\"1\"}"
+        #expect(Self.decodeError(Self.signed(lines))?.message == "bundle line 1: the header cannot be read (bundle: wrong type at 'version'); nothing was imported")
+
+        lines[0] = "bundle {\"version\":1,\"plan\":\"kh-1181-2024\"}"
+        let missing = Self.decodeError(Self.signed(lines))
+        #expect(missing?.code == .badBundle)
+        #expect(missing?.message.contains("bundle line 1") == true)
+    }
+
+    @Test func textAfterTheTrailerIsRefused() {
+        var data = Self.bundle.encoded()
+        data.append(contentsOf: Array(("op " + sampleOps[4].wireJSON() + "\n").utf8))
+        #expect(Self.decodeError(data)?.code == .badBundle)
+        var blank = Self.bundle.encoded()
+        blank.append(UInt8(ascii: "\n"))
+        #expect(Self.decodeError(blank)?.code == .badBundle)
+    }
+
+    @Test func emptyInputIsRefused() {
+        let error = Self.decodeError(Data())
+        #expect(error?.code == .badBundle)
+        #expect(error?.code.rawValue == "bad_bundle")
+    }
+}

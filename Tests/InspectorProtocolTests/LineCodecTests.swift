@@ -1,0 +1,183 @@
+import Foundation
+import InspectorCore
+import InspectorProtocol
+import Testing
+
+@Suite struct LineCodecTests {
+    static let messages: [(String, Message)] = [
+        ("hello", .hello(.init(device: "dev-a", token: "s3cr3t-token", time: 1_718_845_323_456, planDigest: "abc123"))),
+        ("hello without digest", .hello(.init(version: 1, device: "dev-a", token: "t", time: 0, planDigest: nil))),
+        ("welcome", .welcome(.init(time: 1_718_845_323_999, confirmed: 12, scope: ["muong-lay", "phuong-na-lay"],
+                                   units: smallPlan.units, planDigest: "abc123", plan: nil))),
+        ("welcome with plan", .welcome(.init(time: 5, confirmed: 0, scope: [], units: [], planDigest: "d", plan: smallPlan))),
+        ("push", .push(.init(ops: sampleOps, withdrawn: [3, 9]))),
+        ("empty push", .push(.init(ops: []))),
+        ("pushed", .pushed(.init(confirmed: 7, applied: 5, duplicates: 2))),
+        ("pull", .pull(.init(cursor: 0))),
+        ("pull with limit", .pull(.init(cursor: 1_234, limit: 500))),
+        ("ops", .ops(.init(ops: sampleOps, cursor: 99, more: true))),
+        ("empty ops", .ops(.init(ops: [], cursor: 0, more: false))),
+        ("bye", .bye),
+        ("error", .error(ProtocolError(.invalidOp, "operation dev-a#4: value of 'fund_percent' is not in canonical form", sequence: 4))),
+        ("error without seq", .error(ProtocolError(.unauthorized, "the token is not valid for 'dev-a'"))),
+    ]
+
+    @Test(arguments: 0..<messages.count)
+    func roundTrip(index: Int) throws {
+        let (name, message) = Self.messages[index]
+        let line = LineCodec.encode(message)
+        #expect(line.last == UInt8(ascii: "\n"), "\(name)")
+        #expect(line.filter { $0 == UInt8(ascii: "\n") }.count == 1, "\(name): one line, one newline")
+        #expect(Array(LineCodec.encodeString(message).utf8) == line)
+        let decoded = try LineCodec.decode(line.dropLast())
+        #expect(decoded == message, "\(name)")
+        // The verb starts the line.
+        #expect(line.starts(with: Array((message.verb + " ").utf8)))
+    }
+
+    @Test func everyVerbIsCovered() {
+        #expect(Set(Self.messages.map(\.1.verb)) == ["hello", "welcome", "push", "pushed", "pull", "ops", "bye", "error"])
+    }
+
+    @Test func exactEncodings() {
+        #expect(LineCodec.encodeString(.pull(.init(cursor: 0))) == "pull {\"cursor\":0}\n")
+        #expect(LineCodec.encodeString(.pull(.init(cursor: 3, limit: 10))) == "pull {\"cursor\":3,\"limit\":10}\n")
+        #expect(LineCodec.encodeString(.bye) == "bye {}\n")
+        #expect(LineCodec.encodeString(.pushed(.init(confirmed: 7, applied: 5, duplicates: 2)))
+                == "pushed {\"confirmed\":7,\"applied\":5,\"duplicates\":2}\n")
+        #expect(sampleOps[0].wireJSON() == "{\"d\":\"dev-a\",\"s\":1,\"t\":1718845323456,\"c\":0,\"k\":\"set\",\"u\":\"muong-lay\",\"i\":\"II.4\",\"f\":\"status\",\"v\":\"done\"}")
+        #expect(sampleOps[4].wireJSON() == "{\"d\":\"dev-a\",\"s\":5,\"t\":1718845325001,\"c\":0,\"k\":\"finding_add\",\"u\":\"muong-ang\",\"n\":\"dev-a/5\",\"fk\":\"recommendation\",\"v\":\"Kiến nghị\"}")
+    }
+
+    @Test func vietnameseTravelsAsUTF8() {
+        let line = LineCodec.encodeString(.push(.init(ops: [sampleOps[3]])))
+        #expect(line.contains("Mô hình hay 🇻🇳"))
+        #expect(!line.contains("\\u"))
+    }
+
+    static func decodeError(_ bytes: [UInt8], sourceLocation: SourceLocation = #_sourceLocation) -> ProtocolError? {
+        protocolError({ _ = try LineCodec.decode(bytes) }, sourceLocation: sourceLocation)
+    }
+    static func decodeError(_ text: String, sourceLocation: SourceLocation = #_sourceLocation) -> ProtocolError? {
+        decodeError(Array(text.utf8), sourceLocation: sourceLocation)
+    }
+
+    @Test func notUTF8IsABadLine() {
+        let error = Self.decodeError(Array("error {\"code\":\"x\",\"message\":\"".utf8) + [0xC3, 0x28] + Array("\"}".utf8))
+        #expect(error?.code == .badLine)
+        #expect(error?.message.contains("UTF-8") == true)
+        #expect(Self.decodeError([0x62, 0x79, 0x65, 0x20, 0xFF])?.code == .badLine)
+    }
+
+    @Test(arguments: ["bye{}", "bye", "", " bye {}", "{\"cursor\":0}"])
+    func lineWithoutVerbAndSpaceIsABadLine(text: String) {
+        #expect(Self.decodeError(text)?.code == .badLine)
+    }
+
+    @Test(arguments: ["PULL {\"cursor\":0}", "Pull {\"cursor\":0}", "pull2 {\"cursor\":0}", "pu-ll {}", "pülł {}"])
+    func verbMustBeLowercaseLetters(text: String) {
+        let error = Self.decodeError(text)
+        #expect(error?.code == .badLine)
+        #expect(error?.message.contains("lowercase") == true)
+    }
+
+    @Test(arguments: ["fetch {}", "hello_world {}", "ping {\"time\":1}"])
+    func unknownVerb(text: String) {
+        let error = Self.decodeError(text)
+        #expect(error?.code == .unknownVerb)
+        #expect(error?.message.contains(String(text.prefix { $0 != " " })) == true)
+    }
+
+    @Test(arguments: ["pull {\"cursor\":", "pull {", "pull ", "bye {}}", "pull {\"cursor\":0", "pull cursor=0", "push {\"ops\":[{\"d\":\"dev-a\""])
+    func truncatedOrInvalidJSONIsABadLine(text: String) {
+        let error = Self.decodeError(text)
+        #expect(error?.code == .badLine)
+        #expect(error?.message.contains("not a JSON object") == true)
+    }
+
+    @Test(arguments: [
+        ("pull {\"cursor\":\"0\"}", "'cursor'"),
+        ("pushed {\"confirmed\":1,\"applied\":true,\"duplicates\":0}", "'applied'"),
+        ("ops {\"ops\":{},\"cursor\":0,\"more\":false}", "'ops'"),
+        ("ops {\"ops\":[],\"cursor\":0,\"more\":\"no\"}", "'more'"),
+        ("hello {\"version\":1,\"device\":\"dev-a\",\"token\":7,\"time\":0}", "'token'"),
+        ("push {\"ops\":[{\"d\":\"dev-a\",\"s\":\"1\",\"t\":0,\"c\":0,\"k\":\"set\",\"u\":\"x\",\"v\":\"y\"}]}", "'ops.0.s'"),
+    ])
+    func wrongTypesAreABadMessage(text: String, key: String) {
+        let error = Self.decodeError(text)
+        #expect(error?.code == .badMessage)
+        #expect(error?.message.contains(key) == true, "\(error?.message ?? "")")
+    }
+
+    /// Readable JSON whose number does not fit the key's integer type is a wrong type, not an unreadable line.
+    @Test(arguments: ["pull {\"cursor\":1.5}", "pull {\"cursor\":99999999999999999999}", "pushed {\"confirmed\":1,\"applied\":-0.5,\"duplicates\":0}"])
+    func numbersOfTheWrongKindAreABadMessage(text: String) {
+        #expect(Self.decodeError(text)?.code == .badMessage)
+    }
+
+    @Test(arguments: [("pull {}", "cursor"), ("hello {\"version\":1,\"device\":\"dev-a\",\"time\":0}", "token"),
+                      ("error {\"code\":\"x\"}", "message"), ("push {}", "ops")])
+    func missingKeysAreABadMessageNamingTheKey(text: String, key: String) {
+        let error = Self.decodeError(text)
+        #expect(error?.code == .badMessage)
+        #expect(error?.message.contains("missing key '\(key)'") == true, "\(error?.message ?? "")")
+    }
+
+    @Test func nulBytesAreRefused() {
+        #expect(Self.decodeError(Array("pull {\"cursor\":0}".utf8) + [0])?.code == .badLine)
+        #expect(Self.decodeError(Array("pu".utf8) + [0] + Array("ll {\"cursor\":0}".utf8))?.code == .badLine)
+        #expect(Self.decodeError([0] + Array("pull {\"cursor\":0}".utf8))?.code == .badLine)
+    }
+
+    @Test func crlfIsTolerated() throws {
+        #expect(try LineCodec.decode(Array("pull {\"cursor\":5}\r".utf8)) == .pull(.init(cursor: 5)))
+        var line = LineCodec.encode(.push(.init(ops: sampleOps)))
+        line.removeLast()
+        line.append(UInt8(ascii: "\r"))
+        #expect(try LineCodec.decode(line) == .push(.init(ops: sampleOps)))
+    }
+
+    @Test func opWithUnknownKindIsRefusedWithItsSequence() {
+        let text = "push {\"ops\":[{\"d\":\"dev-a\",\"s\":4,\"t\":0,\"c\":0,\"k\":\"delete\",\"u\":\"muong-lay\",\"v\":\"x\"}]}"
+        let error = Self.decodeError(text)
+        #expect(error?.code == .badMessage)
+        #expect(error?.sequence == 4)
+        #expect(error?.message.contains("unknown kind 'delete'") == true)
+    }
+
+    @Test func opWithUnknownFindingKindIsRefused() {
+        let text = "ops {\"ops\":[{\"d\":\"dev-a\",\"s\":2,\"t\":0,\"c\":0,\"k\":\"finding_add\",\"u\":\"muong-lay\",\"n\":\"dev-a/2\",\"fk\":\"praise\",\"v\":\"x\"}],\"cursor\":1,\"more\":false}"
+        let error = Self.decodeError(text)
+        #expect(error?.code == .badMessage)
+        #expect(error?.sequence == 2)
+    }
+
+    @Test func opWithABadShapeIsAnInvalidOp() {
+        // A finding_add whose id is not device/sequence.
+        let text = "push {\"ops\":[{\"d\":\"dev-a\",\"s\":2,\"t\":0,\"c\":0,\"k\":\"finding_add\",\"u\":\"muong-lay\",\"n\":\"dev-b/2\",\"fk\":\"observation\",\"v\":\"x\"}]}"
+        let error = Self.decodeError(text)
+        #expect(error?.code == .invalidOp)
+        #expect(error?.sequence == 2)
+        #expect(error?.message.contains("device/sequence") == true)
+        // Text not in NFC is refused on the wire too.
+        let decomposed = "push {\"ops\":[{\"d\":\"dev-a\",\"s\":3,\"t\":0,\"c\":0,\"k\":\"set\",\"u\":\"muong-lay\",\"i\":\"I.1\",\"f\":\"note\",\"v\":\"Mu\u{031B}o\u{031B}\u{0300}ng\"}]}"
+        #expect(Self.decodeError(decomposed)?.code == .invalidOp)
+    }
+
+    @Test func welcomeWithAMalformedPlanIsABadMessage() {
+        let text = "welcome {\"version\":1,\"time\":0,\"confirmed\":0,\"scope\":[],\"units\":[],\"plan_digest\":\"d\",\"plan\":{\"format\":\"x\"}}"
+        let error = Self.decodeError(text)
+        #expect(error?.code == .badMessage)
+        #expect(error?.message.hasPrefix("welcome:") == true)
+    }
+
+    @Test func unknownKeysAreIgnored() throws {
+        #expect(try LineCodec.decode(Array("pull {\"cursor\":1,\"future\":true}".utf8)) == .pull(.init(cursor: 1)))
+    }
+
+    @Test func splitSeparatesVerbAndBody() throws {
+        let (verb, body) = try LineCodec.split(Array("ops {\"a\": 1}\r".utf8))
+        #expect(verb == "ops")
+        #expect(body == Data("{\"a\": 1}".utf8))
+    }
+}

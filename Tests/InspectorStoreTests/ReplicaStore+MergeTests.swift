@@ -1,0 +1,188 @@
+import Foundation
+import InspectorCore
+import InspectorProtocol
+import InspectorStore
+import Testing
+
+@Suite struct ReplicaStoreMergeTests {
+    @Test func mergeAppliesThenSkipsDuplicates() throws {
+        try withTemporaryDirectory { dir in
+            let clock = ManualClock()
+            let a = try makeStore(in: dir, device: "dev-a", clock: clock)
+            let b = try makeStore(in: dir, device: "dev-b", clock: clock)
+            try a.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+            try a.addFinding(unit: "muong-lay", item: "II.4", kind: .observation, text: "Hồ sơ đầy đủ")
+            try a.retractFinding("dev-a/2", reason: "Ghi nhầm mục")
+            let ops = try a.operations().map(\.operation)
+
+            let first = try b.merge(ops)
+            #expect(first == ReplicaStore.MergeResult(applied: 3, duplicates: 0, newConflicts: 0))
+            let json = try b.dataset().canonicalJSON()
+            #expect(json == (try a.dataset().canonicalJSON()))
+
+            let again = try b.merge(ops.reversed())
+            #expect(again == ReplicaStore.MergeResult(applied: 0, duplicates: 3, newConflicts: 0))
+            #expect(try b.operationCount() == 3)
+            #expect(try b.dataset().canonicalJSON() == json)
+
+            // Duplicates inside one batch count once.
+            let c = try makeStore(in: dir, device: "dev-c", clock: clock)
+            #expect(try c.merge(ops + ops) == ReplicaStore.MergeResult(applied: 3, duplicates: 3, newConflicts: 0))
+            // A replica's own operations coming back are duplicates too.
+            #expect(try a.merge(ops).duplicates == 3)
+        }
+    }
+
+    @Test func newConflictsAreCountedOnce() throws {
+        try withTemporaryDirectory { dir in
+            let clock = ManualClock()
+            let a = try makeStore(in: dir, device: "dev-a", clock: clock)
+            let b = try makeStore(in: dir, device: "dev-b", clock: clock)
+            let c = try makeStore(in: dir, device: "dev-c", clock: clock)
+            try a.set(unit: "muong-lay", item: "II.4", field: "status", value: "in_progress")
+            try b.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+            try b.set(unit: "muong-lay", item: "II.4", field: "status", value: "not_applicable")
+            try c.set(unit: "muong-lay", item: "II.4", field: "status", value: "not_started")
+            #expect(try a.merge(b.operations().map(\.operation)).newConflicts == 1)
+            #expect(try a.merge(c.operations().map(\.operation)).newConflicts == 0)
+            #expect(try a.dataset().conflicts.first?.losers.count == 2)
+        }
+    }
+
+    @Test func conflictingIdentityRefusesTheWholeBatch() throws {
+        try withTemporaryDirectory { dir in
+            let clock = ManualClock()
+            let a = try makeStore(in: dir, device: "dev-a", clock: clock)
+            let b = try makeStore(in: dir, device: "dev-b", clock: clock)
+            let original = try a.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+            try b.merge([original])
+            let before = try b.dataset().canonicalJSON()
+            let count = try b.operationCount()
+
+            var forged = original
+            forged.value = "not_started"
+            let fresh = Op.set(device: "dev-a", sequence: 2, timestamp: HLCTimestamp(millis: baseMillis + 5, counter: 0, device: "dev-a"),
+                               unit: "muong-ang", item: "I.1", field: "status", value: "done")
+            let error = thrown { try b.merge([fresh, forged]) }
+            #expect(error.code == "conflicting_operation")
+            #expect(error.message.contains("dev-a#1"))
+            #expect(try b.operationCount() == count)
+            #expect(try b.lastSequence(of: "dev-a") == 1)
+            #expect(try b.dataset().canonicalJSON() == before)
+            // Same identity, another timestamp: also a different operation.
+            var restamped = original
+            restamped.timestamp.counter += 1
+            #expect(thrown { try b.merge([restamped]) }.code == "conflicting_operation")
+        }
+    }
+
+    static let invalidOps: [(name: String, code: String, op: Op)] = {
+        let t = HLCTimestamp(millis: baseMillis, counter: 0, device: "dev-x")
+        return [
+            ("unknown unit", "unknown_unit", .set(device: "dev-x", sequence: 2, timestamp: t, unit: "muong-xyz", item: "I.1", field: "status", value: "done")),
+            ("unknown item", "unknown_item", .set(device: "dev-x", sequence: 2, timestamp: t, unit: "muong-lay", item: "IV.1", field: "status", value: "done")),
+            ("unknown field", "unknown_field", .set(device: "dev-x", sequence: 2, timestamp: t, unit: "muong-lay", item: "I.1", field: "colour", value: "done")),
+            ("invalid value", "invalid_value", .set(device: "dev-x", sequence: 2, timestamp: t, unit: "muong-lay", item: "I.1", field: "status", value: "xong")),
+            ("non-canonical value", "invalid_value", .set(device: "dev-x", sequence: 2, timestamp: t, unit: "muong-lay", item: "II.5", field: "fund_percent", value: "12,5")),
+            ("bad shape", "malformed_operation", .set(device: "dev-x", sequence: 0, timestamp: t, unit: "muong-lay", item: "I.1", field: "status", value: "done")),
+            ("not NFC", "malformed_operation", .findingAdd(device: "dev-x", sequence: 2, timestamp: t, unit: "muong-lay", item: nil, kind: .observation, text: "Mu\u{031B}o\u{031B}\u{0300}ng")),
+            ("padded text", "invalid_text", .findingAdd(device: "dev-x", sequence: 2, timestamp: t, unit: "muong-lay", item: nil, kind: .observation, text: " x ")),
+        ]
+    }()
+
+    @Test(arguments: 0..<invalidOps.count)
+    func invalidOperationRefusesTheWholeBatch(index: Int) throws {
+        let (name, code, invalid) = Self.invalidOps[index]
+        try withTemporaryDirectory { dir in
+            let clock = ManualClock()
+            let b = try makeStore(in: dir, device: "dev-b", clock: clock)
+            try b.set(unit: "muong-lay", item: "II.4", field: "status", value: "in_progress")
+            let before = try b.dataset().canonicalJSON()
+            let valid = Op.set(device: "dev-y", sequence: 1, timestamp: HLCTimestamp(millis: baseMillis + 9 * dayMillis, counter: 0, device: "dev-y"),
+                               unit: "muong-lay", item: "II.4", field: "status", value: "done")
+            let error = thrown { try b.merge([valid, invalid]) }
+            #expect(error.code == code, "\(name): \(error.message)")
+            #expect(try b.operationCount() == 1, "\(name)")
+            #expect(try b.dataset().canonicalJSON() == before, "\(name)")
+            // The clock did not move either: the refused batch's far-future timestamp left no trace.
+            let next = try b.set(unit: "muong-lay", item: "II.4", field: "note", value: "sau")
+            #expect(next.timestamp.millis == baseMillis, "\(name)")
+        }
+    }
+
+    @Test func mergeWritesMetaInTheSameTransaction() throws {
+        try withTemporaryDirectory { dir in
+            let clock = ManualClock()
+            let a = try makeStore(in: dir, device: "dev-a", clock: clock)
+            let b = try makeStore(in: dir, device: "dev-b", clock: clock)
+            try a.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+            try b.merge(a.operations().map(\.operation), meta: [.pullCursor: "1"])
+            #expect(try b.meta(.pullCursor) == "1")
+            var bad = try a.operations()[0].operation
+            bad.value = "xong"
+            _ = thrown { try b.merge([bad], meta: [.pullCursor: "2"]) }
+            #expect(try b.meta(.pullCursor) == "1")
+        }
+    }
+
+    @Test func receivingAdvancesTheClock() throws {
+        try withTemporaryDirectory { dir in
+            let localClock = ManualClock(baseMillis)
+            let remoteClock = ManualClock(baseMillis + 10 * dayMillis)  // far in the future
+            let local = try makeStore(in: dir, device: "dev-a", clock: localClock)
+            let remote = try makeStore(in: dir, device: "dev-b", clock: remoteClock)
+            let theirs = try remote.set(unit: "muong-lay", item: "II.4", field: "status", value: "not_applicable")
+            #expect(try local.merge([theirs]).applied == 1)
+
+            localClock.advance(by: 1)
+            let mine = try local.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+            #expect(mine.timestamp > theirs.timestamp)
+            #expect(mine.timestamp.millis == theirs.timestamp.millis)
+            let current = try local.dataset().values.first { $0.field == "status" }
+            #expect(current?.current.value == "done")
+            #expect(current?.current.device == "dev-a")
+
+            // The clock survives a reopen.
+            let reopened = try ReplicaStore.open(at: dir.appendingPathComponent("dev-a.sqlite").path, clock: localClock.read)
+            let after = try reopened.set(unit: "muong-lay", item: "II.4", field: "status", value: "in_progress")
+            #expect(after.timestamp > mine.timestamp)
+
+            // And the remote, once it has our edits, agrees.
+            try remote.merge(reopened.operations().map(\.operation))
+            #expect(try remote.dataset().canonicalJSON() == (try reopened.dataset().canonicalJSON()))
+            #expect(try remote.dataset().values.first { $0.field == "status" }?.current.value == "in_progress")
+        }
+    }
+
+    @Test func retractionArrivingBeforeItsFindingAppliesOnceTheFindingArrives() throws {
+        try withTemporaryDirectory { dir in
+            let clock = ManualClock()
+            let a = try makeStore(in: dir, device: "dev-a", clock: clock)
+            let b = try makeStore(in: dir, device: "dev-b", clock: clock)
+            let c = try makeStore(in: dir, device: "dev-c", clock: clock)
+            let add = try a.addFinding(unit: "muong-lay", item: "II.5", kind: .shortcoming, text: "Thiếu hồ sơ")
+            try b.merge([add])
+            clock.advance(by: 100)
+            let retract = try b.retractFinding(add.finding!, reason: "Đã bổ sung")
+            try c.merge([retract])
+            #expect(try c.dataset().findings.isEmpty)
+            try c.merge([add])
+            #expect(try c.dataset().findings.first?.retraction?.value == "Đã bổ sung")
+            try a.merge([retract])
+            #expect(try a.dataset().canonicalJSON() == (try c.dataset().canonicalJSON()))
+        }
+    }
+
+    @Test func mergingUnitsNotKnownLocallyIsRefused() throws {
+        try withTemporaryDirectory { dir in
+            let clock = ManualClock()
+            let a = try makeStore(in: dir, device: "dev-a", clock: clock)
+            let b = try makeStore(in: dir, device: "dev-b", clock: clock)
+            try a.upsertUnits([Plan.Unit(id: "phuong-na-lay", name: "Phường Na Lay", kind: .self, parent: "muong-lay")])
+            let op = try a.set(unit: "phuong-na-lay", item: "I.1", field: "status", value: "done")
+            #expect(thrown { try b.merge([op]) }.code == "unknown_unit")
+            try b.upsertUnits([Plan.Unit(id: "phuong-na-lay", name: "Phường Na Lay", kind: .self, parent: "muong-lay")])
+            #expect(try b.merge([op]).applied == 1)
+        }
+    }
+}
