@@ -71,6 +71,7 @@ public struct FieldDefinition: Codable, Hashable, Sendable {
     public func normalize(_ raw: String) throws(CoreError) -> String {
         switch type {
         case .text:
+            if Text.isCanonical(raw, maximumLength: maxLength ?? Text.defaultMaximumLength) { return raw }
             return try Text.validated(raw, what: "field '\(id)'", maximumLength: maxLength ?? Text.defaultMaximumLength)
         case .enum:
             let value = raw.trimmingCharacters(in: .whitespaces)

@@ -75,6 +75,11 @@ public indirect enum JSONValue: Hashable, Sendable {
     /// Appends `text` as a JSON string literal.
     public static func writeString(_ text: String, to out: inout String) {
         out += "\""
+        if !needsEscaping(text) {
+            out += text
+            out += "\""
+            return
+        }
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -92,6 +97,18 @@ public indirect enum JSONValue: Hashable, Sendable {
             }
         }
         out += "\""
+    }
+
+    /// Whether any byte of `text` must be escaped (quotes, backslashes, controls, U+2028, U+2029).
+    private static func needsEscaping(_ text: String) -> Bool {
+        var previous: UInt8 = 0, beforePrevious: UInt8 = 0
+        for byte in text.utf8 {
+            if byte < 0x20 || byte == 0x22 || byte == 0x5C || byte == 0x7F { return true }
+            if beforePrevious == 0xE2 && previous == 0x80 && (byte == 0xA8 || byte == 0xA9) { return true }
+            beforePrevious = previous
+            previous = byte
+        }
+        return false
     }
 
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {

@@ -10,21 +10,26 @@ extension Op {
     ///   - unitIDs: the units the replica knows.
     /// - Throws: a ``CoreError`` naming what does not fit.
     public func validate(against plan: Plan, unitIDs: Set<String>) throws(CoreError) {
+        try validate(against: PlanIndex(plan), unitIDs: unitIDs)
+    }
+
+    /// Checks an operation like ``validate(against:unitIDs:)-(Plan,_)``, with a prebuilt index.
+    public func validate(against index: PlanIndex, unitIDs: Set<String>) throws(CoreError) {
         try validateShape()
         guard unitIDs.contains(unit) else {
             throw CoreError(.unknownUnit, "operation \(device)#\(sequence): unknown unit '\(unit)'")
         }
         switch kind {
         case .set:
-            let definition = try plan.item(item ?? "")
-            let field = try plan.field(self.field ?? "", of: definition)
+            let field = try index.field(self.field ?? "", of: item ?? "")
             let canonical = try field.normalize(value)
             guard canonical == value else {
                 throw CoreError(.invalidValue, "operation \(device)#\(sequence): value of '\(field.id)' is not in canonical form")
             }
         case .findingAdd, .findingRetract:
-            if let item { _ = try plan.item(item) }
+            if let item { _ = try index.item(item) }
             let what = kind == .findingAdd ? "finding text" : "retraction reason"
+            guard !Text.isCanonical(value, maximumLength: Text.defaultMaximumLength) else { return }
             let checked = try Text.validated(value, what: what)
             guard checked == value else {
                 throw CoreError(.invalidText, "operation \(device)#\(sequence): \(what) has surrounding white space")

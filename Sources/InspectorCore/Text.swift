@@ -7,7 +7,25 @@ public enum Text {
 
     /// Returns `text` in Unicode Normalization Form C.
     public static func nfc(_ text: String) -> String {
-        text.precomposedStringWithCanonicalMapping
+        isTriviallyNFC(text) ? text : text.precomposedStringWithCanonicalMapping
+    }
+
+    /// Whether `text` is certainly in NFC without normalizing it: every scalar is below U+0300, the
+    /// first combining mark, so nothing can compose or reorder. (Vietnamese in NFC uses precomposed
+    /// letters, most above U+0300, so it takes the slow path.)
+    public static func isTriviallyNFC(_ text: String) -> Bool {
+        text.utf8.allSatisfy { $0 < 0xCC }
+    }
+
+    /// Whether `text` is already what ``validated(_:what:maximumLength:)`` would return: in NFC, not
+    /// empty, no surrounding white space, no control characters but line breaks and tabs, not too long.
+    /// Cheaper than validating: it allocates nothing for text that is trivially NFC.
+    public static func isCanonical(_ text: String, maximumLength: Int) -> Bool {
+        guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last,
+              !first.properties.isWhitespace, !last.properties.isWhitespace else { return false }
+        for byte in text.utf8 where (byte < 0x20 && byte != 0x0A && byte != 0x09) || byte == 0x7F { return false }
+        if text.unicodeScalars.count > maximumLength && text.count > maximumLength { return false }
+        return isTriviallyNFC(text) || text.unicodeScalars.elementsEqual(text.precomposedStringWithCanonicalMapping.unicodeScalars)
     }
 
     /// Normalizes and checks a piece of free text.

@@ -5,7 +5,7 @@ extension Op {
     /// The columns of the `ops` table, in the order of ``insertArguments``.
     static let insertSQL = """
         INSERT INTO ops (device, seq, ms, counter, kind, unit, item, field, finding, finding_kind, value)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING
         """
 
     var insertArguments: StatementArguments {

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import InspectorCore
 
@@ -20,11 +21,10 @@ extension ReplicaStore {
     @discardableResult
     public func set(unit: String, item: String, field: String, value: String,
                     also: (@Sendable (Database, Op) throws -> Void)? = nil) throws -> Op {
-        let plan = self.plan
-        try checkUnit(unit)
-        let definition = try plan.item(item)
-        let canonical = try plan.field(field, of: definition).normalize(value)
-        return try record(also: also) { sequence, timestamp in
+        let index = context.state.withLock { $0.index }
+        try checkKnownUnit(unit)
+        let canonical = try index.field(field, of: item).normalize(value)
+        return try record(unit: unit, also: also) { sequence, timestamp in
             .set(device: device, sequence: sequence, timestamp: timestamp, unit: unit, item: item, field: field, value: canonical)
         }
     }
@@ -39,10 +39,10 @@ extension ReplicaStore {
     /// - Returns: the operation; its ``InspectorCore/Op/finding`` is the new finding's id.
     @discardableResult
     public func addFinding(unit: String, item: String?, kind: FindingKind, text: String) throws -> Op {
-        try checkUnit(unit)
-        if let item { _ = try plan.item(item) }
+        try checkKnownUnit(unit)
+        if let item { _ = try context.state.withLock({ $0.index }).item(item) }
         let checked = try Text.validated(text, what: "finding text")
-        return try record { sequence, timestamp in
+        return try record(unit: unit) { sequence, timestamp in
             .findingAdd(device: device, sequence: sequence, timestamp: timestamp, unit: unit, item: item, kind: kind, text: checked)
         }
     }
@@ -63,8 +63,7 @@ extension ReplicaStore {
         }
         let unit: String = found["unit"]
         let item: String? = found["item"]
-        try checkUnit(unit)
-        return try record { sequence, timestamp in
+        return try record(unit: unit) { sequence, timestamp in
             .findingRetract(device: device, sequence: sequence, timestamp: timestamp, unit: unit, item: item,
                             finding: id, reason: checked)
         }
@@ -82,13 +81,17 @@ extension ReplicaStore {
     }
 
     /// Stamps and appends one local operation, updating the state in the same transaction.
-    private func record(also: (@Sendable (Database, Op) throws -> Void)? = nil,
+    private func record(unit: String, also: (@Sendable (Database, Op) throws -> Void)? = nil,
                         _ make: @escaping @Sendable (Int64, HLCTimestamp) -> Op) throws -> Op {
         let now = clock()
         return try Self.wrap {
             try writer.write { db in
-                let offset = Int64(try Self.meta(db, .clockOffset) ?? "0") ?? 0
-                var hlc = try Self.loadClock(db, device: device)
+                let meta = try Self.metaForEdit(db)
+                if let scope = meta.scope, !scope.contains(unit) {
+                    throw StoreError(.outOfScope, "unit '\(unit)' is not assigned to this device; it may write: \(scope.sorted().joined(separator: ", "))")
+                }
+                let offset = meta.offset
+                var hlc = HybridLogicalClock(device: device, millis: meta.millis, counter: meta.counter)
                 let timestamp = hlc.tick(physical: HybridLogicalClock.physicalMillis(now: now, offset: offset))
                 let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM ops WHERE device = ?"), arguments: [device]) ?? 0
                 let op = make(last + 1, timestamp)
@@ -98,6 +101,33 @@ extension ReplicaStore {
                 return op
             }
         }
+    }
+
+    /// What a local edit reads from `meta`, in one statement.
+    struct EditMeta {
+        var millis: Int64 = 0
+        var counter: Int64 = 0
+        var offset: Int64 = 0
+        var scope: Set<String>?
+    }
+
+    static func metaForEdit(_ db: Database) throws -> EditMeta {
+        var meta = EditMeta()
+        let statement = try db.cachedStatement(sql: "SELECT key, value FROM meta WHERE key IN (?, ?, ?, ?)")
+        let rows = try Row.fetchCursor(statement, arguments: [MetaKey.clockMillis.rawValue, MetaKey.clockCounter.rawValue,
+                                                               MetaKey.clockOffset.rawValue, MetaKey.scope.rawValue])
+        while let row = try rows.next() {
+            let key: String = row[0]
+            let value: String = row[1]
+            switch MetaKey(rawValue: key) {
+            case .clockMillis: meta.millis = Int64(value) ?? 0
+            case .clockCounter: meta.counter = Int64(value) ?? 0
+            case .clockOffset: meta.offset = Int64(value) ?? 0
+            case .scope: meta.scope = Set((try? JSONDecoder().decode([String].self, from: Data(value.utf8))) ?? [])
+            default: break
+            }
+        }
+        return meta
     }
 
     static func loadClock(_ db: Database, device: String) throws -> HybridLogicalClock {

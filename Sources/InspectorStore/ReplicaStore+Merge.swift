@@ -60,13 +60,16 @@ extension ReplicaStore {
     ///
     /// - Throws: ``InspectorCore/CoreError`` naming the first operation that does not fit.
     public func validate(_ operations: [Op]) throws {
-        let (plan, unitIDs) = context.state.withLock { ($0.plan, $0.unitIDs) }
-        for op in operations { try op.validate(against: plan, unitIDs: unitIDs) }
+        let (index, unitIDs) = context.state.withLock { ($0.index, $0.unitIDs) }
+        for op in operations { try op.validate(against: index, unitIDs: unitIDs) }
     }
+
+    /// Devices count new conflicts on merge; the hub (durability `full`) does not.
+    var countsConflicts: Bool { device != "hub" }
 
     private func mergeTransaction(_ db: Database, _ operations: [Op], now: Int64, meta: [MetaKey: String],
                                   also: (@Sendable (Database, MergeResult) throws -> Void)?) throws -> MergeResult {
-        let result = try Self.merge(operations, into: db)
+        let result = try Self.merge(operations, into: db, countingConflicts: countsConflicts)
         if let newest = operations.max(by: { $0.timestamp < $1.timestamp }) {
             let offset = Int64(try Self.meta(db, .clockOffset) ?? "0") ?? 0
             var hlc = try Self.loadClock(db, device: device)
@@ -79,63 +82,97 @@ extension ReplicaStore {
     }
 
     /// Merges already validated operations inside a transaction. Throws on a conflicting identity.
-    static func merge(_ operations: [Op], into db: Database) throws -> MergeResult {
+    ///
+    /// - Parameter countingConflicts: whether to count fields that become contested (one more query
+    ///   per `set`; devices report it after a pull, the hub does not need it).
+    static func merge(_ operations: [Op], into db: Database, countingConflicts: Bool) throws -> MergeResult {
         var result = MergeResult()
         var conflicted = Set<[String]>()
-        let existing = try db.cachedStatement(sql: "SELECT \(Op.selectColumns) FROM ops WHERE device = ? AND seq = ?")
-        let devicesOnField = try db.cachedStatement(sql: """
-            SELECT DISTINCT device FROM ops INDEXED BY ops_by_field
-            WHERE kind = 'set' AND unit = ? AND item = ? AND field = ? LIMIT 2
-            """)
+        let writers = try Writers(db)
         for op in operations {
-            if let row = try Row.fetchOne(existing, arguments: [op.device, op.sequence]) {
-                guard Op(row: row) == op else {
-                    throw StoreError(.conflictingOperation, "operation \(op.device)#\(op.sequence) differs from the one already held under that number")
-                }
-                result.duplicates += 1
-                continue
-            }
-            if op.kind == .set {
-                let key = [op.unit, op.item!, op.field!]
+            if countingConflicts && op.kind == .set {
+                let devicesOnField = try db.cachedStatement(sql: """
+                    SELECT DISTINCT device FROM ops INDEXED BY ops_by_field
+                    WHERE kind = 'set' AND unit = ? AND item = ? AND field = ? LIMIT 2
+                    """)
                 let devices = try String.fetchAll(devicesOnField, arguments: [op.unit, op.item, op.field])
-                if devices.count == 1, devices[0] != op.device, conflicted.insert(key).inserted {
+                if devices.count == 1, devices[0] != op.device, !devices.isEmpty,
+                   try !isHeld(op, in: db), conflicted.insert([op.unit, op.item!, op.field!]).inserted {
                     result.newConflicts += 1
                 }
             }
-            try insert(op, into: db)
-            result.applied += 1
+            if try insert(op, into: db, using: writers) {
+                result.applied += 1
+            } else {
+                result.duplicates += 1
+            }
         }
         return result
     }
 
-    /// Appends one operation to the log and applies it to the state.
-    static func insert(_ op: Op, into db: Database) throws {
-        try db.cachedStatement(sql: Op.insertSQL).execute(arguments: op.insertArguments)
-        switch op.kind {
-        case .set:
-            try db.cachedStatement(sql: """
+    private static func isHeld(_ op: Op, in db: Database) throws -> Bool {
+        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM ops WHERE device = ? AND seq = ?)"),
+                          arguments: [op.device, op.sequence]) ?? false
+    }
+
+    /// The statements that append an operation and apply it, prepared once per transaction.
+    struct Writers {
+        let insert: Statement
+        let setValue: Statement
+        let addFinding: Statement
+        let retract: Statement
+        let existing: Statement
+
+        init(_ db: Database) throws {
+            insert = try db.cachedStatement(sql: Op.insertSQL)
+            setValue = try db.cachedStatement(sql: """
                 INSERT INTO field_values (unit, item, field, value, device, seq, ms, counter)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (unit, item, field) DO UPDATE SET
                     value = excluded.value, device = excluded.device, seq = excluded.seq,
                     ms = excluded.ms, counter = excluded.counter
                 WHERE (excluded.ms, excluded.counter, excluded.device) > (field_values.ms, field_values.counter, field_values.device)
-                """).execute(arguments: [op.unit, op.item, op.field, op.value, op.device, op.sequence,
-                                         op.timestamp.millis, op.timestamp.counter])
-        case .findingAdd:
-            try db.cachedStatement(sql: """
+                """)
+            addFinding = try db.cachedStatement(sql: """
                 INSERT INTO findings (id, unit, item, kind, text, device, seq, ms, counter)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """).execute(arguments: [op.finding, op.unit, op.item, op.findingKind?.rawValue, op.value, op.device,
-                                         op.sequence, op.timestamp.millis, op.timestamp.counter])
-        case .findingRetract:
-            try db.cachedStatement(sql: """
+                """)
+            retract = try db.cachedStatement(sql: """
                 INSERT INTO retractions (finding, reason, device, seq, ms, counter) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (finding) DO UPDATE SET
                     reason = excluded.reason, device = excluded.device, seq = excluded.seq,
                     ms = excluded.ms, counter = excluded.counter
                 WHERE (excluded.ms, excluded.counter, excluded.device) > (retractions.ms, retractions.counter, retractions.device)
-                """).execute(arguments: [op.finding, op.value, op.device, op.sequence, op.timestamp.millis, op.timestamp.counter])
+                """)
+            existing = try db.cachedStatement(sql: "SELECT \(Op.selectColumns) FROM ops WHERE device = ? AND seq = ?")
         }
+    }
+
+    /// Appends one operation to the log and applies it to the state.
+    ///
+    /// - Returns: false when the log already holds this very operation (nothing changes).
+    /// - Throws: ``StoreError`` `conflicting_operation` when it holds a different one under that number.
+    @discardableResult
+    static func insert(_ op: Op, into db: Database, using writers: Writers? = nil) throws -> Bool {
+        let writers = try writers ?? Writers(db)
+        try writers.insert.execute(arguments: op.insertArguments)
+        guard db.changesCount == 1 else {
+            let existing = try Row.fetchOne(writers.existing, arguments: [op.device, op.sequence])
+            guard let existing, Op(row: existing) == op else {
+                throw StoreError(.conflictingOperation, "operation \(op.device)#\(op.sequence) differs from the one already held under that number")
+            }
+            return false
+        }
+        let ms = op.timestamp.millis, counter = op.timestamp.counter
+        switch op.kind {
+        case .set:
+            try writers.setValue.execute(arguments: [op.unit, op.item, op.field, op.value, op.device, op.sequence, ms, counter])
+        case .findingAdd:
+            try writers.addFinding.execute(arguments: [op.finding, op.unit, op.item, op.findingKind?.rawValue, op.value, op.device,
+                                                       op.sequence, ms, counter])
+        case .findingRetract:
+            try writers.retract.execute(arguments: [op.finding, op.value, op.device, op.sequence, ms, counter])
+        }
+        return true
     }
 }

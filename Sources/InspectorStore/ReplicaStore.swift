@@ -40,13 +40,16 @@ public struct ReplicaStore: Sendable {
     /// Cached plan and units, refreshed whenever this process changes them.
     final class Context: Sendable {
         struct State: Sendable {
-            var plan: Plan
+            var plan: Plan {
+                didSet { index = PlanIndex(plan) }
+            }
+            var index: PlanIndex
             var units: [Plan.Unit]
             var unitIDs: Set<String>
         }
         let state: Mutex<State>
         init(plan: Plan, units: [Plan.Unit]) {
-            state = Mutex(State(plan: plan, units: units, unitIDs: Set(units.map(\.id))))
+            state = Mutex(State(plan: plan, index: PlanIndex(plan), units: units, unitIDs: Set(units.map(\.id))))
         }
     }
 

@@ -1,0 +1,227 @@
+import Foundation
+import InspectorCore
+import InspectorHub
+import InspectorProtocol
+import InspectorStore
+import InspectorSyncClient
+
+struct BenchmarkError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// The measurements, all in one run, each verified before it is reported.
+struct Benchmark {
+    let devices: Int
+    let operations: Int
+    let historySizes: [Int]
+    let plan: Plan
+    let folder: URL
+
+    init(devices: Int, operations: Int, historySizes: [Int]) throws {
+        self.devices = devices
+        self.operations = operations
+        self.historySizes = historySizes
+        self.plan = try Workload.makePlan()
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("inspector-bench-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    }
+
+    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+    var allUnits: [String] { plan.units.map(\.id) }
+    func deviceID(_ index: Int) -> String { String(format: "dev-%02d", index + 1) }
+
+    func log(_ text: String) { FileHandle.standardError.write(Data("· \(text)\n".utf8)) }
+
+    func run() async throws -> Results {
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var results = Results()
+        results.devices = devices
+        results.operations = operations
+
+        // 1. Devices record their edits offline, one transaction per op.
+        log("recording \(devices) × \(operations) ops on device replicas")
+        var stores: [ReplicaStore] = []
+        var recording = Duration.zero
+        for index in 0..<devices {
+            let store = try ReplicaStore.create(at: path("\(deviceID(index)).sqlite"), device: deviceID(index), plan: plan)
+            let edits = Workload.edits(device: index, count: operations)
+            recording += try ContinuousClock().measure { try record(edits, into: store) }
+            stores.append(store)
+        }
+        results.deviceOpsPerSecond = Double(devices * operations) / seconds(recording)
+        let fullCount = min(operations, 2000)
+        let full = try ReplicaStore.create(at: path("full.sqlite"), device: "dev-full", plan: plan, durability: .full)
+        let fullEdits = Workload.edits(device: 999, count: fullCount)
+        results.deviceOpsPerSecondFull = Double(fullCount) / seconds(try ContinuousClock().measure { try record(fullEdits, into: full) })
+
+        var allOps: [Op] = []
+        for store in stores { allOps += try store.operations().map(\.operation) }
+        var reference = MergeState()
+        for op in allOps { reference.apply(op) }
+        let expected = reference.dataset(plan: plan, units: plan.units).canonicalJSON()
+
+        // 2. The ceiling.
+        log("raw SQLite ceiling")
+        results.rawSQLiteOpsPerSecond = RawSQLite.run(ops: allOps, path: path("raw.sqlite"))
+
+        // 3. Hub merge: every device's ops applied durably, as pushes of 2000.
+        log("hub merge")
+        let mergeHub = try HubStore.create(at: path("merge-hub.sqlite"), plan: plan)
+        for index in 0..<devices { _ = try mergeHub.addDevice(deviceID(index), units: allUnits, name: nil) }
+        let enrolled = try mergeHub.devices()
+        let merging = try await ContinuousClock().measure {
+            for (index, store) in stores.enumerated() {
+                let ops = try store.operations().map(\.operation)
+                let device = enrolled.first { $0.id == deviceID(index) }!
+                for start in stride(from: 0, to: ops.count, by: 2000) {
+                    _ = try await mergeHub.push(Message.Push(ops: Array(ops[start..<min(start + 2000, ops.count)])),
+                                                from: device, scope: Set(allUnits))
+                }
+            }
+        }
+        results.hubMergeOpsPerSecond = Double(allOps.count) / seconds(merging)
+        if ProcessInfo.processInfo.environment["BENCH_DETAIL"] != nil {
+            let validating = try ContinuousClock().measure { try mergeHub.replica.validate(allOps) }
+            log("validation alone: \(Int(Double(allOps.count) / seconds(validating))) ops/s")
+            let encoding = ContinuousClock().measure { _ = LineCodec.encode(.push(Message.Push(ops: allOps))) }
+            log("encoding alone: \(Int(Double(allOps.count) / seconds(encoding))) ops/s")
+            let line = LineCodec.encode(.push(Message.Push(ops: allOps)))
+            let decoding = try ContinuousClock().measure { _ = try LineCodec.decode(line.dropLast()) }
+            log("decoding alone: \(Int(Double(allOps.count) / seconds(decoding))) ops/s")
+        }
+        guard try mergeHub.replica.dataset().canonicalJSON() == expected else { throw BenchmarkError("the merged hub differs from the reference model") }
+
+        // 4. End to end: a live hub (a child process), all devices sync concurrently, twice.
+        log("end-to-end sync over loopback")
+        let e2eHub = try HubStore.create(at: path("e2e-hub.sqlite"), plan: plan)
+        var tokens: [String] = []
+        for index in 0..<devices { tokens.append(try e2eHub.addDevice(deviceID(index), units: allUnits, name: nil)) }
+        let child = try HubProcess.start(db: path("e2e-hub.sqlite"))
+        let address = try HubAddress(parsing: child.address)
+        var sent = 0, received = 0, pulled = 0
+        let syncing = try await ContinuousClock().measure {
+            for _ in 0..<2 {
+                let summaries = try await withThrowingTaskGroup(of: SyncClient.Summary.self) { group in
+                    for (index, store) in stores.enumerated() {
+                        let token = tokens[index]
+                        group.addTask { try await SyncClient(store: store, address: address, token: token, batchSize: 2000).sync() }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                for summary in summaries { sent += summary.bytesSent; received += summary.bytesReceived; pulled += summary.pulled }
+            }
+        }
+        results.hubPeakRSSMegabytes = child.peakRSSMegabytes()
+        child.stop()
+        results.e2eSeconds = seconds(syncing)
+        results.e2eOpsPerSecond = Double(allOps.count) / results.e2eSeconds
+        results.wireBytesPerOp = Double(sent) / Double(allOps.count)
+        results.pullBytesPerOp = Double(received) / Double(max(pulled, 1))
+        let hubAfter = try HubStore.open(at: path("e2e-hub.sqlite"))
+        guard try hubAfter.replica.dataset().canonicalJSON() == expected else { throw BenchmarkError("the e2e hub differs from the reference model") }
+        for store in stores {
+            guard try store.operationCount() == allOps.count, try store.dataset().canonicalJSON() == expected else {
+                throw BenchmarkError("device \(store.device) did not converge")
+            }
+        }
+
+        // 5. Incremental sync of one new op against growing histories.
+        for size in historySizes {
+            log("incremental sync with \(size) ops held")
+            results.incrementalSyncMs.append((size, try await incrementalSync(history: size)))
+        }
+        return results
+    }
+
+    func record(_ edits: [Workload.Edit], into store: ReplicaStore) throws {
+        for edit in edits {
+            switch edit {
+            case .set(let unit, let item, let field, let value): try store.set(unit: unit, item: item, field: field, value: value)
+            case .finding(let unit, let item, let text): try store.addFinding(unit: unit, item: item, kind: .observation, text: text)
+            }
+        }
+    }
+
+    /// The median time of a sync that pushes one new op, when the hub already holds `history` ops.
+    func incrementalSync(history: Int) async throws -> Double {
+        let hubPath = path("history-\(history).sqlite")
+        let hub = try HubStore.create(at: hubPath, plan: plan)
+        _ = try hub.addDevice("archive", units: allUnits, name: nil)
+        let token = try hub.addDevice("probe", units: allUnits, name: nil)
+        let archive = try hub.devices().first { $0.id == "archive" }!
+        var rng = SplitMix64(seed: UInt64(history))
+        let statuses = ["not_started", "in_progress", "done", "not_applicable"]
+        var sequence: Int64 = 0
+        while sequence < Int64(history) {
+            var batch: [Op] = []
+            while batch.count < 2000 && sequence < Int64(history) {
+                sequence += 1
+                let stamp = HLCTimestamp(millis: 1_718_000_000_000 + sequence, counter: 0, device: "archive")
+                batch.append(.set(device: "archive", sequence: sequence, timestamp: stamp, unit: "don-vi-\(rng.next() % 12 + 1)",
+                                  item: "II.\(rng.next() % 40 + 1)", field: "status", value: statuses[Int(rng.next() % 4)]))
+            }
+            _ = try await hub.push(Message.Push(ops: batch), from: archive, scope: Set(allUnits))
+        }
+        let child = try HubProcess.start(db: hubPath)
+        defer { child.stop() }
+        let probe = try ReplicaStore.create(at: path("probe-\(history).sqlite"), device: "probe", plan: plan)
+        // The probe has already received the history: its cursor is at the end of the hub's log.
+        try probe.setMeta([.pullCursor: String(history)])
+        let client = try SyncClient(store: probe, address: HubAddress(parsing: child.address), token: token)
+        _ = try await client.sync()
+        var times: [Double] = []
+        for round in 0..<7 {
+            try probe.set(unit: "don-vi-1", item: "II.1", field: "score", value: String(round))
+            let elapsed = try await ContinuousClock().measure {
+                let summary = try await client.sync()
+                guard summary.pushed == 1, summary.pulled == 0 else { throw BenchmarkError("incremental sync moved \(summary.pushed)/\(summary.pulled) ops") }
+            }
+            times.append(seconds(elapsed) * 1000)
+        }
+        guard try HubStore.open(at: hubPath).replica.operationCount() == history + 7 else { throw BenchmarkError("incremental sync lost ops") }
+        return times.sorted()[times.count / 2]
+    }
+}
+
+/// A hub served by a child process running `inspector-bench serve-hub`.
+final class HubProcess {
+    let process: Process
+    let address: String
+
+    static func start(db: String) throws -> HubProcess {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        process.arguments = ["serve-hub", "--db", db]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        var line = Data()
+        while !line.contains(UInt8(ascii: "\n")) {
+            let chunk = pipe.fileHandleForReading.availableData
+            if chunk.isEmpty { throw BenchmarkError("the hub process did not start") }
+            line.append(chunk)
+        }
+        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.hasPrefix("listening on ") else { throw BenchmarkError("unexpected hub output: \(text)") }
+        return HubProcess(process: process, address: String(text.dropFirst("listening on ".count)))
+    }
+
+    init(process: Process, address: String) {
+        self.process = process
+        self.address = address
+    }
+
+    /// VmHWM of the child: its peak resident set.
+    func peakRSSMegabytes() -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+              let kilobytes = Double(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kilobytes / 1024
+    }
+
+    func stop() {
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
