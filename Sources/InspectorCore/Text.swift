@@ -5,6 +5,10 @@ public enum Text {
     /// The most characters a text value, a finding or a reason may hold unless a field says less.
     public static let defaultMaximumLength = 4000
 
+    /// The most UTF-8 bytes any text may take, whatever its length in characters: 4000 characters of
+    /// four bytes each fit; text piled with combining marks does not.
+    public static let maximumBytes = 16 * 1024
+
     /// Returns `text` in Unicode Normalization Form C.
     public static func nfc(_ text: String) -> String {
         isTriviallyNFC(text) ? text : text.precomposedStringWithCanonicalMapping
@@ -23,6 +27,7 @@ public enum Text {
     public static func isCanonical(_ text: String, maximumLength: Int) -> Bool {
         guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last,
               !first.properties.isWhitespace, !last.properties.isWhitespace else { return false }
+        guard text.utf8.count <= maximumBytes else { return false }
         for byte in text.utf8 where (byte < 0x20 && byte != 0x0A && byte != 0x09) || byte == 0x7F { return false }
         if text.unicodeScalars.count > maximumLength && text.count > maximumLength { return false }
         return isTriviallyNFC(text) || text.unicodeScalars.elementsEqual(text.precomposedStringWithCanonicalMapping.unicodeScalars)
@@ -44,6 +49,9 @@ public enum Text {
         }
         guard normalized.count <= maximumLength else {
             throw CoreError(.invalidText, "\(what) is \(normalized.count) characters long; the limit is \(maximumLength)")
+        }
+        guard normalized.utf8.count <= maximumBytes else {
+            throw CoreError(.invalidText, "\(what) takes \(normalized.utf8.count) bytes; the limit is \(maximumBytes)")
         }
         if normalized.unicodeScalars.contains(where: { ($0.value < 0x20 && $0 != "\n" && $0 != "\t") || $0.value == 0x7F }) {
             throw CoreError(.invalidText, "\(what) contains a control character")

@@ -39,6 +39,10 @@ struct HubConnection {
                             try await send(.error(ProtocolError(.lineTooLong, "a line before the handshake may hold at most \(limits.maximumUnauthenticatedLineBytes) bytes")), outbound)
                             return
                         }
+                        if line.readableBytes > limits.maximumLineBytes {
+                            try await send(.error(ProtocolError(.lineTooLong, "a line may hold at most \(limits.maximumLineBytes) bytes")), outbound)
+                            return
+                        }
                         let message: Message
                         do throws(ProtocolError) {
                             message = try LineChannel.decode(line)
@@ -99,8 +103,18 @@ struct HubConnection {
         let confirmed = try await store.confirmed(device: device.id)
         let units = store.replica.units.filter { scope.contains($0.id) }
         try await store.recordHandshake(device: device.id, at: now, clockOffset: hello.time - now)
-        try await send(.welcome(Message.Welcome(time: now, confirmed: confirmed, scope: scope.sorted(), units: units,
-                                                planDigest: digest, plan: hello.planDigest == digest ? nil : plan)), outbound)
+        let compress = server.configuration.allowsCompression && hello.compress.contains(StreamCompression.deflate) ? StreamCompression.deflate : nil
+        let welcome = Message.welcome(Message.Welcome(time: now, confirmed: confirmed, scope: scope.sorted(), units: units,
+                                                      planDigest: digest, plan: hello.planDigest == digest ? nil : plan, compress: compress))
+        if compress != nil {
+            // The welcome goes out uncompressed; every later byte, both ways, is in the DEFLATE streams.
+            let raw = channel.channel
+            try await raw.eventLoop.submit {
+                try StreamCompression.enable(on: raw, beforeCompressing: LineChannel.buffer(welcome))
+            }.get()
+        } else {
+            try await send(welcome, outbound)
+        }
         return Session(device: device, scope: scope, clockOffset: hello.time - now)
     }
 
@@ -109,6 +123,7 @@ struct HubConnection {
         let limits = server.configuration.limits
         switch message {
         case .push(let push):
+            let session = try await refreshed(session)
             guard push.ops.count <= limits.maximumBatchCount else {
                 try await send(.error(ProtocolError(.batchTooLarge, "a push may hold at most \(limits.maximumBatchCount) operations")), outbound)
                 return true
@@ -122,6 +137,7 @@ struct HubConnection {
             }
             return true
         case .pull(let pull):
+            let session = try await refreshed(session)
             let limit = min(max(pull.limit ?? limits.maximumBatchCount, 1), limits.maximumBatchCount)
             do {
                 let batch = try await server.store.pull(after: max(pull.cursor, 0), limit: limit, for: session.device.id, scope: session.scope)
@@ -140,6 +156,14 @@ struct HubConnection {
             try await send(.error(ProtocolError(.unknownVerb, "'\(message.verb)' is sent by the hub, not to it")), outbound)
             return true
         }
+    }
+
+    /// The session with its scope recomputed, so that units added while it is open are included.
+    private func refreshed(_ session: Session) async throws -> Session {
+        try await server.store.replica.reloadUnits()
+        var updated = session
+        updated.scope = server.store.scope(of: session.device)
+        return updated
     }
 
     /// Closes the connection when it does not authenticate in time, goes idle, or its device is revoked.

@@ -27,10 +27,13 @@ public struct HubServer: Sendable {
         public var limits: ProtocolLimits
         /// How often a live connection re-checks that its device is not revoked, in seconds.
         public var revocationCheckInterval: Double
+        /// Whether devices that offer stream compression get it.
+        public var allowsCompression: Bool
         public var logger: Logger
 
         public init(host: String, port: Int, limits: ProtocolLimits = .v1, revocationCheckInterval: Double = 5,
-                    logger: Logger = Logger(label: "inspectorsync.hub")) {
+                    allowsCompression: Bool = true, logger: Logger = Logger(label: "inspectorsync.hub")) {
+            self.allowsCompression = allowsCompression
             self.host = host
             self.port = port
             self.limits = limits

@@ -41,7 +41,7 @@ extension HubStore {
             let (result, confirmed) = try await mergeAndConfirm(push.ops, device: deviceID, withdrawn: withdrawn, clockOffset: clockOffset)
             return Message.Pushed(confirmed: confirmed, applied: result.applied, duplicates: result.duplicates)
         } catch let error as StoreError where error.code == .conflictingOperation {
-            throw ProtocolError(.conflictingOp, error.message)
+            throw ProtocolError(.conflictingOp, error.message, sequence: error.sequence)
         } catch let error as StoreError {
             throw ProtocolError(.storageFailed, "the hub could not store the batch (\(error.code)); nothing was acknowledged")
         } catch {

@@ -15,6 +15,7 @@ public enum LineChannel {
     ///   - maximumLineBytes: the longest line accepted; a longer one fails the inbound stream with
     ///     `ByteToMessageDecoderError.PayloadTooLargeError` before it is buffered further.
     public static func configure(_ channel: any Channel, maximumLineBytes: Int) throws -> AsyncChannel {
+        try channel.pipeline.syncOperations.addHandler(ByteCounter())
         try channel.pipeline.syncOperations.addHandler(
             ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: maximumLineBytes))
         return try NIOAsyncChannel(wrappingChannelSynchronously: channel,
@@ -26,6 +27,11 @@ public enum LineChannel {
         var buffer = allocator.buffer(capacity: 256)
         buffer.writeString(LineCodec.encodeString(message))
         return buffer
+    }
+
+    /// The byte counter of a configured channel.
+    public static func counter(of channel: any Channel) async throws -> ByteCounter {
+        try await channel.pipeline.handler(type: ByteCounter.self).get()
     }
 
     /// Decodes one framed line.

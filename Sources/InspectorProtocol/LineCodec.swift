@@ -27,9 +27,10 @@ public enum LineCodec {
                 ("token", .string(hello.token)), ("time", .int(hello.time)),
             ]
             if let digest = hello.planDigest { members.append(("plan_digest", .string(digest))) }
+            if !hello.compress.isEmpty { members.append(("compress", .array(hello.compress.map(JSONValue.string)))) }
             out += JSONValue.object(members).serialized()
         case .welcome(let welcome):
-            let members: [(String, JSONValue)] = [
+            var members: [(String, JSONValue)] = [
                 ("version", .int(Int64(welcome.version))), ("time", .int(welcome.time)),
                 ("confirmed", .int(welcome.confirmed)), ("scope", .array(welcome.scope.map(JSONValue.string))),
                 ("units", .array(welcome.units.map { unit in
@@ -38,6 +39,7 @@ public enum LineCodec {
                 })),
                 ("plan_digest", .string(welcome.planDigest)),
             ]
+            if let compress = welcome.compress { members.append(("compress", .string(compress))) }
             var text = JSONValue.object(members).serialized()
             if let plan = welcome.plan {
                 text.removeLast()
@@ -100,7 +102,7 @@ public enum LineCodec {
         case "hello":
             let wire: HelloWire = try decodeBody(body, verb)
             return .hello(Message.Hello(version: wire.version, device: wire.device, token: wire.token, time: wire.time,
-                                        planDigest: wire.plan_digest))
+                                        planDigest: wire.plan_digest, compress: wire.compress ?? []))
         case "welcome":
             let wire: WelcomeWire = try decodeBody(body, verb)
             var plan: Plan?
@@ -116,7 +118,7 @@ public enum LineCodec {
             }
             return .welcome(Message.Welcome(version: wire.version, time: wire.time, confirmed: wire.confirmed, scope: wire.scope,
                                             units: wire.units.map { Plan.Unit(id: $0.id, name: $0.name, kind: Plan.Unit.Kind(rawValue: $0.kind) ?? .direct, parent: $0.parent) },
-                                            planDigest: wire.plan_digest, plan: plan))
+                                            planDigest: wire.plan_digest, plan: plan, compress: wire.compress))
         case "push":
             let wire: PushWire = try decodeBody(body, verb)
             var ops: [Op] = []
@@ -179,6 +181,7 @@ struct HelloWire: Decodable {
     var token: String
     var time: Int64
     var plan_digest: String?
+    var compress: [String]?
 }
 struct UnitWire: Decodable {
     var id: String
@@ -194,6 +197,7 @@ struct WelcomeWire: Decodable {
     var units: [UnitWire]
     var plan_digest: String
     var plan: EmptyWire?
+    var compress: String?
 }
 struct PushWire: Decodable {
     var ops: [WireOp]

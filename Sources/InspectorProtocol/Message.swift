@@ -29,12 +29,16 @@ public enum Message: Sendable, Equatable {
         public var time: Int64
         /// The digest of the plan the device holds, if any.
         public var planDigest: String?
-        public init(version: Int = ProtocolLimits.protocolVersion, device: String, token: String, time: Int64, planDigest: String?) {
+        /// Stream compressions the device can use, by preference (`deflate`); empty for none.
+        public var compress: [String]
+        public init(version: Int = ProtocolLimits.protocolVersion, device: String, token: String, time: Int64, planDigest: String?,
+                    compress: [String] = []) {
             self.version = version
             self.device = device
             self.token = token
             self.time = time
             self.planDigest = planDigest
+            self.compress = compress
         }
     }
 
@@ -52,8 +56,11 @@ public enum Message: Sendable, Equatable {
         public var planDigest: String
         /// The hub's plan, sent only when the device's digest differs.
         public var plan: Plan?
+        /// The stream compression chosen from the device's list; every later byte of both directions uses it.
+        public var compress: String?
         public init(version: Int = ProtocolLimits.protocolVersion, time: Int64, confirmed: Int64, scope: [String],
-                    units: [Plan.Unit], planDigest: String, plan: Plan?) {
+                    units: [Plan.Unit], planDigest: String, plan: Plan?, compress: String? = nil) {
+            self.compress = compress
             self.version = version
             self.time = time
             self.confirmed = confirmed

@@ -159,7 +159,7 @@ extension ReplicaStore {
         guard db.changesCount == 1 else {
             let existing = try Row.fetchOne(writers.existing, arguments: [op.device, op.sequence])
             guard let existing, Op(row: existing) == op else {
-                throw StoreError(.conflictingOperation, "operation \(op.device)#\(op.sequence) differs from the one already held under that number")
+                throw StoreError(.conflictingOperation, "operation \(op.device)#\(op.sequence) differs from the one already held under that number", sequence: op.sequence)
             }
             return false
         }

@@ -140,7 +140,13 @@ public struct ReplicaStore: Sendable {
         }
         return try wrap {
             do {
-                return try DatabasePool(path: path, configuration: configuration)
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                // DatabasePool sets synchronous=NORMAL on its writer when it enables WAL, after
+                // prepareDatabase: set the durability again on the writer connection itself.
+                try pool.writeWithoutTransaction { db in
+                    try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+                }
+                return pool
             } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {
                 throw StoreError(.notAReplica, "\(path) is not an InspectorSync replica (not an SQLite database)")
             }

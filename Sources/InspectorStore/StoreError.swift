@@ -29,10 +29,13 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var code: Code
     public var message: String
+    /// For an error about one operation: its sequence number.
+    public var sequence: Int64?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, sequence: Int64? = nil) {
         self.code = code
         self.message = message
+        self.sequence = sequence
     }
 
     public var description: String { "\(message) [\(code)]" }

@@ -27,7 +27,7 @@ public struct SyncClient: Sendable {
         public var clockOffset: Int64 = 0
         /// The highest sequence number of this device the hub holds with all before it.
         public var confirmed: Int64 = 0
-        /// Bytes this device wrote to the hub, and read from it, newlines included.
+        /// Bytes this device wrote to the socket, and read from it (compressed, when negotiated).
         public var bytesSent = 0
         public var bytesReceived = 0
     }
@@ -47,14 +47,18 @@ public struct SyncClient: Sendable {
     public let batchSize: Int
     public let responseTimeout: Duration
     public let progress: (@Sendable (Progress) -> Void)?
+    /// Whether to offer stream compression at the handshake.
+    public let compresses: Bool
 
     /// - Parameters:
     ///   - store: the device replica.
     ///   - address: the hub; by default the one saved at `init`.
     ///   - token: the device's token; by default the one saved at `init`.
     public init(store: ReplicaStore, address: HubAddress? = nil, token: String? = nil, batchSize: Int = 1000,
-                responseTimeout: Duration = .seconds(60), progress: (@Sendable (Progress) -> Void)? = nil) throws {
+                responseTimeout: Duration = .seconds(60), compresses: Bool = true,
+                progress: (@Sendable (Progress) -> Void)? = nil) throws {
         self.store = store
+        self.compresses = compresses
         let savedAddress = try store.meta(.hubAddress)
         let savedToken = try store.meta(.hubToken)
         guard let resolved = try address ?? savedAddress.map({ try HubAddress(parsing: $0) }), let token = token ?? savedToken else {
@@ -85,11 +89,15 @@ public struct SyncClient: Sendable {
             throw SyncError(.connectionFailed, "cannot reach the hub at \(address)")
         }
         do {
-            return try await channel.executeThenClose { inbound, outbound in
+            let counter = try await LineChannel.counter(of: channel.channel)
+            var summary = try await channel.executeThenClose { inbound, outbound in
                 var conversation = Conversation(inbound: inbound.makeAsyncIterator(), outbound: outbound,
                                                 channel: channel.channel, timeout: responseTimeout)
                 return try await run(&conversation)
             }
+            summary.bytesSent = counter.bytesWritten
+            summary.bytesReceived = counter.bytesRead
+            return summary
         } catch let error as SyncError {
             throw error
         } catch let error as StoreError {
@@ -105,7 +113,8 @@ public struct SyncClient: Sendable {
         var summary = Summary()
         // Handshake, with Cristian's method for the clock offset.
         let sentAt = ReplicaStore.systemClock()
-        let hello = Message.Hello(device: store.device, token: token, time: sentAt, planDigest: store.plan.digest)
+        let hello = Message.Hello(device: store.device, token: token, time: sentAt, planDigest: store.plan.digest,
+                                  compress: compresses ? [StreamCompression.deflate] : [])
         let greeting = try await conversation.request(.hello(hello))
         if case .error(let error) = greeting {
             throw SyncError(.refused, "the hub refused the handshake: \(error.message)", hubCode: error.code)
@@ -114,6 +123,12 @@ public struct SyncClient: Sendable {
             throw SyncError(.protocolViolation, "the hub answered hello with '\(greeting.verb)'")
         }
         let receivedAt = ReplicaStore.systemClock()
+        if welcome.compress == StreamCompression.deflate {
+            let raw = conversation.channel
+            try await raw.eventLoop.submit { try StreamCompression.enable(on: raw) }.get()
+        } else if let other = welcome.compress {
+            throw SyncError(.protocolViolation, "the hub chose a compression this device did not offer ('\(other.prefix(20))')")
+        }
         let offset = welcome.time + (receivedAt - sentAt) / 2 - receivedAt
         summary.clockOffset = offset
         if let plan = welcome.plan { try store.replacePlan(plan) }
@@ -186,8 +201,6 @@ public struct SyncClient: Sendable {
         }
         _ = try? await conversation.request(.bye)
         try store.setMeta([.lastSync: String(ReplicaStore.systemClock())])
-        summary.bytesSent = conversation.bytesSent
-        summary.bytesReceived = conversation.bytesReceived
         return summary
     }
 }
@@ -234,13 +247,9 @@ struct Conversation {
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     let channel: any Channel
     let timeout: Duration
-    var bytesSent = 0
-    var bytesReceived = 0
 
     mutating func request(_ message: Message) async throws -> Message {
-        let buffer = LineChannel.buffer(message)
-        bytesSent += buffer.readableBytes
-        try await outbound.write(buffer)
+        try await outbound.write(LineChannel.buffer(message))
         let channel = self.channel
         let timeout = self.timeout
         let watchdog = Task {
@@ -251,7 +260,6 @@ struct Conversation {
         guard let line = try await inbound.next() else {
             throw SyncError(.connectionFailed, "the hub closed the connection; run sync again to resume")
         }
-        bytesReceived += line.readableBytes + 1
         do {
             return try LineChannel.decode(line)
         } catch {

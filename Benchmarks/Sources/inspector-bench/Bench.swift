@@ -64,21 +64,27 @@ struct Results {
     var operations = 0
 
     func table() -> String {
-        func rate(_ value: Double) -> String { String(format: "%12.0f ops/s  %5.2f× raw", value, value / rawSQLiteOpsPerSecond) }
+        func row(_ label: String, _ value: String) -> String {
+            label.padding(toLength: 40, withPad: " ", startingAt: 0) + value
+        }
+        func rate(_ value: Double) -> String {
+            String(format: "%10.0f ops/s   %5.2f× raw", value, value / rawSQLiteOpsPerSecond)
+        }
         var lines = [
             "InspectorSync benchmark — \(devices) devices × \(operations) ops = \(devices * operations) ops (12 units × 40 items)",
-            String(format: "%-34@ %@", "raw SQLite ceiling" as NSString, String(format: "%12.0f ops/s", rawSQLiteOpsPerSecond)),
-            String(format: "%-34@ %@", "device record (NORMAL)" as NSString, rate(deviceOpsPerSecond)),
-            String(format: "%-34@ %@", "device record (FULL)" as NSString, rate(deviceOpsPerSecondFull)),
-            String(format: "%-34@ %@", "hub merge (durable)" as NSString, rate(hubMergeOpsPerSecond)),
-            String(format: "%-34@ %8.2f s  (%@)", "end-to-end sync, all converged" as NSString, e2eSeconds, rate(e2eOpsPerSecond)),
-            String(format: "%-34@ %8.1f bytes/op", "wire, devices → hub" as NSString, wireBytesPerOp),
-            String(format: "%-34@ %8.1f bytes/op", "wire, hub → devices" as NSString, pullBytesPerOp),
+            row("raw SQLite ceiling (C API, 1 txn)", String(format: "%10.0f ops/s", rawSQLiteOpsPerSecond)),
+            row("device record, 1 txn/op (NORMAL)", rate(deviceOpsPerSecond)),
+            row("device record, 1 txn/op (FULL)", rate(deviceOpsPerSecondFull)),
+            row("hub merge, durable", rate(hubMergeOpsPerSecond)),
+            row("end-to-end sync until converged", String(format: "%10.2f s", e2eSeconds)),
+            row("end-to-end rate", rate(e2eOpsPerSecond)),
+            row("wire, devices → hub", String(format: "%10.1f bytes/op", wireBytesPerOp)),
+            row("wire, hub → devices", String(format: "%10.1f bytes/op", pullBytesPerOp)),
         ]
         for (size, ms) in incrementalSyncMs {
-            lines.append(String(format: "%-34@ %8.2f ms", "incremental sync, \(size) ops held" as NSString, ms))
+            lines.append(row("incremental sync, \(size) ops held", String(format: "%10.2f ms", ms)))
         }
-        lines.append(String(format: "%-34@ %8.1f MB", "hub peak RSS" as NSString, hubPeakRSSMegabytes))
+        lines.append(row("hub peak RSS", String(format: "%10.1f MB", hubPeakRSSMegabytes)))
         return lines.joined(separator: "\n")
     }
 
