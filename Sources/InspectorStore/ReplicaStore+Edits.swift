@@ -90,13 +90,19 @@ extension ReplicaStore {
                 if let scope = meta.scope, !scope.contains(unit) {
                     throw StoreError(.outOfScope, "unit '\(unit)' is not assigned to this device; it may write: \(scope.sorted().joined(separator: ", "))")
                 }
-                let offset = meta.offset
-                var hlc = HybridLogicalClock(device: device, millis: meta.millis, counter: meta.counter)
-                let timestamp = hlc.tick(physical: HybridLogicalClock.physicalMillis(now: now, offset: offset))
-                let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM ops WHERE device = ?"), arguments: [device]) ?? 0
+                // The clock's state is the greater of what merges saved in meta and this device's last
+                // op (local edits do not write meta: one page less per commit).
+                var (last, millis, counter): (Int64, Int64, Int64) = (0, meta.millis, meta.counter)
+                if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, ms, counter FROM ops WHERE device = ? ORDER BY seq DESC LIMIT 1"),
+                                              arguments: [device]) {
+                    last = row[0]
+                    let ownMillis: Int64 = row[1], ownCounter: Int64 = row[2]
+                    if (ownMillis, ownCounter) > (millis, counter) { (millis, counter) = (ownMillis, ownCounter) }
+                }
+                var hlc = HybridLogicalClock(device: device, millis: millis, counter: counter)
+                let timestamp = hlc.tick(physical: HybridLogicalClock.physicalMillis(now: now, offset: meta.offset))
                 let op = make(last + 1, timestamp)
                 try Self.insert(op, into: db)
-                try Self.saveClock(db, hlc)
                 try also?(db, op)
                 return op
             }

@@ -54,6 +54,8 @@ struct Results {
     var deviceOpsPerSecondFull = 0.0
     var hubMergeOpsPerSecond = 0.0
     var rawSQLiteOpsPerSecond = 0.0
+    /// The same C API loop committing after every op, WAL and synchronous=NORMAL: the device's mode.
+    var rawSQLitePerTransactionOpsPerSecond = 0.0
     var e2eSeconds = 0.0
     var e2eOpsPerSecond = 0.0
     var wireBytesPerOp = 0.0
@@ -73,7 +75,9 @@ struct Results {
         var lines = [
             "InspectorSync benchmark — \(devices) devices × \(operations) ops = \(devices * operations) ops (12 units × 40 items)",
             row("raw SQLite ceiling (C API, 1 txn)", String(format: "%10.0f ops/s", rawSQLiteOpsPerSecond)),
-            row("device record, 1 txn/op (NORMAL)", rate(deviceOpsPerSecond)),
+            row("raw SQLite, 1 txn/op (NORMAL)", String(format: "%10.0f ops/s", rawSQLitePerTransactionOpsPerSecond)),
+            row("device record, 1 txn/op (NORMAL)", rate(deviceOpsPerSecond)
+                + String(format: "   %5.2f× raw 1 txn/op", deviceOpsPerSecond / rawSQLitePerTransactionOpsPerSecond)),
             row("device record, 1 txn/op (FULL)", rate(deviceOpsPerSecondFull)),
             row("hub merge, durable", rate(hubMergeOpsPerSecond)),
             row("end-to-end sync until converged", String(format: "%10.2f s", e2eSeconds)),
@@ -98,6 +102,7 @@ struct Results {
         ]
         members.append(("incremental_sync_ms", .object(incrementalSyncMs.map { (String($0.0), number($0.1, digits: 3)) })))
         members.append(("raw_sqlite_ops_per_s", number(rawSQLiteOpsPerSecond)))
+        members.append(("raw_sqlite_txn_per_op_ops_per_s", number(rawSQLitePerTransactionOpsPerSecond)))
         members.append(("hub_peak_rss_mb", number(hubPeakRSSMegabytes, digits: 1)))
         return JSONValue.object(members).serialized()
     }

@@ -64,6 +64,8 @@ struct Benchmark {
         // 2. The ceiling.
         log("raw SQLite ceiling")
         results.rawSQLiteOpsPerSecond = RawSQLite.run(ops: allOps, path: path("raw.sqlite"))
+        results.rawSQLitePerTransactionOpsPerSecond = RawSQLite.run(ops: Array(allOps.prefix(20_000)), path: path("raw-per-op.sqlite"),
+                                                                    transactionPerOp: true, synchronous: "NORMAL")
 
         // 3. Hub merge: every device's ops applied durably, as pushes of 2000.
         log("hub merge")

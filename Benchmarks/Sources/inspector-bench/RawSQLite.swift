@@ -4,12 +4,15 @@ import InspectorCore
 /// The ceiling: the SQLite C API with prepared statements, one transaction, inserting the same ops
 /// into an op table and upserting the state tables — no Swift store, no validation.
 enum RawSQLite {
-    static func run(ops: [Op], path: String) -> Double {
+    /// - Parameters:
+    ///   - transactionPerOp: commit after every op (the device's mode) instead of once for all.
+    ///   - synchronous: `NORMAL` or `FULL`.
+    static func run(ops: [Op], path: String, transactionPerOp: Bool = false, synchronous: String = "FULL") -> Double {
         var db: OpaquePointer?
         sqlite3_open(path, &db)
         defer { sqlite3_close(db) }
         exec(db, """
-            PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+            PRAGMA journal_mode=WAL; PRAGMA synchronous=\(synchronous);
             CREATE TABLE ops (position INTEGER PRIMARY KEY, device TEXT NOT NULL, seq INTEGER NOT NULL, ms INTEGER NOT NULL,
               counter INTEGER NOT NULL, kind TEXT NOT NULL, unit TEXT NOT NULL, item TEXT, field TEXT, finding TEXT,
               finding_kind TEXT, value TEXT NOT NULL, UNIQUE (device, seq));
@@ -32,6 +35,7 @@ enum RawSQLite {
         let elapsed = clock.measure {
             exec(db, "BEGIN")
             for op in ops {
+                if transactionPerOp { exec(db, "COMMIT"); exec(db, "BEGIN") }
                 bind(insert, [.text(op.device), .int(op.sequence), .int(op.timestamp.millis), .int(op.timestamp.counter), .text(op.kind.rawValue),
                               .text(op.unit), op.item.map(Value.text) ?? .null, op.field.map(Value.text) ?? .null,
                               op.finding.map(Value.text) ?? .null, op.findingKind.map { .text($0.rawValue) } ?? .null, .text(op.value)])
