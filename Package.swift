@@ -224,6 +224,7 @@ let package = Package(
                 "InspectorPlans",
                 "InspectorStore",
                 "InspectorProtocol",
+                "InspectorSyncClient",
             ],
             swiftSettings: swiftSettings
         ),

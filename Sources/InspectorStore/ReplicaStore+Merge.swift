@@ -91,12 +91,14 @@ extension ReplicaStore {
         let writers = try Writers(db)
         for op in operations {
             if countingConflicts && op.kind == .set {
-                let devicesOnField = try db.cachedStatement(sql: """
-                    SELECT DISTINCT device FROM ops INDEXED BY ops_by_field
-                    WHERE kind = 'set' AND unit = ? AND item = ? AND field = ? LIMIT 2
-                    """)
-                let devices = try String.fetchAll(devicesOnField, arguments: [op.unit, op.item, op.field])
-                if devices.count == 1, devices[0] != op.device, !devices.isEmpty,
+                // Two index lookups (the least and greatest device that set the field), whatever the
+                // number of earlier edits: the field becomes contested when one other device held it.
+                let range = try Row.fetchOne(db.cachedStatement(sql: """
+                    SELECT (SELECT MIN(device) FROM ops INDEXED BY ops_by_field WHERE kind = 'set' AND unit = ?1 AND item = ?2 AND field = ?3),
+                           (SELECT MAX(device) FROM ops INDEXED BY ops_by_field WHERE kind = 'set' AND unit = ?1 AND item = ?2 AND field = ?3)
+                    """), arguments: [op.unit, op.item, op.field])
+                let least: String? = range?[0], greatest: String? = range?[1]
+                if let least, least == greatest, least != op.device,
                    try !isHeld(op, in: db), conflicted.insert([op.unit, op.item!, op.field!]).inserted {
                     result.newConflicts += 1
                 }

@@ -112,7 +112,7 @@ public struct SyncClient: Sendable {
     private func run(_ conversation: inout Conversation) async throws -> Summary {
         var summary = Summary()
         // Handshake, with Cristian's method for the clock offset.
-        let sentAt = ReplicaStore.systemClock()
+        let sentAt = store.clock()
         let hello = Message.Hello(device: store.device, token: token, time: sentAt, planDigest: store.plan.digest,
                                   compress: compresses ? [StreamCompression.deflate] : [])
         let greeting = try await conversation.request(.hello(hello))
@@ -122,7 +122,7 @@ public struct SyncClient: Sendable {
         guard case .welcome(let welcome) = greeting else {
             throw SyncError(.protocolViolation, "the hub answered hello with '\(greeting.verb)'")
         }
-        let receivedAt = ReplicaStore.systemClock()
+        let receivedAt = store.clock()
         if welcome.compress == StreamCompression.deflate {
             let raw = conversation.channel
             try await raw.eventLoop.submit { try StreamCompression.enable(on: raw) }.get()
@@ -200,7 +200,7 @@ public struct SyncClient: Sendable {
             if !batch.more { break }
         }
         _ = try? await conversation.request(.bye)
-        try store.setMeta([.lastSync: String(ReplicaStore.systemClock())])
+        try store.setMeta([.lastSync: String(store.clock())])
         return summary
     }
 }

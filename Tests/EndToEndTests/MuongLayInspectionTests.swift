@@ -1,0 +1,43 @@
+import Foundation
+import Testing
+
+extension EndToEnd {
+    /// The README's first command, `swift run muong-lay-inspection`: the built example runs as a
+    /// real process, finishes in time, tells its story, and leaves a complete export folder.
+    @Suite("The Mường Lay inspection scenario")
+    struct MuongLayInspectionTests {
+        @Test func runsToTheEndAndWritesTheExport() async throws {
+            try await withWorkspace { ws in
+                let folder = ws.path("scenario")
+                let executable = Products.directory.appendingPathComponent("muong-lay-inspection").path
+                let result = try requireSuccess(try await run(executable, [folder], in: ws.directory, timeout: 60))
+                #expect(result.elapsed < 60, "the scenario finishes within a minute")
+                let out = result.stdout
+                for expected in ["Hub started on 127.0.0.1:", "Lò Văn Thắng (trưởng đoàn)", "Quàng Thị Hoa", "Điêu Chính Tuấn",
+                                 "lost signal", "resumed from there", "Conflict on muong-lay II.4 rating",
+                                 "every device holds: kha, kha, kha", "hold exactly what the hub holds"] {
+                    #expect(out.contains(expected), "the account says: \(expected)")
+                }
+                // The cut sync kept what arrived and resumed without starting over.
+                let kept = try #require(out.split(separator: "\n").first { $0.contains("pull cursor at hub position") })
+                let cursor = Int(kept.split(separator: " ").last.map { $0.trimmingCharacters(in: .punctuationCharacters) } ?? "") ?? 0
+                #expect(cursor > 0, "some batches were stored before the cut")
+                for file in ["dataset.json", "units.csv", "values.csv", "findings.csv", "conflicts.csv", "report.md", "report.html"] {
+                    let path = "\(folder)/export/\(file)"
+                    #expect(out.contains(path), "the account names \(file)")
+                    let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+                    #expect(size > 0, "\(file) was written")
+                }
+                let report = try String(contentsOfFile: "\(folder)/export/report.md", encoding: .utf8)
+                #expect(report.contains("UBND xã Lay Nưa"))
+                #expect(report.contains("quyết định của Lò Văn Thắng"))
+                let conflicts = try String(contentsOfFile: "\(folder)/export/conflicts.csv", encoding: .utf8)
+                #expect(conflicts.contains("Đã giải quyết"))
+
+                // A second run refuses to overwrite the folder.
+                let again = try await run(executable, [folder], in: ws.directory, timeout: 60)
+                #expect(again.status != 0)
+            }
+        }
+    }
+}
