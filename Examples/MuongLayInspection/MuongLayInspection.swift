@@ -66,7 +66,7 @@ struct Scenario {
             Member(device: "thanh-vien-1", name: "Quàng Thị Hoa", role: "thành viên"),
             Member(device: "thanh-vien-2", name: "Điêu Chính Tuấn", role: "thành viên"),
         ]
-        let address = try HubAddressText(running.address)
+        let address = try checkedAddress(running.address)
         for index in team.indices {
             let token = try hub.addDevice(team[index].device, units: ["muong-lay"], name: team[index].name)
             let store = try ReplicaStore.create(at: folder.appendingPathComponent("\(team[index].device).sqlite").path,
@@ -118,7 +118,7 @@ struct Scenario {
         // Hoa's sync is cut halfway through the pull (signal lost), then resumes.
         let proxy = CuttingProxy(upstreamHost: "127.0.0.1", upstreamPort: Int(address.split(separator: ":").last!)!, cutAfter: 12_000)
         let relay = try await proxy.start()
-        let cutAddress = try HubAddressText("127.0.0.1:\(relay.port)")
+        let cutAddress = try checkedAddress("127.0.0.1:\(relay.port)")
         var cutError: String?
         do {
             // Without compression for this attempt, so that the cut falls at a predictable place.
@@ -169,7 +169,7 @@ struct ScenarioError: Error, CustomStringConvertible {
 }
 
 /// Checks an address string is `HOST:PORT` and returns it.
-func HubAddressText(_ text: String) throws -> String {
+func checkedAddress(_ text: String) throws -> String {
     guard text.split(separator: ":").count == 2 else { throw ScenarioError("unexpected address \(text)") }
     return text
 }
