@@ -28,7 +28,7 @@ public struct CalendarDate: Hashable, Comparable, Sendable, CustomStringConverti
               parts.allSatisfy({ $0.allSatisfy { $0.isASCII && $0.isNumber } }),
               let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]),
               let date = CalendarDate(year: y, month: m, day: d)
-        else { throw CoreError(.invalidValue, "'\(text.prefix(40))' is not a date in the form YYYY-MM-DD") }
+        else { throw CoreError(.invalidValue, "'\(text.excerpt(40))' is not a date in the form YYYY-MM-DD") }
         self = date
     }
 

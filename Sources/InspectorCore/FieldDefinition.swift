@@ -77,24 +77,24 @@ public struct FieldDefinition: Codable, Hashable, Sendable {
             let value = raw.trimmingCharacters(in: .whitespaces)
             let allowed = values ?? []
             guard allowed.contains(where: { $0.id == value }) else {
-                throw CoreError(.invalidValue, "field '\(id)' takes one of: \(allowed.map(\.id).joined(separator: ", ")); got '\(value.prefix(40))'")
+                throw CoreError(.invalidValue, "field '\(id)' takes one of: \(allowed.map(\.id).joined(separator: ", ")); got '\(value.excerpt(40))'")
             }
             return value
         case .integer:
             let value = raw.trimmingCharacters(in: .whitespaces)
             guard let canonical = Self.canonicalNumber(value, allowFraction: false) else {
-                throw CoreError(.invalidValue, "field '\(id)' takes a whole number; got '\(value.prefix(40))'")
+                throw CoreError(.invalidValue, "field '\(id)' takes a whole number; got '\(value.excerpt(40))'")
             }
             try checkBounds(canonical)
             return canonical
         case .decimal, .percent:
             let value = raw.trimmingCharacters(in: .whitespaces)
             guard let canonical = Self.canonicalNumber(value, allowFraction: true) else {
-                throw CoreError(.invalidValue, "field '\(id)' takes a number such as 12.5; got '\(value.prefix(40))'")
+                throw CoreError(.invalidValue, "field '\(id)' takes a number such as 12.5; got '\(value.excerpt(40))'")
             }
             if type == .percent {
                 if let point = canonical.firstIndex(of: "."), canonical[canonical.index(after: point)...].count > 2 {
-                    throw CoreError(.invalidValue, "field '\(id)' is a percent with at most two decimals; got '\(value.prefix(40))'")
+                    throw CoreError(.invalidValue, "field '\(id)' is a percent with at most two decimals; got '\(value.excerpt(40))'")
                 }
                 let number = Decimal(string: canonical)!
                 guard number >= 0, number <= 100 else {

@@ -23,7 +23,7 @@ public enum FindingKind: String, CaseIterable, Sendable, Codable {
     public init(parsing text: String) throws(CoreError) {
         guard let kind = FindingKind(rawValue: text) else {
             let known = FindingKind.allCases.map(\.rawValue).joined(separator: ", ")
-            throw CoreError(.unknownFindingKind, "unknown finding kind '\(text.prefix(40))'; kinds are: \(known)")
+            throw CoreError(.unknownFindingKind, "unknown finding kind '\(text.excerpt(40))'; kinds are: \(known)")
         }
         self = kind
     }

@@ -13,7 +13,7 @@ public enum Identifier {
     /// Throws ``CoreError/Code/invalidDeviceID`` unless `id` is a valid device id.
     public static func validateDevice(_ id: String) throws(CoreError) {
         guard isValid(id) else {
-            throw CoreError(.invalidDeviceID, "device id '\(id.prefix(70))' is not valid: use 1–64 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit")
+            throw CoreError(.invalidDeviceID, "device id '\(id.excerpt(70))' is not valid: use 1–64 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit")
         }
     }
 

@@ -85,7 +85,7 @@ public struct Op: Hashable, Sendable {
     /// - Throws: ``CoreError/Code/malformedOperation`` naming the part that does not fit.
     public func validateShape() throws(CoreError) {
         func fail(_ why: String) -> CoreError {
-            CoreError(.malformedOperation, "operation \(device.prefix(64))#\(sequence): \(why)")
+            CoreError(.malformedOperation, "operation \(device.excerpt(64))#\(sequence): \(why)")
         }
         guard Identifier.isValid(device) else { throw fail("device id is not valid") }
         guard sequence >= 1 else { throw fail("sequence number must be 1 or more") }

@@ -68,30 +68,30 @@ extension Plan {
 
     private func validate() throws(CoreError) {
         func fail(_ message: String) -> CoreError { CoreError(.malformedPlan, "plan file: \(message)") }
-        guard format == Plan.formatTag else { throw fail("format is '\(format.prefix(40))', expected '\(Plan.formatTag)'") }
-        guard Identifier.isValid(id) else { throw fail("id '\(id.prefix(70))' is not a valid id") }
+        guard format == Plan.formatTag else { throw fail("format is '\(format.excerpt(40))', expected '\(Plan.formatTag)'") }
+        guard Identifier.isValid(id) else { throw fail("id '\(id.excerpt(70))' is not a valid id") }
         for (key, value) in [("issued", issued), ("dates.inspectionFrom", dates.inspectionFrom),
                              ("dates.inspectionTo", dates.inspectionTo), ("dates.documentsFrom", dates.documentsFrom),
                              ("dates.selfInspectionReportDue", dates.selfInspectionReportDue)] {
-            guard (try? CalendarDate(iso: value)) != nil else { throw fail("\(key) '\(value.prefix(40))' is not a date YYYY-MM-DD") }
+            guard (try? CalendarDate(iso: value)) != nil else { throw fail("\(key) '\(value.excerpt(40))' is not a date YYYY-MM-DD") }
         }
         for (index, day) in holidays.enumerated() where (try? CalendarDate(iso: day)) == nil {
-            throw fail("holidays[\(index)] '\(day.prefix(40))' is not a date YYYY-MM-DD")
+            throw fail("holidays[\(index)] '\(day.excerpt(40))' is not a date YYYY-MM-DD")
         }
         for (index, day) in (makeUpWorkingDays ?? []).enumerated() where (try? CalendarDate(iso: day)) == nil {
-            throw fail("makeUpWorkingDays[\(index)] '\(day.prefix(40))' is not a date YYYY-MM-DD")
+            throw fail("makeUpWorkingDays[\(index)] '\(day.excerpt(40))' is not a date YYYY-MM-DD")
         }
         guard dates.noticeWorkingDays >= 0, dates.reportDaysBefore >= 0 else { throw fail("dates: day counts must not be negative") }
         guard !units.isEmpty else { throw fail("units is empty") }
         var unitIDs = Set<String>()
         for (index, unit) in units.enumerated() {
-            guard Identifier.isValid(unit.id) else { throw fail("units[\(index)].id '\(unit.id.prefix(70))' is not a valid id") }
+            guard Identifier.isValid(unit.id) else { throw fail("units[\(index)].id '\(unit.id.excerpt(70))' is not a valid id") }
             guard unitIDs.insert(unit.id).inserted else { throw fail("units[\(index)].id '\(unit.id)' is used twice") }
             guard !unit.name.isEmpty else { throw fail("units[\(index)].name is empty") }
         }
         for (index, unit) in units.enumerated() {
             if let parent = unit.parent, !unitIDs.contains(parent) {
-                throw fail("units[\(index)].parent '\(parent.prefix(70))' is not a unit of the plan")
+                throw fail("units[\(index)].parent '\(parent.excerpt(70))' is not a unit of the plan")
             }
         }
         let commonIDs = commonFields.map(\.id)
@@ -104,11 +104,11 @@ extension Plan {
         var itemIDs = Set<String>()
         for (index, item) in items.enumerated() {
             guard !item.id.isEmpty, item.id.utf8.count <= 32, item.id.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
-                throw fail("items[\(index)].id '\(item.id.prefix(40))' is not a valid item id")
+                throw fail("items[\(index)].id '\(item.id.excerpt(40))' is not a valid item id")
             }
             guard itemIDs.insert(item.id).inserted else { throw fail("items[\(index)].id '\(item.id)' is used twice") }
             guard sectionIDs.contains(item.section) else {
-                throw fail("items[\(index)].section '\(item.section.prefix(20))' is not one of the sections")
+                throw fail("items[\(index)].section '\(item.section.excerpt(20))' is not one of the sections")
             }
             guard !item.title.isEmpty else { throw fail("items[\(index)].title is empty") }
             try validateFields(item.fields, at: "items[\(index)].fields")
@@ -122,7 +122,7 @@ extension Plan {
         var ids = Set<String>()
         for (index, field) in fields.enumerated() {
             let at = "\(path)[\(index)]"
-            guard Identifier.isValid(field.id) else { throw fail("\(at).id '\(field.id.prefix(40))' is not a valid field id") }
+            guard Identifier.isValid(field.id) else { throw fail("\(at).id '\(field.id.excerpt(40))' is not a valid field id") }
             guard ids.insert(field.id).inserted else { throw fail("\(at).id '\(field.id)' is used twice") }
             if field.type == .enum && (field.values ?? []).isEmpty {
                 throw fail("\(at) is an enum without values")

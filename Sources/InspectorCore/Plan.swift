@@ -93,7 +93,7 @@ public struct Plan: Codable, Hashable, Sendable {
     /// The item with this id, or an error that lists the ids that exist.
     public func item(_ id: String) throws(CoreError) -> Item {
         guard let item = items.first(where: { $0.id == id }) else {
-            throw CoreError(.unknownItem, "unknown item '\(id.prefix(40))'; items are: \(items.map(\.id).joined(separator: ", "))")
+            throw CoreError(.unknownItem, "unknown item '\(id.excerpt(40))'; items are: \(items.map(\.id).joined(separator: ", "))")
         }
         return item
     }
@@ -102,7 +102,7 @@ public struct Plan: Codable, Hashable, Sendable {
     public func field(_ id: String, of item: Item) throws(CoreError) -> FieldDefinition {
         let all = fields(of: item)
         guard let field = all.first(where: { $0.id == id }) else {
-            throw CoreError(.unknownField, "item \(item.id) has no field '\(id.prefix(40))'; its fields are: \(all.map(\.id).joined(separator: ", "))")
+            throw CoreError(.unknownField, "item \(item.id) has no field '\(id.excerpt(40))'; its fields are: \(all.map(\.id).joined(separator: ", "))")
         }
         return field
     }

@@ -59,3 +59,13 @@ public enum Text {
         return normalized
     }
 }
+
+extension StringProtocol {
+    /// At most `count` Unicode scalars of the text, for quoting it in an error message: bounded in
+    /// bytes (at most 4 per scalar) even when one character carries thousands of combining marks.
+    public func excerpt(_ count: Int) -> String {
+        var scalars = String.UnicodeScalarView()
+        scalars.append(contentsOf: unicodeScalars.prefix(count))
+        return String(scalars)
+    }
+}

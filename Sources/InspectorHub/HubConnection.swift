@@ -32,6 +32,7 @@ struct HubConnection {
                 let watchdog = Task { await watch(activity: activity, started: started, outbound: outbound) }
                 defer { watchdog.cancel() }
                 var session: Session?
+                var refusedInARow = 0
                 do {
                     for try await line in inbound {
                         activity.touch()
@@ -49,9 +50,15 @@ struct HubConnection {
                         } catch {
                             logger.info("refused a line", metadata: ["peer": "\(peer)", "code": "\(error.code)"])
                             try await send(.error(error), outbound)
+                            refusedInARow += 1
                             if session == nil { return }
+                            if refusedInARow >= Self.maximumRefusedLinesInARow {
+                                try await send(.error(ProtocolError(.badLine, "\(refusedInARow) unreadable lines in a row; closing")), outbound)
+                                return
+                            }
                             continue
                         }
+                        refusedInARow = 0
                         if let current = session {
                             if try await !handle(message, session: current, outbound: outbound) { return }
                         } else {
@@ -74,6 +81,9 @@ struct HubConnection {
         }
     }
 
+    /// Unreadable lines in a row after which a session is closed (a flood is not a peer's mistake).
+    static let maximumRefusedLinesInARow = 100
+
     struct Session {
         var device: HubStore.Device
         var scope: Set<String>
@@ -91,7 +101,7 @@ struct HubConnection {
             return nil
         }
         guard let device = try await store.authenticate(device: hello.device, token: hello.token) else {
-            server.configuration.logger.notice("refused a handshake", metadata: ["device": "\(hello.device.prefix(64))"])
+            server.configuration.logger.notice("refused a handshake", metadata: ["device": "\(hello.device.excerpt(64))"])
             try await send(.error(ProtocolError(.unauthorized, "unknown device, wrong token, or revoked device")), outbound)
             return nil
         }
@@ -102,7 +112,12 @@ struct HubConnection {
         let now = store.replica.clock()
         let confirmed = try await store.confirmed(device: device.id)
         let units = store.replica.units.filter { scope.contains($0.id) }
-        try await store.recordHandshake(device: device.id, at: now, clockOffset: hello.time - now)
+        do {
+            try await store.recordHandshake(device: device.id, at: now, clockOffset: hello.time - now)
+        } catch {
+            // Bookkeeping only (last sync, clock offset): a hub that cannot write (a full disk) still serves pulls.
+            server.configuration.logger.warning("could not record a handshake", metadata: ["device": "\(device.id)", "error": "\(type(of: error))"])
+        }
         let compress = server.configuration.allowsCompression && hello.compress.contains(StreamCompression.deflate) ? StreamCompression.deflate : nil
         let welcome = Message.welcome(Message.Welcome(time: now, confirmed: confirmed, scope: scope.sorted(), units: units,
                                                       planDigest: digest, plan: hello.planDigest == digest ? nil : plan, compress: compress))

@@ -13,7 +13,7 @@ extension HubStore {
     @discardableResult
     public func importBundle(_ bundle: BundleFile) async throws -> ReplicaStore.MergeResult {
         guard bundle.plan == replica.plan.id else {
-            throw ProtocolError(.badBundle, "the bundle follows plan '\(bundle.plan.prefix(70))' but this hub follows '\(replica.plan.id)'; nothing was imported")
+            throw ProtocolError(.badBundle, "the bundle follows plan '\(bundle.plan.excerpt(70))' but this hub follows '\(replica.plan.id)'; nothing was imported")
         }
         try replica.validate(bundle.ops)
         let devices = Set(bundle.ops.map(\.device))
@@ -32,7 +32,7 @@ extension HubStore {
     public func dataset(for device: String? = nil) async throws -> Dataset {
         guard let device else { return try replica.dataset() }
         guard let record = try await self.device(device) else {
-            throw HubError(.unknownDevice, "no device '\(device.prefix(70))' is enrolled")
+            throw HubError(.unknownDevice, "no device '\(device.excerpt(70))' is enrolled")
         }
         return try replica.dataset(unitIDs: scope(of: record))
     }

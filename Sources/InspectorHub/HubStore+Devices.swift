@@ -27,7 +27,7 @@ extension HubStore {
         let known = Set(replica.units.map(\.id))
         guard !units.isEmpty else { throw HubError(.invalidUnits, "give the device at least one unit (--units U1,U2)") }
         for unit in units where !known.contains(unit) {
-            throw HubError(.invalidUnits, "unknown unit '\(unit.prefix(70))'; units are: \(replica.units.map(\.id).joined(separator: ", "))")
+            throw HubError(.invalidUnits, "unknown unit '\(unit.excerpt(70))'; units are: \(replica.units.map(\.id).joined(separator: ", "))")
         }
         let token = Self.makeToken()
         let normalizedName = try name.map { try Text.validated($0, what: "holder's name", maximumLength: 200) }
@@ -45,7 +45,7 @@ extension HubStore {
     public func revokeDevice(_ id: String) throws {
         try replica.writer.write { db in
             try db.execute(sql: "UPDATE devices SET revoked = 1 WHERE id = ?", arguments: [id])
-            guard db.changesCount == 1 else { throw HubError(.unknownDevice, "no device '\(id.prefix(70))' is enrolled") }
+            guard db.changesCount == 1 else { throw HubError(.unknownDevice, "no device '\(id.excerpt(70))' is enrolled") }
         }
     }
 

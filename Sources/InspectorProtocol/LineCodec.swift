@@ -108,7 +108,8 @@ public enum LineCodec {
             var plan: Plan?
             if wire.plan != nil {
                 guard let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
-                      let planObject = object["plan"],
+                      // Only an object: corelibs' JSONSerialization.data(withJSONObject:) traps on a bare number or string.
+                      let planObject = object["plan"] as? [String: Any],
                       let planData = try? JSONSerialization.data(withJSONObject: planObject) else {
                     throw ProtocolError(.badMessage, "welcome: the plan cannot be read")
                 }

@@ -47,12 +47,12 @@ struct WireOp: Decodable {
     /// The operation, with its shape checked.
     func op() throws(ProtocolError) -> Op {
         guard let kind = Op.Kind(rawValue: k) else {
-            throw ProtocolError(.badMessage, "operation \(s): unknown kind '\(k.prefix(30))'", sequence: s)
+            throw ProtocolError(.badMessage, "operation \(s): unknown kind '\(k.excerpt(30))'", sequence: s)
         }
         var findingKind: FindingKind?
         if let fk {
             guard let parsed = FindingKind(rawValue: fk) else {
-                throw ProtocolError(.badMessage, "operation \(s): unknown finding kind '\(fk.prefix(30))'", sequence: s)
+                throw ProtocolError(.badMessage, "operation \(s): unknown finding kind '\(fk.excerpt(30))'", sequence: s)
             }
             findingKind = parsed
         }

@@ -20,8 +20,15 @@ public enum StreamCompression {
 
         init() throws { decompressor = try ZlibDecompressor(algorithm: .deflate) }
 
+        /// The most bytes one compressed read may inflate to before it is taken for a decompression
+        /// bomb: far above what real lines compress by (about 6:1 here), far below what a stream of
+        /// empty lines does (about 1000:1).
+        static func inflationBudget(for compressed: Int) -> Int { 64 * compressed + 2 * 1024 * 1024 }
+
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             var input = unwrapInboundIn(data)
+            let budget = Self.inflationBudget(for: input.readableBytes)
+            var inflated = 0
             while true {
                 var output = context.channel.allocator.buffer(capacity: 64 * 1024)
                 var needsMoreOutput = false
@@ -33,6 +40,12 @@ public enum StreamCompression {
                     // All input consumed; wait for more.
                 } catch {
                     context.fireErrorCaught(ProtocolError(.badLine, "the compressed stream is corrupt"))
+                    context.close(promise: nil)
+                    return
+                }
+                inflated += output.readableBytes
+                if inflated > budget {
+                    context.fireErrorCaught(ProtocolError(.badLine, "the compressed stream inflates beyond any real message"))
                     context.close(promise: nil)
                     return
                 }

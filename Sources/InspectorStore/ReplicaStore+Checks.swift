@@ -5,7 +5,7 @@ extension ReplicaStore {
     public func checkKnownUnit(_ unit: String) throws {
         let known = units
         guard known.contains(where: { $0.id == unit }) else {
-            throw CoreError(.unknownUnit, "unknown unit '\(unit.prefix(70))'; units are: \(known.map(\.id).joined(separator: ", "))")
+            throw CoreError(.unknownUnit, "unknown unit '\(unit.excerpt(70))'; units are: \(known.map(\.id).joined(separator: ", "))")
         }
     }
 }

@@ -59,7 +59,7 @@ extension ReplicaStore {
             try writer.read { db in try Row.fetchOne(db, sql: "SELECT unit, item FROM findings WHERE id = ?", arguments: [id]) }
         }
         guard let found else {
-            throw StoreError(.unknownFinding, "no finding with id '\(id.prefix(80))'; 'show' lists the findings and their ids")
+            throw StoreError(.unknownFinding, "no finding with id '\(id.excerpt(80))'; 'show' lists the findings and their ids")
         }
         let unit: String = found["unit"]
         let item: String? = found["item"]
@@ -73,7 +73,7 @@ extension ReplicaStore {
     public func checkUnit(_ unit: String) throws {
         let known = units
         guard known.contains(where: { $0.id == unit }) else {
-            throw CoreError(.unknownUnit, "unknown unit '\(unit.prefix(70))'; units are: \(known.map(\.id).joined(separator: ", "))")
+            throw CoreError(.unknownUnit, "unknown unit '\(unit.excerpt(70))'; units are: \(known.map(\.id).joined(separator: ", "))")
         }
         if let scope = try scope(), !scope.contains(unit) {
             throw StoreError(.outOfScope, "unit '\(unit)' is not assigned to this device; it may write: \(scope.sorted().joined(separator: ", "))")

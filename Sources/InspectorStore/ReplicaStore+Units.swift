@@ -9,7 +9,7 @@ extension ReplicaStore {
     public func upsertUnits(_ units: [Plan.Unit]) throws {
         for unit in units {
             guard Identifier.isValid(unit.id) else {
-                throw CoreError(.unknownUnit, "unit id '\(unit.id.prefix(70))' is not valid: use a-z, 0-9, '-', '_', '.'")
+                throw CoreError(.unknownUnit, "unit id '\(unit.id.excerpt(70))' is not valid: use a-z, 0-9, '-', '_', '.'")
             }
             guard !Text.nfc(unit.name).trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw CoreError(.invalidText, "unit '\(unit.id)' needs a name")
@@ -24,7 +24,7 @@ extension ReplicaStore {
                     if let parent = unit.parent {
                         let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM units WHERE id = ?)", arguments: [parent]) ?? false
                         guard exists || units.contains(where: { $0.id == parent }) else {
-                            throw StoreError(.notFound, "parent unit '\(parent.prefix(70))' does not exist")
+                            throw StoreError(.notFound, "parent unit '\(parent.excerpt(70))' does not exist")
                         }
                     }
                     try Self.replaceUnits(db, [(normalized, planUnits.contains(unit.id))])

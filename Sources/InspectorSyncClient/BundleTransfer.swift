@@ -44,7 +44,7 @@ public enum BundleTransfer {
         }
         let bundle = try BundleFile.decode(data)
         guard bundle.plan == store.plan.id else {
-            throw ProtocolError(.badBundle, "the bundle follows plan '\(bundle.plan.prefix(70))' but this replica follows '\(store.plan.id)'; nothing was imported")
+            throw ProtocolError(.badBundle, "the bundle follows plan '\(bundle.plan.excerpt(70))' but this replica follows '\(store.plan.id)'; nothing was imported")
         }
         return try store.merge(bundle.ops)
     }

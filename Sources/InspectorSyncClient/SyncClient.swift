@@ -75,6 +75,16 @@ public struct SyncClient: Sendable {
     ///
     /// - Throws: ``SyncError``; what was confirmed or pulled before the error stays saved.
     public func sync() async throws -> Summary {
+        do {
+            return try await syncOnce()
+        } catch let error as CoreError where error.code == .unknownUnit {
+            // A unit was added at the hub after this session's welcome and its ops arrived in the
+            // pull: nothing was stored of that batch. A new handshake brings the unit; try once more.
+            return try await syncOnce()
+        }
+    }
+
+    private func syncOnce() async throws -> Summary {
         let channel: LineChannel.AsyncChannel
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -123,11 +133,12 @@ public struct SyncClient: Sendable {
             throw SyncError(.protocolViolation, "the hub answered hello with '\(greeting.verb)'")
         }
         let receivedAt = store.clock()
-        if welcome.compress == StreamCompression.deflate {
+        if let chosen = welcome.compress {
+            guard compresses, chosen == StreamCompression.deflate else {
+                throw SyncError(.protocolViolation, "the hub chose a compression this device did not offer ('\(chosen.excerpt(20))')")
+            }
             let raw = conversation.channel
             try await raw.eventLoop.submit { try StreamCompression.enable(on: raw) }.get()
-        } else if let other = welcome.compress {
-            throw SyncError(.protocolViolation, "the hub chose a compression this device did not offer ('\(other.prefix(20))')")
         }
         let offset = welcome.time + (receivedAt - sentAt) / 2 - receivedAt
         summary.clockOffset = offset
@@ -259,6 +270,9 @@ struct Conversation {
         defer { watchdog.cancel() }
         guard let line = try await inbound.next() else {
             throw SyncError(.connectionFailed, "the hub closed the connection; run sync again to resume")
+        }
+        guard line.readableBytes <= ProtocolLimits.v1.maximumLineBytes else {
+            throw SyncError(.protocolViolation, "the hub sent a line over \(ProtocolLimits.v1.maximumLineBytes) bytes")
         }
         do {
             return try LineChannel.decode(line)

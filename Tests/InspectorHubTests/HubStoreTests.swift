@@ -1,0 +1,409 @@
+import Foundation
+import GRDB
+import InspectorCore
+import InspectorHub
+import InspectorProtocol
+import InspectorStore
+import Testing
+
+@Suite("HubStore: devices and tokens")
+struct HubStoreDeviceTests {
+    @Test func enrollingReturnsAFreshTokenAndKeepsOnlyItsHash() throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        let tokenA = try hub.addDevice("dev-a", units: ["muong-lay"], name: " Lò Văn Hùng ")
+        let tokenB = try hub.addDevice("dev-b", units: ["so-y-te", "muong-lay"], name: nil)
+        #expect(tokenA.count == 64 && tokenA.allSatisfy(\.isHexDigit))
+        #expect(tokenA != tokenB)
+        let stored = try hub.replica.writer.read { db in try String.fetchAll(db, sql: "SELECT token_hash FROM devices ORDER BY id") }
+        #expect(!stored.contains(tokenA) && !stored.contains(tokenB), "the hub keeps only hashes of tokens")
+        let devices = try hub.devices()
+        #expect(devices.map(\.id) == ["dev-a", "dev-b"])
+        #expect(devices[0].name == "Lò Văn Hùng", "the holder's name is trimmed")
+        #expect(devices[1].units == ["so-y-te", "muong-lay"])
+        #expect(devices.allSatisfy { !$0.isRevoked && $0.confirmed == 0 && $0.lastSync == nil && $0.clockOffset == nil })
+    }
+
+    @Test func enrollingRefusesBadIdsUnitsAndDuplicates() throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        _ = try hub.addDevice("dev-a", units: ["muong-lay"], name: nil)
+        #expect(throws: CoreError.self) { try hub.addDevice("Dev A", units: ["muong-lay"], name: nil) }
+        #expect(hubErrorCode { _ = try hub.addDevice("hub", units: ["muong-lay"], name: nil) } == "device_exists")
+        #expect(hubErrorCode { _ = try hub.addDevice("dev-a", units: ["so-y-te"], name: nil) } == "device_exists")
+        #expect(hubErrorCode { _ = try hub.addDevice("dev-b", units: [], name: nil) } == "invalid_units")
+        #expect(hubErrorCode { _ = try hub.addDevice("dev-b", units: ["muong-lay", "atlantis"], name: nil) } == "invalid_units")
+        #expect(try hub.devices().map(\.id) == ["dev-a"], "a refused enrollment leaves nothing behind")
+    }
+
+    @Test func authenticationNeedsTheDevicesOwnTokenAndNoRevocation() async throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        let tokenA = try hub.addDevice("dev-a", units: ["muong-lay"], name: nil)
+        let tokenB = try hub.addDevice("dev-b", units: ["muong-lay"], name: nil)
+        #expect(try await hub.authenticate(device: "dev-a", token: tokenA)?.id == "dev-a")
+        #expect(try await hub.authenticate(device: "dev-a", token: tokenB) == nil)
+        #expect(try await hub.authenticate(device: "dev-a", token: "") == nil)
+        #expect(try await hub.authenticate(device: "dev-a", token: tokenA.uppercased()) == nil)
+        #expect(try await hub.authenticate(device: "dev-z", token: tokenA) == nil)
+        try hub.revokeDevice("dev-a")
+        #expect(try await hub.authenticate(device: "dev-a", token: tokenA) == nil)
+        #expect(try await hub.device("dev-a")?.isRevoked == true)
+        #expect(try await hub.authenticate(device: "dev-b", token: tokenB) != nil, "revoking one device leaves the others")
+        #expect(hubErrorCode { try hub.revokeDevice("dev-z") } == "unknown_device")
+    }
+
+    @Test func tokensSurviveReopeningTheHub() async throws {
+        let directory = TemporaryDirectory()
+        let token = try makeHub(directory).addDevice("dev-a", units: ["muong-lay"], name: nil)
+        let reopened = try HubStore.open(at: directory.path("hub.sqlite"), clock: { fixedHubTime })
+        #expect(try await reopened.authenticate(device: "dev-a", token: token) != nil)
+    }
+
+    @Test func aDeviceReplicaIsNotAHub() throws {
+        let directory = TemporaryDirectory()
+        _ = try ReplicaStore.create(at: directory.path("device.sqlite"), device: "dev-a", plan: builtInPlan)
+        #expect(hubErrorCode { _ = try HubStore.open(at: directory.path("device.sqlite")) } == "not_a_hub")
+    }
+
+    @Test func theHubWritesWithSynchronousFull() throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        let mode = try hub.replica.writer.write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        // ReplicaStore.openPool sets the pragma again on the writer, after GRDB's DatabasePool set NORMAL with WAL.
+        #expect(mode == 2, "synchronous=FULL is 2 on the connection that writes")
+        let readMode = try hub.replica.writer.read { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") }
+        #expect(readMode == 2)
+    }
+}
+
+@Suite("HubStore: scope")
+struct HubStoreScopeTests {
+    @Test func scopeIsTheAssignedUnitsAndEveryUnitBelow() throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        try hub.addUnit(Plan.Unit(id: "muong-lay.na-lay", name: "Phường Na Lay", kind: .direct, parent: "muong-lay"))
+        try hub.addUnit(Plan.Unit(id: "muong-lay.na-lay.to-1", name: "Tổ dân phố 1", kind: .self, parent: "muong-lay.na-lay"))
+        try hub.addUnit(Plan.Unit(id: "so-y-te.bv", name: "Bệnh viện tỉnh", kind: .self, parent: "so-y-te"))
+        _ = try hub.addDevice("dev-a", units: ["muong-lay"], name: nil)
+        _ = try hub.addDevice("dev-b", units: ["muong-lay.na-lay", "vksnd"], name: nil)
+        let devices = try hub.devices()
+        #expect(hub.scope(of: devices[0]) == ["muong-lay", "muong-lay.na-lay", "muong-lay.na-lay.to-1"])
+        #expect(hub.scope(of: devices[1]) == ["muong-lay.na-lay", "muong-lay.na-lay.to-1", "vksnd"])
+    }
+
+    @Test func aSubUnitAddedAfterEnrollmentJoinsTheScope() throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        _ = try hub.addDevice("dev-a", units: ["muong-lay"], name: nil)
+        let device = try hub.devices()[0]
+        #expect(hub.scope(of: device) == ["muong-lay"])
+        try hub.addUnit(Plan.Unit(id: "muong-lay.song-da", name: "Phường Sông Đà", kind: .direct, parent: "muong-lay"))
+        #expect(hub.scope(of: device) == ["muong-lay", "muong-lay.song-da"])
+    }
+
+    @Test func aSubUnitNeedsAKnownParent() throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        #expect(throws: (any Error).self) {
+            try hub.addUnit(Plan.Unit(id: "x.y", name: "Nowhere", kind: .direct, parent: "atlantis"))
+        }
+        #expect(!hub.replica.units.contains { $0.id == "x.y" })
+    }
+}
+
+@Suite("HubStore: push")
+struct HubStorePushTests {
+    /// A hub with dev-a on muong-lay and dev-b on muong-lay and so-y-te.
+    func setUp(_ directory: TemporaryDirectory) throws -> (HubStore, HubStore.Device, HubStore.Device) {
+        let hub = try makeHub(directory)
+        _ = try hub.addDevice("dev-a", units: ["muong-lay"], name: nil)
+        _ = try hub.addDevice("dev-b", units: ["muong-lay", "so-y-te"], name: nil)
+        let devices = try hub.devices()
+        return (hub, devices[0], devices[1])
+    }
+
+    func push(_ hub: HubStore, _ device: HubStore.Device, _ ops: [Op], withdrawn: [Int64] = []) async throws(ProtocolError) -> Message.Pushed {
+        try await hub.push(Message.Push(ops: ops, withdrawn: withdrawn), from: device, scope: hub.scope(of: device))
+    }
+
+    func refusal(_ body: () async throws(ProtocolError) -> Message.Pushed) async -> ProtocolError? {
+        do {
+            let pushed = try await body()
+            Issue.record("expected a refusal, the hub answered \(pushed)")
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func aPushIsAllOrNothing() async throws {
+        let directory = TemporaryDirectory()
+        let (hub, a, _) = try setUp(directory)
+        let batch = [setOp("dev-a", 1), setOp("dev-a", 2, item: "II.5", field: "fund_percent", value: "12.5"),
+                     setOp("dev-a", 3, item: "II.5", field: "fund_percent", value: "100.01")]
+        let error = await refusal { () throws(ProtocolError) in try await push(hub, a, batch) }
+        #expect(error?.code == .invalidOp)
+        #expect(error?.sequence == 3)
+        #expect(try hub.replica.operationCount() == 0, "nothing of a refused batch is stored")
+        #expect(try await hub.confirmed(device: "dev-a") == 0)
+        let pushed = try await push(hub, a, Array(batch.prefix(2)))
+        #expect(pushed == Message.Pushed(confirmed: 2, applied: 2, duplicates: 0))
+    }
+
+    @Test func theFirstBadOperationInBatchOrderIsNamed() async throws {
+        let directory = TemporaryDirectory()
+        let (hub, a, _) = try setUp(directory)
+        let batch = [setOp("dev-a", 1), setOp("dev-a", 2, unit: "so-y-te"), setOp("dev-b", 3), setOp("dev-a", 4, value: "bad")]
+        let error = await refusal { () throws(ProtocolError) in try await push(hub, a, batch) }
+        #expect(error?.code == .outOfScope)
+        #expect(error?.sequence == 2)
+        let second = await refusal { () throws(ProtocolError) in try await push(hub, a, Array(batch.dropFirst(2))) }
+        #expect(second?.code == .foreignDevice)
+        #expect(second?.sequence == 3)
+    }
+
+    @Test func resendingIsANoOpAndAnotherOperationUnderAUsedIdentityIsRefused() async throws {
+        let directory = TemporaryDirectory()
+        let (hub, a, _) = try setUp(directory)
+        _ = try await push(hub, a, [setOp("dev-a", 1), setOp("dev-a", 2)])
+        let again = try await push(hub, a, [setOp("dev-a", 1), setOp("dev-a", 2), setOp("dev-a", 3)])
+        #expect(again == Message.Pushed(confirmed: 3, applied: 1, duplicates: 2))
+        let conflicting = await refusal { () throws(ProtocolError) in
+            try await push(hub, a, [setOp("dev-a", 4), setOp("dev-a", 2, value: "in_progress")])
+        }
+        #expect(conflicting?.code == .conflictingOp)
+        #expect(conflicting?.sequence == 2, "conflicting_op names the op's seq, so a device can set it aside")
+        #expect(try hub.replica.operationCount() == 3, "operation 4 of the refused batch is not stored")
+        #expect(try hub.replica.dataset().values.first?.current.value == "done")
+    }
+
+    /// PROTOCOL.md 10.2, step 5: two different operations under one identity in the same batch
+    /// conflict too, and the refusal names the first one in batch order that conflicts.
+    @Test func twoDifferentOperationsUnderOneIdentityInABatchConflict() async throws {
+        let directory = TemporaryDirectory()
+        let (hub, a, _) = try setUp(directory)
+        let conflicting = await refusal { () throws(ProtocolError) in
+            try await push(hub, a, [setOp("dev-a", 1), setOp("dev-a", 2), setOp("dev-a", 2, value: "in_progress"), setOp("dev-a", 3)])
+        }
+        #expect(conflicting?.code == .conflictingOp)
+        #expect(conflicting?.sequence == 2)
+        #expect(try hub.replica.operationCount() == 0)
+        // The same operation twice in a batch is a duplicate, not a conflict.
+        let pushed = try await push(hub, a, [setOp("dev-a", 1), setOp("dev-a", 1)])
+        #expect(pushed == Message.Pushed(confirmed: 1, applied: 1, duplicates: 1))
+    }
+
+    @Test func withdrawnNumbersCountAsSettled() async throws {
+        let directory = TemporaryDirectory()
+        let (hub, a, _) = try setUp(directory)
+        #expect(try await push(hub, a, [setOp("dev-a", 1), setOp("dev-a", 3)], withdrawn: [2]).confirmed == 3)
+        // A gap stops the confirmed number until it is filled.
+        #expect(try await push(hub, a, [setOp("dev-a", 5)], withdrawn: [6]).confirmed == 3)
+        #expect(try await push(hub, a, [], withdrawn: [4]).confirmed == 6)
+        // A withdrawn number that arrives later is stored; confirmed does not move back.
+        let late = try await push(hub, a, [setOp("dev-a", 2), setOp("dev-a", 7)])
+        #expect(late == Message.Pushed(confirmed: 7, applied: 2, duplicates: 0))
+        #expect(try await hub.confirmed(device: "dev-a") == 7)
+        #expect(try await hub.device("dev-a")?.confirmed == 7)
+    }
+
+    @Test func withdrawnNumbersBelowOneRefuseTheWholePush() async throws {
+        let directory = TemporaryDirectory()
+        let (hub, a, _) = try setUp(directory)
+        let error = await refusal { () throws(ProtocolError) in try await push(hub, a, [setOp("dev-a", 1)], withdrawn: [0]) }
+        #expect(error?.code == .badMessage)
+        #expect(error?.sequence == nil)
+        #expect(try hub.replica.operationCount() == 0)
+    }
+
+    @Test func confirmedNumbersAreKeptPerDevice() async throws {
+        let directory = TemporaryDirectory()
+        let (hub, a, b) = try setUp(directory)
+        _ = try await push(hub, a, [setOp("dev-a", 1), setOp("dev-a", 2)])
+        _ = try await push(hub, b, [setOp("dev-b", 1, unit: "so-y-te")])
+        #expect(try await hub.confirmed(device: "dev-a") == 2)
+        #expect(try await hub.confirmed(device: "dev-b") == 1)
+        #expect(try await hub.confirmed(device: "dev-z") == 0)
+    }
+
+    @Test func pushedOperationsAreOnDiskWhenThePushReturns() async throws {
+        let directory = TemporaryDirectory()
+        let (hub, a, _) = try setUp(directory)
+        _ = try await push(hub, a, [setOp("dev-a", 1)])
+        let reopened = try HubStore.open(at: directory.path("hub.sqlite"), clock: { fixedHubTime })
+        #expect(try reopened.replica.operationCount() == 1)
+        #expect(try await reopened.confirmed(device: "dev-a") == 1)
+    }
+
+    @Test func lastWriterWinsByTimestampThenCounterThenDeviceBytes() async throws {
+        let directory = TemporaryDirectory()
+        let (hub, a, b) = try setUp(directory)
+        let t: Int64 = 1_718_845_320_000
+        func op(_ device: String, _ seq: Int64, _ millis: Int64, _ counter: Int64, _ value: String) -> Op {
+            .set(device: device, sequence: seq, timestamp: ts(millis, counter, device), unit: "muong-lay", item: "II.6.c", field: "staff_count", value: value)
+        }
+        // Arrival order must not matter: the later timestamp arrives first.
+        _ = try await push(hub, b, [op("dev-b", 1, t + 10, 0, "20")])
+        _ = try await push(hub, a, [op("dev-a", 1, t + 5, 7, "10")])
+        #expect(try hub.replica.dataset().values.first?.current.value == "20")
+        // Same millis: the counter decides.
+        _ = try await push(hub, a, [op("dev-a", 2, t + 10, 1, "11")])
+        #expect(try hub.replica.dataset().values.first?.current.value == "11")
+        // Same millis and counter: the device id's bytes decide ("dev-b" > "dev-a").
+        _ = try await push(hub, b, [op("dev-b", 2, t + 10, 1, "21")])
+        #expect(try hub.replica.dataset().values.first?.current.value == "21")
+        #expect(try hub.replica.dataset().conflicts.count == 1)
+    }
+
+    @Test func findingsAreAppendOnlyAndTheLatestRetractionWins() async throws {
+        let directory = TemporaryDirectory()
+        let (hub, a, b) = try setUp(directory)
+        let t: Int64 = 1_718_845_320_000
+        let add = Op.findingAdd(device: "dev-a", sequence: 1, timestamp: ts(t, 0, "dev-a"), unit: "muong-lay", item: nil,
+                                kind: .recommendation, text: "Kiện toàn Hội đồng Thi đua - Khen thưởng.")
+        let later = Op.findingRetract(device: "dev-b", sequence: 1, timestamp: ts(t + 20, 0, "dev-b"), unit: "muong-lay", item: nil,
+                                      finding: "dev-a/1", reason: "Đã thực hiện.")
+        let earlier = Op.findingRetract(device: "dev-a", sequence: 2, timestamp: ts(t + 10, 0, "dev-a"), unit: "muong-lay", item: nil,
+                                        finding: "dev-a/1", reason: "Trùng lặp.")
+        // The retraction may arrive before the finding, and the later one first.
+        _ = try await push(hub, b, [later])
+        _ = try await push(hub, a, [add, earlier])
+        let findings = try hub.replica.dataset().findings
+        #expect(findings.count == 1)
+        #expect(findings.first?.text == "Kiện toàn Hội đồng Thi đua - Khen thưởng.")
+        #expect(findings.first?.retraction?.value == "Đã thực hiện.")
+    }
+
+    @Test func textLengthIsCheckedAgainstTheFieldsMaxLength() async throws {
+        let directory = TemporaryDirectory()
+        let (hub, a, _) = try setUp(directory)
+        let fits = String(repeating: "ệ", count: 500)
+        #expect(try await push(hub, a, [setOp("dev-a", 1, item: "II.5", field: "fund_source", value: fits)]).applied == 1)
+        let error = await refusal { () throws(ProtocolError) in
+            try await push(hub, a, [setOp("dev-a", 2, item: "II.5", field: "fund_source", value: fits + "x")])
+        }
+        #expect(error?.code == .invalidOp)
+        #expect(error?.sequence == 2)
+        let note = String(repeating: "a", count: 4000)
+        #expect(try await push(hub, a, [setOp("dev-a", 2, field: "note", value: note)]).applied == 1)
+        let long = await refusal { () throws(ProtocolError) in try await push(hub, a, [setOp("dev-a", 3, field: "note", value: note + "b")]) }
+        #expect(long?.code == .invalidOp)
+    }
+
+    /// PROTOCOL.md: text values are in Unicode NFC. Swift's `==` on strings compares canonical
+    /// equivalence, so `Op.validateShape()`'s `value == Text.nfc(value)` holds for NFD text too.
+    @Test func textNotInNFCIsRefused() async throws {
+        let directory = TemporaryDirectory()
+        let (hub, a, _) = try setUp(directory)
+        let nfd = "Mu\u{031B}\u{0300}ng"  // "Mừng" decomposed
+        #expect(Array(nfd.unicodeScalars) != Array(Text.nfc(nfd).unicodeScalars))
+        let error = await refusal { () throws(ProtocolError) in
+            try await push(hub, a, [setOp("dev-a", 1, field: "note", value: nfd)])
+        }
+        #expect(error?.code == .invalidOp)
+        #expect(try hub.replica.operationCount() == 0)
+    }
+}
+
+@Suite("HubStore: pull")
+struct HubStorePullTests {
+    @Test func pullExcludesTheDevicesOwnOperationsAndUnitsOutsideItsScope() async throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        try hub.addUnit(Plan.Unit(id: "muong-lay.na-lay", name: "Phường Na Lay", kind: .direct, parent: "muong-lay"))
+        _ = try hub.addDevice("dev-a", units: ["muong-lay"], name: nil)
+        _ = try hub.addDevice("dev-b", units: ["muong-lay.na-lay", "so-y-te"], name: nil)
+        let devices = try hub.devices()
+        let (a, b) = (devices[0], devices[1])
+        _ = try await hub.push(Message.Push(ops: [setOp("dev-a", 1), setOp("dev-a", 2, unit: "muong-lay.na-lay")]), from: a, scope: hub.scope(of: a))
+        _ = try await hub.push(Message.Push(ops: [setOp("dev-b", 1, unit: "so-y-te"), setOp("dev-b", 2, unit: "muong-lay.na-lay"),
+                                                  setOp("dev-b", 3, unit: "so-y-te")]),
+                               from: b, scope: hub.scope(of: b))
+        try hub.replica.merge([setOp("hub", 1, field: "rating", value: "tot")])
+        let forA = try await hub.pull(after: 0, limit: 100, for: "dev-a", scope: hub.scope(of: a))
+        #expect(forA.ops.map { "\($0.device)#\($0.sequence)" } == ["dev-b#2", "hub#1"], "dev-a's scope holds the sub-unit, not so-y-te")
+        #expect(forA.cursor == 6)
+        #expect(!forA.more)
+        let forB = try await hub.pull(after: 0, limit: 100, for: "dev-b", scope: hub.scope(of: b))
+        #expect(forB.ops.map { "\($0.device)#\($0.sequence)" } == ["dev-a#2"], "dev-b's scope is the sub-unit, not its parent")
+        #expect(forB.cursor == 6)
+    }
+
+    @Test func aFullPageSaysMoreAndCarriesItsLastPosition() async throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        _ = try hub.addDevice("dev-a", units: ["muong-lay"], name: nil)
+        try hub.replica.merge((1...5).map { setOp("dev-b", $0) } + [setOp("dev-c", 1, unit: "so-y-te")])
+        let scope: Set<String> = ["muong-lay"]
+        var cursor: Int64 = 0
+        var pages: [[Int64]] = []
+        var cursors: [Int64] = []
+        while true {
+            let batch = try await hub.pull(after: cursor, limit: 2, for: "dev-a", scope: scope)
+            pages.append(batch.ops.map(\.sequence))
+            cursors.append(batch.cursor)
+            cursor = batch.cursor
+            if !batch.more { break }
+        }
+        #expect(pages == [[1, 2], [3, 4], [5]])
+        #expect(cursors == [2, 4, 6], "the last page carries the end of the log, past the out-of-scope operation")
+        let after = try await hub.pull(after: 6, limit: 2, for: "dev-a", scope: scope)
+        #expect(after.ops.isEmpty && after.cursor == 6 && !after.more)
+    }
+}
+
+@Suite("HubStore: bundles")
+struct HubStoreBundleTests {
+    @Test func importingABundleAdvancesTheConfirmedNumbersOfEnrolledDevices() async throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        _ = try hub.addDevice("dev-a", units: ["muong-lay"], name: nil)
+        let bundle = try BundleFile.decode(Vectors.data("bundle-valid.bundle"))
+        let result = try await hub.importBundle(bundle)
+        #expect(result.applied == 4)
+        #expect(try await hub.confirmed(device: "dev-a") == 4)
+        let extra = BundleFile(plan: builtInPlan.id, device: "dev-x", from: 0, through: 2,
+                               ops: [setOp("dev-x", 1), setOp("dev-x", 2, unit: "so-y-te")])
+        #expect(try await hub.importBundle(extra).applied == 2, "a bundle is not limited to one device or scope")
+        #expect(try hub.devices().map(\.id) == ["dev-a"], "importing does not enroll anyone")
+    }
+
+    @Test func aRefusedBundleImportsNothing() async throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        let bad = BundleFile(plan: builtInPlan.id, device: "dev-a", from: 0, through: 2,
+                             ops: [setOp("dev-a", 1), setOp("dev-a", 2, value: "finished")])
+        await #expect(throws: CoreError.self) { try await hub.importBundle(bad) }
+        let otherPlan = BundleFile(plan: "kh-2025", device: "dev-a", from: 0, through: 1, ops: [setOp("dev-a", 1)])
+        await #expect(throws: ProtocolError.self) { try await hub.importBundle(otherPlan) }
+        #expect(try hub.replica.operationCount() == 0)
+        try hub.replica.merge([setOp("dev-a", 1)])
+        let conflicting = BundleFile(plan: builtInPlan.id, device: "dev-a", from: 0, through: 2,
+                                     ops: [setOp("dev-a", 2), setOp("dev-a", 1, value: "in_progress")])
+        await #expect(throws: StoreError.self) { try await hub.importBundle(conflicting) }
+        #expect(try hub.replica.operationCount() == 1)
+    }
+
+    @Test func aBundleRoundTripsThroughItsBytes() throws {
+        let ops = try wireOps(Array(String(decoding: Vectors.data("bundle-valid.bundle"), as: UTF8.self)
+            .split(separator: "\n").dropFirst().dropLast().map { String($0.dropFirst(3)) }))
+        let bundle = BundleFile(plan: builtInPlan.id, device: "dev-a", from: 0, through: 4, ops: ops)
+        #expect(bundle.encoded() == (try Vectors.data("bundle-valid.bundle")), "the vector is byte for byte what the encoder writes")
+        #expect(try BundleFile.decode(bundle.encoded()) == bundle)
+    }
+}
+
+/// The code of the HubError (or CoreError) thrown by `body`.
+func hubErrorCode(_ body: () throws -> Void) -> String? {
+    do {
+        try body()
+        return nil
+    } catch let error as HubError {
+        return error.code.rawValue
+    } catch let error as CoreError {
+        return error.code.rawValue
+    } catch {
+        return "\(error)"
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import InspectorCore
+import InspectorHub
+import InspectorProtocol
+import InspectorStore
+import InspectorSyncClient
+import Testing
+
+/// Devices whose clocks are days off, or jump backwards, still converge, and an edit made after
+/// seeing another one wins over it whatever the clocks say.
+@Suite("Clock faults")
+struct ClockFaultTests {
+    static let day: Int64 = 86_400_000
+
+    struct Device {
+        let store: ReplicaStore
+        let clock: ShiftableClock
+        let token: String
+    }
+
+    static func device(_ id: String, _ hub: LiveHub, _ directory: TemporaryDirectory, shift: Int64) throws -> Device {
+        let clock = ShiftableClock(shift: shift)
+        let token = try hub.store.addDevice(id, units: ["muong-lay"], name: nil)
+        let store = try ReplicaStore.create(at: directory.path("\(id).sqlite"), device: id, plan: builtInPlan, clock: clock.closure)
+        return Device(store: store, clock: clock, token: token)
+    }
+
+    static func sync(_ device: Device, _ hub: LiveHub) async throws -> SyncClient.Summary {
+        try await SyncClient(store: device.store, address: hub.address, token: device.token, batchSize: 3, responseTimeout: .seconds(20)).sync()
+    }
+
+    /// Every device equals the hub, the hub equals the model, and each device's timestamps grow with its sequence numbers.
+    static func checkConverged(_ devices: [String: Device], _ hub: LiveHub, _ label: String) async throws {
+        var model = MergeState()
+        for (id, device) in devices.sorted(by: { $0.key < $1.key }) {
+            let own = try device.store.operations(device: id).map(\.operation)
+            for op in own { model.apply(op) }
+            #expect(zip(own, own.dropFirst()).allSatisfy { $0.timestamp < $1.timestamp },
+                    "\(label): \(id)'s timestamps go back: \(own.map(\.timestamp))")
+            #expect(try hub.store.replica.operations(device: id).map(\.operation) == own, "\(label): the hub's ops of \(id) differ")
+            let expected = try await hub.store.dataset(for: id).canonicalJSON()
+            #expect(try device.store.dataset(unitIDs: ["muong-lay"]).canonicalJSON() == expected, "\(label): \(id) differs from the hub")
+        }
+        #expect(model.dataset(plan: builtInPlan, units: hub.store.replica.units).canonicalJSON() == (try await hub.store.dataset().canonicalJSON()),
+                "\(label): the hub differs from MergeState")
+    }
+
+    @Test("a device 7 days slow that pulled a 7-days-fast edit still wins with its later edit (HLC receive rule)")
+    func slowDeviceEditAfterSeeingWins() async throws {
+        let hub = try await LiveHub.start()
+        let directory = TemporaryDirectory()
+        let fast = try Self.device("dev-fast", hub, directory, shift: 7 * Self.day)
+        let slow = try Self.device("dev-slow", hub, directory, shift: -7 * Self.day)
+        let fine = try Self.device("dev-fine", hub, directory, shift: 0)
+
+        // dev-fast edits before it ever measured its offset: its stamp is a week ahead.
+        let ahead = try fast.store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+        #expect(ahead.timestamp.millis > ReplicaStore.systemClock() + 6 * Self.day)
+        _ = try await Self.sync(fast, hub)
+        // dev-slow pulls it, then its clock jumps back another hour, and it edits the same field.
+        let pulled = try await Self.sync(slow, hub)
+        #expect(pulled.pulled == 1)
+        slow.clock.shift(by: -3_600_000)
+        let later = try slow.store.set(unit: "muong-lay", item: "II.4", field: "status", value: "in_progress")
+        #expect(later.timestamp > ahead.timestamp, "an edit made after seeing another must order after it: \(later.timestamp) vs \(ahead.timestamp)")
+        #expect(try slow.store.dataset(unitIDs: ["muong-lay"]).values.first { $0.item == "II.4" && $0.field == "status" }?.current.value == "in_progress")
+        // dev-fine edits the field too, before it sees either: with a true clock it loses to the week-ahead stamps.
+        let early = try fine.store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+        #expect(early.timestamp < ahead.timestamp)
+        for _ in 0..<2 { for device in [slow, fine, fast] { _ = try await Self.sync(device, hub) } }
+
+        let devices = ["dev-fast": fast, "dev-slow": slow, "dev-fine": fine]
+        for (id, device) in devices {
+            let value = try device.store.dataset(unitIDs: ["muong-lay"]).values.first { $0.item == "II.4" && $0.field == "status" }
+            #expect(value?.current.value == "in_progress" && value?.current.device == "dev-slow", "\(id) shows \(String(describing: value))")
+        }
+        try await Self.checkConverged(devices, hub, "slowDeviceEditAfterSeeingWins")
+        await hub.stop()
+    }
+
+    @Test("devices ±7 days off and a clock that jumps backwards mid-session converge, timestamps monotonic per device")
+    func skewedAndJumpingClocksConverge() async throws {
+        var rng = FaultRNG(seed: faultSeed("skewedAndJumpingClocksConverge"))
+        let hub = try await LiveHub.start()
+        let directory = TemporaryDirectory()
+        let devices = [
+            "dev-ahead": try Self.device("dev-ahead", hub, directory, shift: 7 * Self.day),
+            "dev-behind": try Self.device("dev-behind", hub, directory, shift: -7 * Self.day),
+            "dev-jumpy": try Self.device("dev-jumpy", hub, directory, shift: 0),
+        ]
+        let ids = devices.keys.sorted()
+        for round in 0..<12 {
+            for id in ids {
+                let device = devices[id]!
+                for _ in 0..<rng.int(0...4) { try FaultEdits.edit(device.store, &rng) }
+            }
+            // The jumpy clock goes back by up to two days, sometimes in the middle of a session (between its
+            // edits and its sync), sometimes after it pulled.
+            let jumpy = devices["dev-jumpy"]!
+            jumpy.clock.shift(by: -Int64(rng.int(1...48)) * 3_600_000)
+            let id = rng.pick(ids)
+            _ = try await Self.sync(devices[id]!, hub)
+            if id == "dev-jumpy" {
+                jumpy.clock.shift(by: -Int64(rng.int(1...60)) * 60_000)
+                try FaultEdits.edit(jumpy.store, &rng)
+            }
+            // The ±7-day devices stay off even after measuring their offset; every few rounds their clocks wander further.
+            if round % 4 == 3 { devices["dev-behind"]!.clock.shift(by: -Self.day) }
+        }
+        for _ in 0..<2 { for id in ids { _ = try await Self.sync(devices[id]!, hub) } }
+        try await Self.checkConverged(devices, hub, "skewedAndJumpingClocksConverge")
+
+        // After everything was seen, any new edit of any device wins over everything it saw.
+        for id in ids {
+            let device = devices[id]!
+            device.clock.shift(by: -Self.day)
+            let seenMax = try device.store.operations().map(\.operation.timestamp).max()!
+            let edit = try device.store.set(unit: "muong-lay", item: "II.6.c", field: "staff_count", value: "77")
+            #expect(edit.timestamp > seenMax, "\(id): a new edit orders before what it saw")
+            _ = try await Self.sync(device, hub)
+        }
+        await hub.stop()
+    }
+}

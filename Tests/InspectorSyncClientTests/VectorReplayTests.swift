@@ -1,0 +1,240 @@
+import Foundation
+import InspectorCore
+import InspectorProtocol
+import InspectorStore
+import InspectorSyncClient
+import NIOCore
+import NIOPosix
+import Testing
+
+/// Replays the device side of the vectors: a fake hub answers with the transcript's `S:` lines
+/// after checking each line the real `SyncClient` sends against the transcript's `C:` lines.
+@Suite("Protocol vectors, device side")
+struct ClientVectorReplayTests {
+    /// The transcripts that are one complete device sync (`client-replay:` in their header).
+    static var clientTranscripts: [String] {
+        Vectors.transcripts.filter { (try? Vectors.transcript($0).clientReplay) != nil }
+    }
+
+    @Test("SyncClient speaks the transcript", arguments: clientTranscripts)
+    func transcript(_ name: String) async throws {
+        let transcript = try Vectors.transcript(name)
+        let replay = try #require(transcript.clientReplay)
+        try #require(transcript.plan == builtInPlan.id)
+        try #require(!transcript.steps.contains(.connect) && !transcript.steps.contains(.close),
+                     "a client-replay transcript is one connection")
+        let directory = TemporaryDirectory()
+        let store = try makeDevice(directory, replay.device)
+        let local = try wireOps(transcript.localOps)
+        try store.merge(local)
+        let token = "token-of-\(replay.device)"
+        let substitutions = Substitutions(tokens: [replay.device: token], planDigest: builtInPlan.digest,
+                                          hubTime: transcript.hubClock ?? fixedHubTime)
+        let hub = try await FakeHub.start(transcript: transcript, substitutions: substitutions)
+        let client = try SyncClient(store: store, address: HubAddress(host: "127.0.0.1", port: hub.port), token: token,
+                                    batchSize: replay.batchSize, responseTimeout: .seconds(10))
+        let outcome: Result<SyncClient.Summary, any Error>
+        do { outcome = .success(try await client.sync()) } catch { outcome = .failure(error) }
+        let problems = await hub.finish()
+        for problem in problems { Issue.record("\(name): \(problem)") }
+        guard problems.isEmpty else { return }
+        let summary = try outcome.get()
+
+        // What the device must have kept, read from the transcript's hub lines.
+        let expected = try Expectations(transcript, substitutions: substitutions)
+        #expect(summary.confirmed == expected.confirmed)
+        #expect(try store.meta(.hubConfirmedSequence) == String(expected.confirmed))
+        #expect(try store.meta(.pullCursor) == String(expected.cursor))
+        #expect(summary.refused.map(\.sequence) == expected.refused)
+        #expect(summary.pulled == expected.pulled.count)
+        #expect(summary.pushed == expected.applied)
+        #expect(try store.scope() == Set(expected.scope))
+        let held = Set(try store.operations().map(\.operation))
+        for op in expected.pulled { #expect(held.contains(op), "\(name): the device does not hold pulled \(op.device)#\(op.sequence)") }
+        #expect(held.count == local.count + expected.pulled.count)
+        let status = try SyncStatus(store: store)
+        #expect(status.refused.map(\.sequence) == expected.refused)
+        #expect(status.pending == 0, "after a complete sync nothing is only on the device")
+    }
+
+    @Test("bundle imports into a device replica as its vector says", arguments: Vectors.bundles)
+    func bundle(_ name: String) async throws {
+        let expectation = try #require(bundleExpectations[name])
+        let directory = TemporaryDirectory()
+        let store = try makeDevice(directory, "dev-r")
+        let url = Vectors.directory.appendingPathComponent(name)
+        do {
+            let result = try BundleTransfer.import(from: url, into: store)
+            #expect(expectation.applied != nil, "\(name): the import must fail with \(expectation.errorCode ?? "")")
+            #expect(result.applied == expectation.applied)
+            #expect(try BundleTransfer.import(from: url, into: store).duplicates == result.applied)
+        } catch {
+            let (code, message): (String, String) = switch error {
+            case let error as ProtocolError: (error.code.rawValue, error.message)
+            case let error as CoreError: (error.code.rawValue, error.message)
+            case let error as StoreError: (error.code.rawValue, error.message)
+            default: ("unknown", "\(error)")
+            }
+            #expect(expectation.applied == nil, "\(name): the import must succeed; it failed with \(code): \(message)")
+            #expect(code == expectation.errorCode, "\(name): \(message)")
+            if let fragment = expectation.messageContains {
+                #expect(message.contains(fragment), "\(name): '\(message)' does not contain '\(fragment)'")
+            }
+            #expect(try store.operationCount() == 0, "a refused bundle imports nothing")
+        }
+    }
+
+    @Test("the device side replays at least the complete syncs")
+    func coverage() throws {
+        let replayed = Set(Self.clientTranscripts)
+        #expect(replayed.contains("push-and-pull.txt"))
+        #expect(replayed.contains("refused-op-set-aside.txt"))
+        #expect(replayed.contains("pull-paging.txt"))
+        #expect(replayed.contains("compression-offer.txt"))
+        for name in Vectors.bundles { #expect(bundleExpectations[name] != nil, "\(name) is not replayed") }
+    }
+}
+
+/// What a complete sync leaves on the device, read from a transcript.
+struct Expectations {
+    var confirmed: Int64 = 0
+    var cursor: Int64 = 0
+    var refused: [Int64] = []
+    var applied = 0
+    var pulled: [Op] = []
+    var scope: [String] = []
+
+    init(_ transcript: Transcript, substitutions: Substitutions) throws {
+        for step in transcript.steps {
+            guard case .expect(let template) = step else { continue }
+            let text = try substitutions.text(template)
+            guard let (verb, body) = splitLine(Array(text.utf8)) else { continue }
+            let value = try VJSONParser.parse(body, allowMatchers: true)
+            switch verb {
+            case "welcome":
+                confirmed = value["confirmed"]?.intValue ?? 0
+                scope = value["scope"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            case "pushed":
+                confirmed = value["confirmed"]?.intValue ?? confirmed
+                applied += Int(value["applied"]?.intValue ?? 0)
+            case "ops":
+                cursor = value["cursor"]?.intValue ?? cursor
+                pulled += try wireOps(value["ops"]?.arrayValue?.map(\.description) ?? [])
+            case "error":
+                if let seq = value["seq"]?.intValue { refused.append(seq) }
+            default:
+                break
+            }
+        }
+    }
+}
+
+/// A hub that follows a transcript: it checks each line the device sends against the next `C:`
+/// line and answers with the `S:` lines.
+final class FakeHub: Sendable {
+    let port: Int
+    private let task: Task<[String], Never>
+    private let serverChannel: any Channel
+
+    private init(port: Int, task: Task<[String], Never>, serverChannel: any Channel) {
+        self.port = port
+        self.task = task
+        self.serverChannel = serverChannel
+    }
+
+    static func start(transcript: Transcript, substitutions: Substitutions) async throws -> FakeHub {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: "127.0.0.1", port: 0) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try LineChannel.configure(channel, maximumLineBytes: 8 << 20)
+                }
+            }
+        let port = server.channel.localAddress?.port ?? 0
+        let planJSON = Array(builtInPlan.encoded())
+        let task = Task<[String], Never> {
+            var problems: [String] = []
+            do {
+                try await server.executeThenClose { connections in
+                    for try await connection in connections {
+                        problems = await serve(connection, transcript: transcript, substitutions: substitutions, planJSON: planJSON)
+                        break
+                    }
+                }
+            } catch {
+                problems.append("the fake hub failed: \(error)")
+            }
+            return problems
+        }
+        return FakeHub(port: port, task: task, serverChannel: server.channel)
+    }
+
+    /// Waits for the conversation to end and returns what went wrong.
+    func finish() async -> [String] {
+        let watchdog = Task { [serverChannel] in
+            try await Task.sleep(for: .seconds(20))
+            serverChannel.close(promise: nil)
+        }
+        defer { watchdog.cancel() }
+        return await task.value
+    }
+
+    private static func serve(_ connection: LineChannel.AsyncChannel, transcript: Transcript, substitutions: Substitutions,
+                              planJSON: [UInt8]) async -> [String] {
+        let context = MatchContext(hubTime: nil, checkPlan: { _ in "the device never sends a plan" })
+        do {
+            return try await connection.executeThenClose { inbound, outbound in
+                var lines = inbound.makeAsyncIterator()
+                for (index, step) in transcript.steps.enumerated() {
+                    let place = "\(transcript.name):\(transcript.stepLines[index])"
+                    switch step {
+                    case .send(let template):
+                        let expected = try substitutions.text(template)
+                        let channel = connection.channel
+                        let watchdog = Task {
+                            try await Task.sleep(for: .seconds(10))
+                            channel.close(promise: nil)
+                        }
+                        let next = try? await lines.next()
+                        watchdog.cancel()
+                        guard let line = next else {
+                            return ["\(place): expected the device to send '\(expected.prefix(100))', but it sent nothing more"]
+                        }
+                        let actual = Array(line.readableBytesView)
+                        // The device's wall clock in hello is not part of the transcript, nor is an
+                        // offer of compression the transcript's welcome declines.
+                        let problem = expected.hasPrefix("hello ")
+                            ? helloDifference(expected: expected, actual: actual, context: context)
+                            : lineDifference(expected: expected, actual: actual, context: context)
+                        if let problem { return ["\(place): \(problem)"] }
+                    case .expect(let template):
+                        var bytes = try substitutions.bytes(template)
+                        if let range = bytes.firstRange(of: Array("<plan>".utf8)) { bytes.replaceSubrange(range, with: planJSON) }
+                        if bytes.contains(UInt8(ascii: "<")), String(decoding: bytes, as: UTF8.self).contains("<any-") {
+                            return ["\(place): a client-replay transcript cannot use <any-…> in S: lines"]
+                        }
+                        if negotiatedCompression(String(decoding: bytes, as: UTF8.self)) == "deflate" {
+                            // The welcome goes out plain, after the inflater is in place; every later
+                            // byte both ways is in the DEFLATE streams (PROTOCOL.md 18.3).
+                            let channel = connection.channel
+                            let welcome = ByteBuffer(bytes: bytes + [0x0A])
+                            _ = try await channel.eventLoop.submit {
+                                try TestDeflate.install(on: channel, writingFirst: welcome)
+                            }.get()
+                        } else {
+                            try await outbound.write(ByteBuffer(bytes: bytes + [0x0A]))
+                        }
+                    case .expectClosed:
+                        return []
+                    case .close, .connect:
+                        return ["\(place): a client-replay transcript is one connection"]
+                    }
+                }
+                // The transcript ends with the connection open: the device must not send more.
+                return []
+            }
+        } catch {
+            return ["the fake hub's connection failed: \(error)"]
+        }
+    }
+}
