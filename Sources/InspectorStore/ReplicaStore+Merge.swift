@@ -38,6 +38,19 @@ extension ReplicaStore {
         }
     }
 
+    /// Merges operations like ``merge(_:meta:)``, without blocking the calling thread: the database
+    /// work runs on GRDB's writer queue while the task is suspended.
+    @discardableResult
+    public func mergeAsync(_ operations: [Op], meta: [MetaKey: String] = [:]) async throws -> MergeResult {
+        try validate(operations)
+        let now = clock()
+        do {
+            return try await writer.write { db in try mergeTransaction(db, operations, now: now, meta: meta, also: nil) }
+        } catch let error as DatabaseError {
+            throw StoreError(.database, "the database refused the change (\(error.resultCode)): \(error.message ?? "no detail"); nothing was written")
+        }
+    }
+
     /// Merges operations like ``merge(_:meta:)``, without blocking the calling thread, and runs
     /// `also` in the same transaction (the hub records its bookkeeping this way).
     ///

@@ -47,6 +47,21 @@ extension ReplicaStore {
         }
     }
 
+    /// This device's operations after `afterSequence`, in order, at most `limit`; without blocking
+    /// the calling thread.
+    public func ownOperations(afterSequence: Int64, limit: Int) async throws -> [Op] {
+        let device = self.device
+        do {
+            return try await writer.read { db in
+                try Row.fetchAll(db.cachedStatement(sql: """
+                    SELECT \(Op.selectColumns) FROM ops WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?
+                    """), arguments: [device, afterSequence, limit]).map { Op(row: $0) }
+            }
+        } catch let error as DatabaseError {
+            throw StoreError(.database, "the database could not be read (\(error.resultCode))")
+        }
+    }
+
     /// The value of a metadata key.
     public func meta(_ key: MetaKey) throws -> String? {
         try Self.wrap { try writer.read { db in try Self.meta(db, key) } }

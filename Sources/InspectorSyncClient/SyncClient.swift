@@ -161,8 +161,8 @@ public struct SyncClient: Sendable {
         var done = 0
         while true {
             let refusedSequences = Set(refused.map(\.sequence))
-            let candidates = try store.operations(limit: batchSize + refusedSequences.count, device: store.device, afterSequence: confirmed)
-                .map(\.operation).filter { !refusedSequences.contains($0.sequence) }.prefix(batchSize)
+            let candidates = try await store.ownOperations(afterSequence: confirmed, limit: batchSize + refusedSequences.count)
+                .filter { !refusedSequences.contains($0.sequence) }.prefix(batchSize)
             let pending = Self.boundedByBytes(candidates)
             let withdrawn = refusedSequences.filter { $0 > confirmed }.sorted()
             if pending.isEmpty && withdrawn.isEmpty { break }
@@ -203,7 +203,7 @@ public struct SyncClient: Sendable {
                 }
                 throw SyncError(.protocolViolation, "the hub answered a pull with '\(answer.verb)'")
             }
-            let result = try store.merge(batch.ops, meta: [.pullCursor: String(batch.cursor)])
+            let result = try await store.mergeAsync(batch.ops, meta: [.pullCursor: String(batch.cursor)])
             summary.pulled += result.applied
             summary.newConflicts += result.newConflicts
             cursor = batch.cursor

@@ -65,7 +65,7 @@ struct CompressionTests {
             #expect(cursor == 70)
             try await session.send(.bye)
             #expect(await session.message() == .bye)
-            #expect(await session.next(timeout: .seconds(5)) == .closed)
+            #expect(await session.next(timeout: .seconds(20)) == .closed)
 
             // What went over the socket after the welcome was compressed, both ways.
             let state = tap.state.withLock { $0 }
@@ -196,17 +196,17 @@ struct CompressionTests {
             #expect(tap.state.withLock { $0.rawOut } < 10_000, "two 1 MiB lines compress to a few KiB")
             let answer = await session.message()
             #expect(answer == .error(ProtocolError(.lineTooLong, "a line may hold at most 1048576 bytes")))
-            #expect(await session.next(timeout: .seconds(5)) == .closed)
+            #expect(await session.next(timeout: .seconds(20)) == .closed)
         }
         await live.stop()
     }
 
     /// The hub must close: at most an `error` line first (the reference sends none).
     private func expectClosedWithoutAnswer(_ session: inout RawClient.Session, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        var next = await session.next(timeout: .seconds(5))
+        var next = await session.next(timeout: .seconds(20))
         if case .line(let bytes) = next {
             #expect(errorCode(try? LineCodec.decode(bytes)) != nil, "only an error may precede the close", sourceLocation: sourceLocation)
-            next = await session.next(timeout: .seconds(5))
+            next = await session.next(timeout: .seconds(20))
         }
         #expect(next == .closed, "the hub keeps a connection whose stream is corrupt", sourceLocation: sourceLocation)
     }
