@@ -235,5 +235,41 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Fault-injection tests: hostile lines, slow clients, fuzzing, a full disk (see docs/reliability.md).
+        .testTarget(
+            name: "InspectorFaultTests",
+            dependencies: [
+                "InspectorCore",
+                "InspectorPlans",
+                "InspectorStore",
+                "InspectorProtocol",
+                "InspectorHub",
+                "InspectorSyncClient",
+                "inspector-soak",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The soak command: rounds of random edits, cut syncs, clock skew and hub restarts, plus the fuzzer.
+        .executableTarget(
+            name: "inspector-soak",
+            dependencies: [
+                "InspectorCore",
+                "InspectorPlans",
+                "InspectorStore",
+                "InspectorProtocol",
+                "InspectorHub",
+                "InspectorSyncClient",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
     ]
 )

@@ -40,9 +40,10 @@ public struct CoreError: Error, Hashable, Sendable, CustomStringConvertible {
     /// A readable explanation of what is wrong.
     public var message: String
 
+    /// Messages are capped (1 KiB): they quote ids and values, and must stay short whatever a peer sends.
     public init(_ code: Code, _ message: String) {
         self.code = code
-        self.message = message
+        self.message = message.utf8.count > 1024 ? message.excerpt(250) + "…" : message
     }
 
     public var description: String { "\(message) [\(code)]" }

@@ -1,3 +1,5 @@
+import InspectorCore
+
 /// An error of the sync protocol: a line that cannot be read, a message that breaks the rules, or a
 /// refusal from the hub. It travels on the wire as an `error` line with the same ``code``.
 ///
@@ -50,7 +52,7 @@ public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible 
 
     public init(_ code: Code, _ message: String, sequence: Int64? = nil) {
         self.code = code
-        self.message = message
+        self.message = message.utf8.count > 1024 ? message.excerpt(250) + "…" : message
         self.sequence = sequence
     }
 

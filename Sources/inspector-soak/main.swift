@@ -1,1 +1,4 @@
-print("soak")
+import Foundation
+
+// See SoakCommand.swift; docs/reliability.md records the runs.
+exit(await SoakCommand.main(CommandLine.arguments))
