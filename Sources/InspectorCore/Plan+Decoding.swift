@@ -46,7 +46,8 @@ extension Plan {
             return "missing value at \(path(context.codingPath)): expected \(type)"
         case .dataCorrupted(let context):
             if context.codingPath.isEmpty { return "not valid JSON" }
-            return "invalid value at \(path(context.codingPath)): \(context.debugDescription)"
+            // Foundation's description quotes the value whole ("Cannot initialize Kind from invalid String value …").
+            return "invalid value at \(path(context.codingPath)): \(context.debugDescription.excerpt(120))"
         @unknown default:
             return "unreadable"
         }

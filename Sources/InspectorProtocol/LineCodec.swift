@@ -149,7 +149,38 @@ public enum LineCodec {
         }
     }
 
+    /// The deepest nesting of arrays and objects a body may have. Version 1's deepest body (a welcome
+    /// carrying its plan) nests 8 levels. Foundation's JSONDecoder traps (it does not throw) on a body
+    /// whose last byte opens level 513, one past its own limit (`[` × 513): deeper bodies never reach it.
+    static let maximumNesting = 64
+
+    /// Whether `body` opens more than `limit` nested arrays or objects (brackets inside strings do not count).
+    static func nestsDeeper(_ body: Data, than limit: Int) -> Bool {
+        body.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) -> Bool in
+            var depth = 0
+            var inString = false, escaped = false
+            for byte in bytes {
+                if inString {
+                    if escaped { escaped = false } else if byte == 0x5C { escaped = true } else if byte == 0x22 { inString = false }
+                    continue
+                }
+                switch byte {
+                case 0x22: inString = true
+                case 0x5B, 0x7B:
+                    depth += 1
+                    if depth > limit { return true }
+                case 0x5D, 0x7D: depth -= 1
+                default: break
+                }
+            }
+            return false
+        }
+    }
+
     static func decodeBody<T: Decodable>(_ body: Data, _ verb: String) throws(ProtocolError) -> T {
+        guard !nestsDeeper(body, than: maximumNesting) else {
+            throw ProtocolError(.badLine, "\(verb): the body nests deeper than \(maximumNesting) levels")
+        }
         do {
             return try JSONDecoder().decode(T.self, from: body)
         } catch let error as DecodingError {
