@@ -69,17 +69,6 @@ extension ReplicaStore {
         }
     }
 
-    /// Throws unless `unit` is known and, once the hub has assigned a scope, inside it.
-    public func checkUnit(_ unit: String) throws {
-        let known = units
-        guard known.contains(where: { $0.id == unit }) else {
-            throw CoreError(.unknownUnit, "unknown unit '\(unit.excerpt(70))'; units are: \(known.map(\.id).joined(separator: ", "))")
-        }
-        if let scope = try scope(), !scope.contains(unit) {
-            throw StoreError(.outOfScope, "unit '\(unit)' is not assigned to this device; it may write: \(scope.sorted().joined(separator: ", "))")
-        }
-    }
-
     /// Stamps and appends one local operation, updating the state in the same transaction.
     private func record(unit: String, also: (@Sendable (Database, Op) throws -> Void)? = nil,
                         _ make: @escaping @Sendable (Int64, HLCTimestamp) -> Op) throws -> Op {
