@@ -186,9 +186,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Test support shared by the hub's and the device's replay tests: reading Protocol/vectors/
+        // transcripts, and a test-side raw DEFLATE peer. Used with @testable import.
+        .target(
+            name: "InspectorTestSupport",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
+            path: "Tests/InspectorTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "InspectorHubTests",
             dependencies: [
+                "InspectorTestSupport",
                 "InspectorCore",
                 "InspectorPlans",
                 "InspectorStore",
@@ -207,6 +219,7 @@ let package = Package(
         .testTarget(
             name: "InspectorSyncClientTests",
             dependencies: [
+                "InspectorTestSupport",
                 "InspectorCore",
                 "InspectorPlans",
                 "InspectorStore",

@@ -6,6 +6,7 @@ import InspectorProtocol
 import InspectorStore
 import NIOCore
 import Testing
+@testable import InspectorTestSupport
 
 /// Negotiated stream compression (PROTOCOL.md section 18), against a live hub, with a test client
 /// that wraps its raw socket in its own zlib raw DEFLATE streams (DeflateStreams.swift).

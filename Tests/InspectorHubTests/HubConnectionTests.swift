@@ -5,6 +5,7 @@ import InspectorProtocol
 import InspectorStore
 import NIOCore
 import Testing
+@testable import InspectorTestSupport
 
 /// The hub's per-connection logic, driven over real TCP connections: limits, timeouts, revocation.
 @Suite("HubConnection over TCP")

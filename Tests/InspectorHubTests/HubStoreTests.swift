@@ -5,6 +5,7 @@ import InspectorHub
 import InspectorProtocol
 import InspectorStore
 import Testing
+@testable import InspectorTestSupport
 
 @Suite("HubStore: devices and tokens")
 struct HubStoreDeviceTests {

@@ -9,6 +9,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import Testing
+@testable import InspectorTestSupport
 
 /// The built-in plan, read once for the whole test target.
 let builtInPlan: Plan = {

@@ -4,6 +4,7 @@ import InspectorHub
 import InspectorProtocol
 import InspectorStore
 import Testing
+@testable import InspectorTestSupport
 
 /// Replays every transcript of `Protocol/vectors/` against a live hub, and imports every bundle.
 @Suite("Protocol vectors, hub side")

@@ -5,6 +5,7 @@ import InspectorProtocol
 import InspectorStore
 import InspectorSyncClient
 import Testing
+@testable import InspectorTestSupport
 
 /// Devices whose clocks are days off, or jump backwards, still converge, and an edit made after
 /// seeing another one wins over it whatever the clocks say.

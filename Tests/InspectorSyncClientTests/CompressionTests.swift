@@ -6,6 +6,7 @@ import InspectorStore
 import InspectorSyncClient
 import Synchronization
 import Testing
+@testable import InspectorTestSupport
 
 /// Negotiated stream compression (PROTOCOL.md section 18) from the device's side.
 @Suite("Stream compression, device side")

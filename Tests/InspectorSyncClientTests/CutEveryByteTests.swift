@@ -9,6 +9,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import Testing
+@testable import InspectorTestSupport
 
 // MARK: - Shared by the fault tests of this target (CutEveryByte, DeliveryOrder, FaultSchedule, ClockFault)
 

@@ -4,6 +4,7 @@ import InspectorHub
 import InspectorProtocol
 import InspectorStore
 import Testing
+@testable import InspectorTestSupport
 
 /// Batches delivered one to three times, shuffled, stale ones after newer ones: the hub
 /// (`HubStore.push`) and a device (`ReplicaStore.merge` of pulled batches) end exactly as with

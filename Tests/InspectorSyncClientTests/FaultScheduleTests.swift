@@ -6,6 +6,7 @@ import InspectorStore
 import InspectorSyncClient
 import Logging
 import Testing
+@testable import InspectorTestSupport
 
 /// A hub served in-process over a file that survives restarts (a new `HubStore` and `HubServer` each time).
 final class RestartableHub: @unchecked Sendable {

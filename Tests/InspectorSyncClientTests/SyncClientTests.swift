@@ -8,6 +8,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import Testing
+@testable import InspectorTestSupport
 
 /// `SyncClient` against a live hub in the same process.
 @Suite("SyncClient with a live hub")

@@ -6,6 +6,7 @@ import InspectorSyncClient
 import NIOCore
 import NIOPosix
 import Testing
+@testable import InspectorTestSupport
 
 /// Replays the device side of the vectors: a fake hub answers with the transcript's `S:` lines
 /// after checking each line the real `SyncClient` sends against the transcript's `C:` lines.

@@ -3,8 +3,8 @@
 // `ZlibCompressor` / `ZlibDecompressor`, independently of `InspectorProtocol.StreamCompression`, so
 // the tests check the reference implementation against the specification, not against itself.
 //
-// This file is shared, identical, by `Tests/InspectorHubTests/` and `Tests/InspectorSyncClientTests/`:
-// keep the two copies the same.
+// Shared by `Tests/InspectorHubTests/` and `Tests/InspectorSyncClientTests/` through the
+// `InspectorTestSupport` target.
 
 import CompressNIO
 import NIOCore

@@ -1,8 +1,7 @@
 // Reading and comparing the transcript test vectors of `Protocol/vectors/`.
 //
-// The format is documented in `Protocol/vectors/README.md`. This file is shared, identical, by the
-// hub's and the device's replay tests (`Tests/InspectorHubTests/VectorSupport.swift` and
-// `Tests/InspectorSyncClientTests/VectorSupport.swift`): keep the two copies the same.
+// The format is documented in `Protocol/vectors/README.md`. The hub's and the device's replay tests
+// both use this file through `@testable import InspectorTestSupport`.
 
 import Foundation
 
