@@ -70,12 +70,15 @@ struct HubConnectionTests {
             try await session.send(hello("dev-a", token: tokenA))
             guard case .welcome = await session.message() else { Issue.record("no welcome"); return }
             // Talking every 300 ms for over 2 s keeps the connection (idle limit 10 s, with room for a loaded machine).
+            // The hub's idle clock restarts when it reads a line, which is after the client sent it:
+            // measure the silence from the last send, not from the last answer.
+            var silentSince = ContinuousClock.now
             for _ in 0..<7 {
                 try await Task.sleep(for: .milliseconds(300))
+                silentSince = ContinuousClock.now
                 try await session.send(.pull(Message.Pull(cursor: 0)))
                 guard case .ops = await session.message() else { Issue.record("no ops"); return }
             }
-            let silentSince = ContinuousClock.now
             let answer = await session.next(timeout: .seconds(120))
             #expect(answer == .line(Array("error {\"code\":\"timeout\",\"message\":\"idle for 10 s\"}".utf8)))
             #expect(await session.next(timeout: .seconds(20)) == .closed)
