@@ -86,11 +86,80 @@ enum FaultEdits {
     }
 }
 
+/// Where a ``ByteRelay`` cuts one direction of a connection.
+enum CutRule: Sendable, Equatable {
+    /// After this many bytes (0: at once, before anything goes through).
+    case afterBytes(Int)
+    /// Inside the first line of the connection equal to `line` (its newline included), after
+    /// `bytes` of it (1…`line.count`; `line.count` lets the whole line through, then cuts).
+    case insideLine([UInt8], after: Int)
+}
+
+/// Applies a ``CutRule`` to a stream of chunks.
+struct Cutter {
+    let rule: CutRule?
+    private var forwarded = 0
+    /// Bytes of the current line seen so far, and whether they equal the target's first bytes.
+    private var lineOffset = 0
+    private var isMatching = true
+
+    init(rule: CutRule?) { self.rule = rule }
+
+    /// Whether the rule cuts before anything is read.
+    var cutsAtOnce: Bool { rule == .afterBytes(0) }
+
+    /// How many bytes of `chunk` go through before the cut, or nil when the whole chunk goes through.
+    mutating func allowance(_ chunk: ByteBuffer) -> Int? {
+        switch rule {
+        case nil:
+            return nil
+        case .afterBytes(let budget):
+            let left = budget - forwarded
+            guard chunk.readableBytes < left else { forwarded = budget; return left }
+            forwarded += chunk.readableBytes
+            return nil
+        case .insideLine(let target, let after):
+            return chunk.withUnsafeReadableBytes { bytes in
+                target.withUnsafeBytes { scan(bytes, for: $0, after: after) }
+            }
+        }
+    }
+
+    private mutating func scan(_ bytes: UnsafeRawBufferPointer, for target: UnsafeRawBufferPointer, after: Int) -> Int? {
+        guard let base = bytes.baseAddress, let targetBase = target.baseAddress else { return nil }
+        var index = 0
+        while index < bytes.count {
+            let newline = memchr(base + index, 0x0A, bytes.count - index)
+            let end = newline.map { base.distance(to: UnsafeRawPointer($0)) + 1 } ?? bytes.count
+            if isMatching {
+                // The target has its only newline at its end, so a segment that matches up to the cut
+                // point never ends a line before it.
+                let needed = after - lineOffset
+                let compared = min(end - index, needed)
+                if memcmp(base + index, targetBase + lineOffset, compared) == 0 {
+                    if compared == needed { return index + needed }
+                    lineOffset += compared
+                } else {
+                    isMatching = false
+                }
+            }
+            if newline != nil { lineOffset = 0; isMatching = true }
+            index = end
+        }
+        return nil
+    }
+}
+
 /// A TCP relay between a device and a hub that records the bytes of the next connection both ways
-/// and cuts it once a number of bytes has gone one way.
+/// and cuts it where a ``CutRule`` says, in one direction or the other.
 final class ByteRelay: Sendable {
-    struct Recording: Sendable { var deviceToHub: [UInt8] = []; var hubToDevice: [UInt8] = [] }
-    struct Plan: Sendable { var hubPort: Int; var deviceToHub: Int?; var hubToDevice: Int? }
+    struct Recording: Sendable {
+        var deviceToHub: [UInt8] = []
+        var hubToDevice: [UInt8] = []
+        /// Whether a rule cut the connection.
+        var isCut = false
+    }
+    struct Plan: Sendable { var hubPort: Int; var deviceToHub: CutRule?; var hubToDevice: CutRule? }
 
     let port: Int
     private let server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>
@@ -114,6 +183,11 @@ final class ByteRelay: Sendable {
 
     /// The next connections go to `hubPort` and are cut after that many bytes each way (nil: never).
     func arm(hubPort: Int, deviceToHub: Int? = nil, hubToDevice: Int? = nil) {
+        arm(hubPort: hubPort, deviceToHub: deviceToHub.map(CutRule.afterBytes), hubToDevice: hubToDevice.map(CutRule.afterBytes))
+    }
+
+    /// The next connections go to `hubPort` and are cut where the rules say (nil: never).
+    func arm(hubPort: Int, deviceToHub: CutRule?, hubToDevice: CutRule?) {
         state.plan.withLock { $0 = Plan(hubPort: hubPort, deviceToHub: deviceToHub, hubToDevice: hubToDevice) }
         state.recorded.withLock { $0 = Recording() }
     }
@@ -147,13 +221,13 @@ final class ByteRelay: Sendable {
                                     await withTaskGroup(of: Void.self) { pair in
                                         let both = [device.channel, hub.channel]
                                         pair.addTask {
-                                            await relay(deviceIn, to: hubOut, budget: limits.deviceToHub, closing: both) { bytes in
-                                                state.recorded.withLock { $0.deviceToHub.append(contentsOf: bytes) }
+                                            await relay(deviceIn, to: hubOut, rule: limits.deviceToHub, closing: both, state: state) { recording, bytes in
+                                                recording.deviceToHub.append(contentsOf: bytes)
                                             }
                                         }
                                         pair.addTask {
-                                            await relay(hubIn, to: deviceOut, budget: limits.hubToDevice, closing: both) { bytes in
-                                                state.recorded.withLock { $0.hubToDevice.append(contentsOf: bytes) }
+                                            await relay(hubIn, to: deviceOut, rule: limits.hubToDevice, closing: both, state: state) { recording, bytes in
+                                                recording.hubToDevice.append(contentsOf: bytes)
                                             }
                                         }
                                     }
@@ -168,18 +242,23 @@ final class ByteRelay: Sendable {
     }
 
     private static func relay(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>, to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
-                              budget: Int?, closing channels: [any Channel], record: @Sendable ([UInt8]) -> Void) async {
-        var remaining = budget ?? Int.max
+                              rule: CutRule?, closing channels: [any Channel], state: State,
+                              record: @escaping @Sendable (inout Recording, UnsafeRawBufferPointer) -> Void) async {
+        var cutter = Cutter(rule: rule)
         do {
-            if remaining > 0 {
+            if cutter.cutsAtOnce {
+                state.recorded.withLock { $0.isCut = true }
+            } else {
                 for try await var chunk in inbound {
-                    let allowed = min(chunk.readableBytes, remaining)
-                    if let slice = chunk.readSlice(length: allowed), slice.readableBytes > 0 {
-                        record(Array(slice.readableBytesView))
+                    let allowance = cutter.allowance(chunk)
+                    if let slice = chunk.readSlice(length: allowance ?? chunk.readableBytes), slice.readableBytes > 0 {
+                        state.recorded.withLock { recording in slice.withUnsafeReadableBytes { record(&recording, $0) } }
                         try await outbound.write(slice)
                     }
-                    remaining -= allowed
-                    if remaining == 0 { break }
+                    if allowance != nil {
+                        state.recorded.withLock { $0.isCut = true }
+                        break
+                    }
                 }
             }
         } catch {}
@@ -213,6 +292,9 @@ struct CutEveryByteTests {
         var pulls: Int
         var batch: Int
         var compresses: Bool
+        /// Whether the operations are generated directly (``LongSessionOperations``) rather than
+        /// recorded through edits one by one: much faster for large sessions.
+        var isSynthetic = false
         var description: String { "\(pushes)-op push, \(pulls)-op pull, batches of \(batch), \(compresses ? "compressed" : "uncompressed")" }
     }
 
@@ -283,15 +365,27 @@ struct CutEveryByteTests {
             let hub = try HubStore.create(at: directory.path("hub.sqlite"), plan: builtInPlan, clock: { fixedHubTime })
             tokenA = try hub.addDevice("dev-a", units: ["muong-lay"], name: nil)
             _ = try hub.addDevice("dev-b", units: ["muong-lay"], name: nil)
-            let b = try ReplicaStore.create(at: directory.path("dev-b.sqlite"), device: "dev-b", plan: builtInPlan, clock: { fixedHubTime - 50 })
-            var rng = FaultRNG(seed: 7)
-            var pulls: [Op] = []
-            for _ in 0..<session.pulls { pulls.append(try FaultEdits.edit(b, &rng)) }
             let deviceB = try #require(try await hub.device("dev-b"))
-            let pushed = try await hub.push(Message.Push(ops: pulls, withdrawn: []), from: deviceB, scope: ["muong-lay"])
-            try #require(pushed.applied == session.pulls)
             let a = try ReplicaStore.create(at: directory.path("dev-a.sqlite"), device: "dev-a", plan: builtInPlan, clock: { deviceTime })
-            for _ in 0..<session.pushes { try FaultEdits.edit(a, &rng) }
+            if session.isSynthetic {
+                // Interleaved clocks, so that last-writer-wins decides between the two devices' edits.
+                let pulls = LongSessionOperations.make(device: "dev-b", count: session.pulls, startMillis: deviceTime - 3_600_000, seed: 11)
+                for start in stride(from: 0, to: pulls.count, by: 1000) {
+                    let pushed = try await hub.push(Message.Push(ops: Array(pulls[start..<min(start + 1000, pulls.count)]), withdrawn: []),
+                                                    from: deviceB, scope: ["muong-lay"])
+                    try #require(pushed.applied == min(1000, pulls.count - start))
+                }
+                let own = LongSessionOperations.make(device: "dev-a", count: session.pushes, startMillis: deviceTime - 3_600_000 + 3, seed: 12)
+                try #require(try a.merge(own).applied == session.pushes)
+            } else {
+                let b = try ReplicaStore.create(at: directory.path("dev-b.sqlite"), device: "dev-b", plan: builtInPlan, clock: { fixedHubTime - 50 })
+                var rng = FaultRNG(seed: 7)
+                var pulls: [Op] = []
+                for _ in 0..<session.pulls { pulls.append(try FaultEdits.edit(b, &rng)) }
+                let pushed = try await hub.push(Message.Push(ops: pulls, withdrawn: []), from: deviceB, scope: ["muong-lay"])
+                try #require(pushed.applied == session.pulls)
+                for _ in 0..<session.pushes { try FaultEdits.edit(a, &rng) }
+            }
         }
         // The stores above are closed now; record an uninterrupted run on copies.
         var fixture = Fixture(session: session, directory: directory, tokenA: tokenA, recording: .init(), deviceJSON: "", hubJSON: "")
