@@ -72,6 +72,9 @@ struct HubConnection {
                             logger.info("device connected", metadata: ["device": "\(opened.device.id)", "peer": "\(peer)"])
                         }
                     }
+                } catch let refusal as ProtocolError where refusal.code == .lineTooLong {
+                    // PreAuthenticationLimiter: an unterminated line over the limit before the handshake.
+                    try? await send(.error(refusal), outbound)
                 } catch where LineChannel.isLineTooLong(error) {
                     try? await send(.error(ProtocolError(.lineTooLong, "a line may hold at most \(limits.maximumLineBytes) bytes")), outbound)
                 }
@@ -121,13 +124,17 @@ struct HubConnection {
         let compress = server.configuration.allowsCompression && hello.compress.contains(StreamCompression.deflate) ? StreamCompression.deflate : nil
         let welcome = Message.welcome(Message.Welcome(time: now, confirmed: confirmed, scope: scope.sorted(), units: units,
                                                       planDigest: digest, plan: hello.planDigest == digest ? nil : plan, compress: compress))
-        if compress != nil {
-            // The welcome goes out uncompressed; every later byte, both ways, is in the DEFLATE streams.
-            let raw = channel.channel
-            try await raw.eventLoop.submit {
+        // The session is authenticated from here: on the event loop, before the welcome is written (so
+        // before the device can send its next line), the 1 MiB regime replaces the pre-handshake limit.
+        let raw = channel.channel
+        try await raw.eventLoop.submit {
+            PreAuthenticationLimiter.lift(on: raw)
+            if compress != nil {
+                // The welcome goes out uncompressed; every later byte, both ways, is in the DEFLATE streams.
                 try StreamCompression.enable(on: raw, beforeCompressing: LineChannel.buffer(welcome))
-            }.get()
-        } else {
+            }
+        }.get()
+        if compress == nil {
             try await send(welcome, outbound)
         }
         return Session(device: device, scope: scope, clockOffset: hello.time - now)

@@ -54,14 +54,15 @@ public struct HubServer: Sendable {
     ///
     /// - Returns: a running server; its ``Running/address`` has the real port when port 0 was asked.
     public func start(group: MultiThreadedEventLoopGroup = .singleton) async throws -> Running {
-        let maximumLine = configuration.limits.maximumLineBytes
+        let limits = configuration.limits
         let serverChannel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try LineChannel.configure(channel, maximumLineBytes: maximumLine)
+                    try LineChannel.configure(channel, maximumLineBytes: limits.maximumLineBytes,
+                                              beforeFraming: [PreAuthenticationLimiter(maximumLineBytes: limits.maximumUnauthenticatedLineBytes)])
                 }
             }
         return Running(server: self, channel: serverChannel)

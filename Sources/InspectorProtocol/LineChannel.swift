@@ -14,8 +14,12 @@ public enum LineChannel {
     ///   - channel: a freshly accepted or connected channel.
     ///   - maximumLineBytes: the longest line accepted; a longer one fails the inbound stream with
     ///     `ByteToMessageDecoderError.PayloadTooLargeError` before it is buffered further.
-    public static func configure(_ channel: any Channel, maximumLineBytes: Int) throws -> AsyncChannel {
+    ///   - beforeFraming: inbound handlers placed between the byte counter and the line decoder (the
+    ///     hub's pre-handshake limiter).
+    public static func configure(_ channel: any Channel, maximumLineBytes: Int,
+                                 beforeFraming: [any ChannelHandler] = []) throws -> AsyncChannel {
         try channel.pipeline.syncOperations.addHandler(ByteCounter())
+        try channel.pipeline.syncOperations.addHandlers(beforeFraming)
         try channel.pipeline.syncOperations.addHandler(
             ByteToMessageHandler(LineBasedFrameDecoder(), maximumBufferSize: maximumLineBytes))
         return try NIOAsyncChannel(wrappingChannelSynchronously: channel,
