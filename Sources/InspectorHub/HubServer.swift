@@ -55,28 +55,38 @@ public struct HubServer: Sendable {
     /// - Returns: a running server; its ``Running/address`` has the real port when port 0 was asked.
     public func start(group: MultiThreadedEventLoopGroup = .singleton) async throws -> Running {
         let limits = configuration.limits
+        let connections = Connections()
         let serverChannel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .bind(host: configuration.host, port: configuration.port) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try LineChannel.configure(channel, maximumLineBytes: limits.maximumLineBytes,
-                                              beforeFraming: [PreAuthenticationLimiter(maximumLineBytes: limits.maximumUnauthenticatedLineBytes)])
+                    do {
+                        return try connections.admit(channel) {
+                            try LineChannel.configure(channel, maximumLineBytes: limits.maximumLineBytes,
+                                                      beforeFraming: [PreAuthenticationLimiter(maximumLineBytes: limits.maximumUnauthenticatedLineBytes)])
+                        }
+                    } catch {
+                        // NIO's async bind does not close a child whose initializer failed (it only drops the failure).
+                        channel.close(promise: nil)
+                        throw error
+                    }
                 }
             }
-        return Running(server: self, channel: serverChannel)
+        return Running(server: self, channel: serverChannel, connections: connections)
     }
 
     /// A bound server.
     public final class Running: Sendable {
         let server: HubServer
         let channel: NIOAsyncChannel<LineChannel.AsyncChannel, Never>
-        let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
+        let connections: Connections
 
-        init(server: HubServer, channel: NIOAsyncChannel<LineChannel.AsyncChannel, Never>) {
+        init(server: HubServer, channel: NIOAsyncChannel<LineChannel.AsyncChannel, Never>, connections: Connections) {
             self.server = server
             self.channel = channel
+            self.connections = connections
         }
 
         /// The address the server listens on, e.g. `127.0.0.1:54321`.
@@ -87,30 +97,115 @@ public struct HubServer: Sendable {
             return host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
         }
 
-        /// Serves connections until ``stop()``.
+        /// Serves connections until ``stop()`` (or until the calling task is cancelled).
+        ///
+        /// The accept loop reads the listening channel until it ends. When it has ended, every
+        /// connection NIO accepted that the loop did not take is closed, so that each one's
+        /// `NIOAsyncChannel` is finished (apple/swift-nio#2813, see `HubServer.Connections`); then `run()`
+        /// waits for the sessions, which ``stop()`` has closed.
         public func run() async throws {
             try await withThrowingDiscardingTaskGroup { group in
-                try await channel.executeThenClose { inbound in
-                    for try await connection in inbound {
-                        let key = ObjectIdentifier(connection.channel)
-                        connections.withLock { $0[key] = connection.channel }
-                        group.addTask {
-                            await HubConnection(server: self.server, channel: connection).serve()
-                            self.connections.withLock { _ = $0.removeValue(forKey: key) }
+                var failure: (any Error)?
+                do {
+                    try await channel.executeThenClose { inbound in
+                        for try await connection in inbound {
+                            guard connections.claim(connection) else { continue }  // stopping: closed below
+                            group.addTask {
+                                await HubConnection(server: self.server, channel: connection).serve()
+                                self.connections.ended(connection.channel)
+                            }
                         }
                     }
+                } catch {
+                    // The listening channel may end with an error as it closes (a connection accepted
+                    // meanwhile): after stop() that is not a failure.
+                    if !connections.isStopped { failure = error }
                 }
+                for connection in connections.closeAccepting() {
+                    try? await connection.executeThenClose { _, _ in }
+                }
+                if let failure { throw failure }
             }
         }
 
         /// Stops accepting, closes every connection, and lets ``run()`` return.
         public func stop() {
+            let open = connections.stop()
             channel.channel.close(promise: nil)
-            let open = connections.withLock { Array($0.values) }
             for connection in open { connection.close(promise: nil) }
         }
 
         /// The number of open connections.
-        public var connectionCount: Int { connections.withLock { $0.count } }
+        public var connectionCount: Int { connections.servedCount }
+    }
+
+    /// The server's connections, from the moment NIO wraps them to the end of their session.
+    ///
+    /// Every connection NIO accepts is wrapped in an `NIOAsyncChannel` by the child channel
+    /// initializer, and NIO traps ("Deinited NIOAsyncWriter without calling finish()") when one is
+    /// released before `executeThenClose` has finished its writer. The accept loop does not see them
+    /// all: one still being set up when the listening channel closes, or still queued when the loop
+    /// ends (stop or cancellation), is dropped by NIO (apple/swift-nio#2813). So each connection is
+    /// recorded as it is wrapped; the loop *claims* the ones it serves, and ``Running/run()`` closes
+    /// the rest once the loop has ended. Once stopped, the initializer refuses new connections, so
+    /// none can be wrapped after the last sweep.
+    final class Connections: Sendable {
+        private struct State {
+            var isStopped = false
+            /// Wrapped by the initializer, not (yet) claimed by the accept loop.
+            var accepted: [ObjectIdentifier: LineChannel.AsyncChannel] = [:]
+            /// Claimed, being served.
+            var served: [ObjectIdentifier: any Channel] = [:]
+        }
+
+        private let state = Mutex(State())
+
+        /// Wraps a channel just accepted (`wrap`), and records it; throws `ChannelError.ioOnClosedChannel`
+        /// once the server is stopping. Runs in the child channel initializer, on the channel's event loop.
+        func admit(_ channel: any Channel, wrap: () throws -> LineChannel.AsyncChannel) throws -> LineChannel.AsyncChannel {
+            try state.withLock { state in
+                guard !state.isStopped else { throw ChannelError.ioOnClosedChannel }
+                let connection = try wrap()
+                state.accepted[ObjectIdentifier(channel)] = connection
+                return connection
+            }
+        }
+
+        /// Takes a connection the accept loop read, to serve it; false once the server is stopping
+        /// (the connection then stays recorded, and ``closeAccepting()`` returns it).
+        func claim(_ connection: LineChannel.AsyncChannel) -> Bool {
+            let key = ObjectIdentifier(connection.channel)
+            return state.withLock { state in
+                guard !state.isStopped, state.accepted.removeValue(forKey: key) != nil else { return false }
+                state.served[key] = connection.channel
+                return true
+            }
+        }
+
+        /// Forgets a connection whose session has ended.
+        func ended(_ channel: any Channel) {
+            _ = state.withLock { $0.served.removeValue(forKey: ObjectIdentifier(channel)) }
+        }
+
+        /// Refuses new connections; returns the channels being served, for the caller to close.
+        func stop() -> [any Channel] {
+            state.withLock { state in
+                state.isStopped = true
+                return Array(state.served.values)
+            }
+        }
+
+        /// Refuses new connections; returns (and forgets) every connection wrapped and not claimed,
+        /// for the caller to close with `executeThenClose`.
+        func closeAccepting() -> [LineChannel.AsyncChannel] {
+            state.withLock { state in
+                state.isStopped = true
+                defer { state.accepted.removeAll() }
+                return Array(state.accepted.values)
+            }
+        }
+
+        var isStopped: Bool { state.withLock { $0.isStopped } }
+        var servedCount: Int { state.withLock { $0.served.count } }
     }
 }
