@@ -511,33 +511,16 @@ struct CutEveryByteTests {
             + Array(stride(from: 0, to: fixture.recording.hubToDevice.count, by: step)).map { (Direction.hubToDevice, $0) }
     }
 
-    /// Every offset within `radius` bytes of a line end (where the outcome changes), and every `step`-th elsewhere.
-    static func boundaryOffsets(_ fixture: Fixture, radius: Int = 2, step: Int) -> [(Direction, Int)] {
-        func offsets(_ bytes: [UInt8]) -> [Int] {
-            var chosen = Set(stride(from: 0, to: bytes.count, by: step))
-            for (index, byte) in bytes.enumerated() where byte == UInt8(ascii: "\n") {
-                for offset in (index - radius)...(index + 1 + radius) where offset >= 0 && offset < bytes.count { chosen.insert(offset) }
-            }
-            return chosen.sorted()
-        }
-        return offsets(fixture.recording.deviceToHub).map { (Direction.deviceToHub, $0) }
-            + offsets(fixture.recording.hubToDevice).map { (Direction.hubToDevice, $0) }
-    }
-
     @Test("1-op session, uncompressed: every byte offset both ways")
     func oneOpEveryByte() async throws {
         let fixture = try await Self.fixture(Session(pushes: 1, pulls: 1, batch: 1, compresses: false))
         try await Self.sweep(fixture, Self.everyOffset(fixture))
     }
 
-    /// Every byte of the 10-op session (about 7,000 cuts) takes minutes in a debug build: the suite
-    /// cuts every offset within 2 bytes of each line end, where the outcome changes, and every 16th
-    /// byte between. `INSPECTOR_CUT_EVERY_BYTE=1` cuts every byte (the hand run).
-    @Test("10-op session, uncompressed: every offset around each line end, every 16th between (every byte with INSPECTOR_CUT_EVERY_BYTE=1)")
+    @Test("10-op session, uncompressed: every byte offset both ways")
     func tenOpsEveryByte() async throws {
         let fixture = try await Self.fixture(Session(pushes: 10, pulls: 10, batch: 4, compresses: false))
-        let all = ProcessInfo.processInfo.environment["INSPECTOR_CUT_EVERY_BYTE"] == "1"
-        try await Self.sweep(fixture, all ? Self.everyOffset(fixture) : Self.boundaryOffsets(fixture, step: 16))
+        try await Self.sweep(fixture, Self.everyOffset(fixture))
     }
 
     @Test("1- and 10-op sessions, compressed: a sweep of offsets both ways")
