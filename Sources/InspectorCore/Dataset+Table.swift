@@ -1,6 +1,13 @@
 extension Dataset {
     /// A readable table of the dataset for a terminal: per unit, each item with its Vietnamese title,
-    /// the fields that have values, and the findings recorded under it.
+    /// every field of the item — its value and who set it when, or `—` when nobody has yet — and the
+    /// findings recorded under it.
+    ///
+    /// ```
+    ///   II.4      Công tác khen thưởng
+    ///       status = done   [dev-a, 2024-06-20T03:02:03.456Z]
+    ///       rating = —
+    /// ```
     public func textTable() -> String {
         var out = "\(plan.reference) — \(plan.title)\n"
         let valuesByUnit = Dictionary(grouping: values, by: \.unit)
@@ -15,8 +22,14 @@ extension Dataset {
                 let itemValues = unitValues.filter { $0.item == item.id }
                 let itemFindings = unitFindings.filter { $0.item == item.id }
                 out += "  \(item.id.padding(toLength: 9, withPad: " ", startingAt: 0)) \(item.title)\n"
-                for value in itemValues {
-                    out += "      \(value.field) = \(value.current.value)   [\(value.current.device), \(value.current.timestamp.isoTime)]\n"
+                let fields = plan.fields(of: item).map(\.id)
+                // The plan's fields in its order, then any value of a field the plan no longer lists.
+                for field in fields + itemValues.map(\.field).filter({ !fields.contains($0) }) {
+                    if let value = itemValues.first(where: { $0.field == field }) {
+                        out += "      \(field) = \(value.current.value)   [\(value.current.device), \(value.current.timestamp.isoTime)]\n"
+                    } else {
+                        out += "      \(field) = —\n"
+                    }
                 }
                 for finding in itemFindings { out += findingLine(finding) }
             }
