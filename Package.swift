@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "InspectorReports", targets: ["InspectorReports"]),
         .library(name: "InspectorHub", targets: ["InspectorHub"]),
         .library(name: "InspectorSyncClient", targets: ["InspectorSyncClient"]),
+        // The fuzzer's corpus, mutations and checks, shared by the tests, the soak and Fuzz/ (libFuzzer).
+        .library(name: "InspectorFuzzing", targets: ["InspectorFuzzing"]),
         .executable(name: "inspector", targets: ["inspector"]),
         .executable(name: "hub", targets: ["hub"]),
         .executable(name: "muong-lay-inspection", targets: ["MuongLayInspection"]),
@@ -258,7 +260,7 @@ let package = Package(
                 "InspectorProtocol",
                 "InspectorHub",
                 "InspectorSyncClient",
-                "inspector-soak",
+                "InspectorFuzzing",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -266,10 +268,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The protocol fuzzer: a corpus from Protocol/vectors, seeded mutations, and the rules every
+        // input must meet. Run by InspectorFaultTests, the soak, and the libFuzzer target in Fuzz/.
+        .target(
+            name: "InspectorFuzzing",
+            dependencies: [
+                "InspectorCore",
+                "InspectorProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The soak command: rounds of random edits, cut syncs, clock skew and hub restarts, plus the fuzzer.
         .executableTarget(
             name: "inspector-soak",
             dependencies: [
+                "InspectorFuzzing",
                 "InspectorCore",
                 "InspectorPlans",
                 "InspectorStore",

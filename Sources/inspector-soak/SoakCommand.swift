@@ -1,5 +1,6 @@
 import Foundation
 import InspectorCore
+import InspectorFuzzing
 import InspectorPlans
 
 /// `inspector-soak`: rounds of live sync with cuts, clock skew and hub restarts, and the protocol

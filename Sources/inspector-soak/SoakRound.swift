@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import InspectorCore
+import InspectorFuzzing
 import InspectorHub
 import InspectorPlans
 import InspectorProtocol

@@ -1,0 +1,26 @@
+// swift-tools-version:6.0
+// The libFuzzer target for the line codec and the bundle reader. It is its own package (like
+// Benchmarks/) so that `swift build` and `swift test` at the top never build it: it must be built
+// with `-sanitize=fuzzer` on every Swift module it exercises, which `Fuzz/run` passes.
+// Run: bash Fuzz/run [SECONDS]
+import PackageDescription
+
+let package = Package(
+    name: "InspectorSyncFuzz",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "InspectorSync", path: "../"),
+    ],
+    targets: [
+        .target(name: "CLibFuzzer"),
+        .executableTarget(
+            name: "inspector-fuzz",
+            dependencies: [
+                "CLibFuzzer",
+                .product(name: "InspectorFuzzing", package: "InspectorSync"),
+                .product(name: "InspectorPlans", package: "InspectorSync"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v6)]
+        ),
+    ]
+)
