@@ -102,8 +102,9 @@ struct CutLongSessionTests {
     }
 
     /// Draws `count` distinct offsets of `bytes` at which a cut is visible to the device: not past the
-    /// device's `bye`, not in the hub's last line's newline, and at most one in each `welcome` and
-    /// `pushed` line (a resumed session does not get those again, so a second cut there has no line to cut).
+    /// device's `bye`, not in the hub's last line's newline, at most one in each `welcome` and
+    /// `pushed` line (a resumed session does not get those again, so a second cut there has no line to
+    /// cut), and past the first number of its line (see ``identityLength(_:)``).
     static func drawOffsets(_ bytes: [UInt8], _ direction: Direction, count: Int, rng: inout FaultRNG) -> [Int] {
         let spans = lineSpans(bytes)
         let verbs = spans.map { String(decoding: bytes[$0.lowerBound..<min($0.upperBound, $0.lowerBound + 8)], as: UTF8.self) }
@@ -117,12 +118,23 @@ struct CutLongSessionTests {
         while chosen.count < count {
             let offset = rng.int(1...last)
             guard !chosen.contains(offset), let line = spans.firstIndex(where: { $0.lowerBound < offset && offset <= $0.upperBound }) else { continue }
+            // The relay finds the line by its first bytes: they must reach past the line's first number
+            // (the seq, cursor or confirmed number that tells it from every other line), or an earlier
+            // line with the same first bytes would be cut instead.
+            guard offset - spans[line].lowerBound > identityLength(bytes[spans[line]]) else { continue }
             if direction == .hubToDevice, verbs[line].hasPrefix("welcome ") || verbs[line].hasPrefix("pushed ") {
                 guard answerLines.insert(line).inserted else { continue }
             }
             chosen.insert(offset)
         }
         return chosen.sorted()
+    }
+
+    /// The bytes of a line up to and including the end of its first number.
+    static func identityLength(_ line: ArraySlice<UInt8>) -> Int {
+        guard let digit = line.firstIndex(where: { $0 >= 0x30 && $0 <= 0x39 }) else { return line.count }
+        let end = line[digit...].firstIndex(where: { $0 < 0x30 || $0 > 0x39 }) ?? line.endIndex
+        return end - line.startIndex
     }
 
     /// The rule that cuts a resumed session where `offset` lies in the uninterrupted one.
@@ -221,7 +233,8 @@ struct CutLongSessionTests {
             // uninterrupted session's bytes from a line start up to the offset: nothing resent from zero.
             let sent = direction == .deviceToHub ? recording.deviceToHub : recording.hubToDevice
             let resumedAt = try #require(resumption(of: sent, in: bytes, spans: spans, cutAt: offset), "\(label): the cut sync's bytes are not the uninterrupted session's")
-            #expect(resumedAt >= lastResumedAt, "\(label): resumed at byte \(resumedAt), the sync before at \(lastResumedAt)")
+            #expect(resumedAt >= lastResumedAt,
+                    "\(label): resumed at byte \(resumedAt), the sync before at \(lastResumedAt); held before \(before.held), after \(held); first push #\(expected.firstPush.map(String.init) ?? "-"), first pull \(expected.firstPull.map(String.init) ?? "-"); sent \(sent.count) bytes")
             if resumedAt > spans[0].upperBound { resumedMidway += 1 }
             lastResumedAt = resumedAt
         }
