@@ -33,6 +33,12 @@ public struct CoreError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidDeviceID = Code(rawValue: "invalid_device_id")
         /// An operation whose parts do not fit its kind.
         public static let malformedOperation = Code(rawValue: "malformed_operation")
+        /// An operation stamped further ahead of the receiver's clock than ``HybridLogicalClock/futureTolerance``.
+        public static let clockAhead = Code(rawValue: "clock_ahead")
+        /// A retraction naming a finding the receiver does not hold.
+        public static let unknownFinding = Code(rawValue: "unknown_finding")
+        /// A retraction whose unit or item is not those of the finding it retracts.
+        public static let retractionMismatch = Code(rawValue: "retraction_mismatch")
     }
 
     /// The stable code of this error.

@@ -23,6 +23,24 @@ public struct HLCTimestamp: Hashable, Sendable, Comparable, CustomStringConverti
         self.device = device
     }
 
+    /// The valid physical parts: from the epoch to 9999-12-31T23:59:59.999Z (PROTOCOL.md 7.1).
+    ///
+    /// The upper bound is below 2⁴⁸, so a physical part and a 16-bit counter pack into one 64-bit integer.
+    public static let validMillis: ClosedRange<Int64> = 0...253_402_300_799_999
+
+    /// The greatest logical counter: 65,535 (PROTOCOL.md 7.1).
+    public static let maximumCounter: Int64 = 65_535
+
+    /// Whether both parts are within their valid ranges.
+    public var isValid: Bool {
+        HLCTimestamp.validMillis.contains(millis) && (0...HLCTimestamp.maximumCounter).contains(counter)
+    }
+
+    /// `millis` clamped to ``validMillis``.
+    public static func clamp(millis: Int64) -> Int64 {
+        min(max(millis, validMillis.lowerBound), validMillis.upperBound)
+    }
+
     public static func < (lhs: HLCTimestamp, rhs: HLCTimestamp) -> Bool {
         if lhs.millis != rhs.millis { return lhs.millis < rhs.millis }
         if lhs.counter != rhs.counter { return lhs.counter < rhs.counter }

@@ -22,22 +22,48 @@ public struct HybridLogicalClock: Hashable, Sendable {
     /// Creates a clock; `millis` and `counter` restore a persisted state.
     public init(device: String, millis: Int64 = 0, counter: Int64 = 0) {
         self.device = device
-        self.millis = millis
-        self.counter = counter
+        // A persisted state is clamped into the valid ranges: a damaged file cannot make the clock overflow.
+        self.millis = HLCTimestamp.clamp(millis: millis)
+        self.counter = min(max(counter, 0), HLCTimestamp.maximumCounter)
     }
 
     /// Stamps a local event (a send, in the paper's terms).
     ///
     /// - Parameter physical: the physical time in milliseconds, already corrected by the hub offset.
     /// - Returns: a timestamp greater than every timestamp issued or received before.
+    ///
+    /// The clock never overflows: physical time is clamped to ``HLCTimestamp/validMillis``, and a
+    /// counter that would pass ``HLCTimestamp/maximumCounter`` carries into the next millisecond
+    /// (as if the physical clock had ticked). Only a clock already at the last valid timestamp
+    /// cannot advance; it then returns that timestamp again (``isExhausted``), which a store refuses.
     public mutating func tick(physical: Int64) -> HLCTimestamp {
+        let physical = HLCTimestamp.clamp(millis: physical)
         if physical > millis {
             millis = physical
             counter = 0
         } else {
-            counter += 1
+            advanceCounter(from: counter)
         }
         return HLCTimestamp(millis: millis, counter: counter, device: device)
+    }
+
+    /// Whether the clock stands at the last valid timestamp and cannot stamp a greater one.
+    public var isExhausted: Bool {
+        millis >= HLCTimestamp.validMillis.upperBound && counter >= HLCTimestamp.maximumCounter
+    }
+
+    /// Sets the counter to `base + 1`, carrying into the next millisecond past the counter's bound.
+    private mutating func advanceCounter(from base: Int64) {
+        if base >= HLCTimestamp.maximumCounter {
+            if millis < HLCTimestamp.validMillis.upperBound {
+                millis += 1
+                counter = 0
+            } else {
+                counter = HLCTimestamp.maximumCounter
+            }
+        } else {
+            counter = max(base, 0) + 1
+        }
     }
 
     /// Advances the clock past a timestamp received from another replica.
@@ -45,26 +71,43 @@ public struct HybridLogicalClock: Hashable, Sendable {
     /// - Parameters:
     ///   - remote: the timestamp seen.
     ///   - physical: the local physical time in milliseconds, corrected by the hub offset.
+    ///
+    /// Receivers check a timestamp before they merge it (``HLCTimestamp/isValid`` and the
+    /// ``futureTolerance``); the clock itself clamps whatever it is given, so it cannot overflow.
     public mutating func receive(_ remote: HLCTimestamp, physical: Int64) {
-        let newMillis = max(millis, remote.millis, physical)
-        if newMillis == millis && newMillis == remote.millis {
-            counter = max(counter, remote.counter) + 1
+        let remoteMillis = HLCTimestamp.clamp(millis: remote.millis)
+        let remoteCounter = min(max(remote.counter, 0), HLCTimestamp.maximumCounter)
+        let newMillis = max(millis, remoteMillis, HLCTimestamp.clamp(millis: physical))
+        let base: Int64?
+        if newMillis == millis && newMillis == remoteMillis {
+            base = max(counter, remoteCounter)
         } else if newMillis == millis {
-            counter += 1
-        } else if newMillis == remote.millis {
-            counter = remote.counter + 1
+            base = counter
+        } else if newMillis == remoteMillis {
+            base = remoteCounter
         } else {
-            counter = 0
+            base = nil
         }
         millis = newMillis
+        if let base { advanceCounter(from: base) } else { counter = 0 }
     }
+
+    /// How far ahead of a receiver's clock an operation's physical time may be: 10 minutes.
+    ///
+    /// A receiver (the hub against its wall clock, a device against its hub-corrected clock)
+    /// refuses an operation stamped later than its clock plus this tolerance (`clock_ahead`), so
+    /// no peer can drag other clocks into the future.
+    public static let futureTolerance: Int64 = 10 * 60 * 1000
 
     /// The physical time to feed the clock: the wall clock corrected by the offset to the hub.
     ///
     /// - Parameters:
     ///   - now: the device's wall clock in milliseconds since the epoch.
     ///   - offset: hub time minus device time, in milliseconds, as last measured (0 if never).
+    ///
+    /// The sum saturates and is clamped to ``HLCTimestamp/validMillis``: no clock reading overflows.
     public static func physicalMillis(now: Int64, offset: Int64) -> Int64 {
-        now &+ offset
+        let (sum, overflow) = now.addingReportingOverflow(offset)
+        return HLCTimestamp.clamp(millis: overflow ? (offset > 0 ? Int64.max : Int64.min) : sum)
     }
 }

@@ -3,6 +3,9 @@ public enum Identifier {
     /// The longest id allowed.
     public static let maximumLength = 64
 
+    /// The device id reserved for the hub's own operations (a supervisor's resolutions).
+    public static let hubDevice = "hub"
+
     /// Whether `id` is 1–64 characters of `a-z`, `0-9`, `-`, `_` and `.`, starting with a letter or digit.
     public static func isValid(_ id: String) -> Bool {
         let bytes = Array(id.utf8)

@@ -91,6 +91,12 @@ public struct Op: Hashable, Sendable {
         guard sequence >= 1 else { throw fail("sequence number must be 1 or more") }
         guard timestamp.device == device else { throw fail("timestamp device differs from the operation's device") }
         guard timestamp.millis >= 0, timestamp.counter >= 0 else { throw fail("timestamp is negative") }
+        guard timestamp.millis <= HLCTimestamp.validMillis.upperBound else {
+            throw fail("timestamp \(timestamp.millis) is after 9999-12-31T23:59:59.999Z (\(HLCTimestamp.validMillis.upperBound))")
+        }
+        guard timestamp.counter <= HLCTimestamp.maximumCounter else {
+            throw fail("clock counter \(timestamp.counter) is over \(HLCTimestamp.maximumCounter)")
+        }
         guard Identifier.isValid(unit) else { throw fail("unit id is not valid") }
         switch kind {
         case .set:

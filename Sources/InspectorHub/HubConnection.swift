@@ -161,6 +161,13 @@ struct HubConnection {
         case .pull(let pull):
             let session = try await refreshed(session)
             let limit = min(max(pull.limit ?? limits.maximumBatchCount, 1), limits.maximumBatchCount)
+            if let report = pull.heldBack {
+                do {
+                    try await server.store.recordHeldBack(device: session.device.id, report: report, at: server.store.replica.clock())
+                } catch {
+                    server.configuration.logger.warning("could not record held-back ops", metadata: ["device": "\(session.device.id)"])
+                }
+            }
             do {
                 let batch = try await server.store.pull(after: max(pull.cursor, 0), limit: limit, for: session.device.id, scope: session.scope)
                 try await send(.ops(batch), outbound)

@@ -6,6 +6,8 @@ public struct HubStatus: Sendable {
     public var devices: [HubStore.Device]
     public var operationCount: Int
     public var heldByDevice: [String: Int64]
+    /// Pulled ops each device reported it cannot store and holds back.
+    public var heldBack: [String: HubStore.HeldBackSummary]
 
     public init(store: HubStore) throws {
         devices = try store.devices()
@@ -13,6 +15,7 @@ public struct HubStatus: Sendable {
         var held: [String: Int64] = [:]
         for device in devices { held[device.id] = try store.replica.lastSequence(of: device.id) }
         heldByDevice = held
+        heldBack = try store.heldBackReports()
     }
 
     public var text: String {
@@ -29,6 +32,13 @@ public struct HubStatus: Sendable {
                     last sync: \(device.lastSync.map(ISOTime.format(millis:)) ?? "never")
                     clock offset (device − hub): \(offset)
                 """)
+            if let report = heldBack[device.id] {
+                lines.append("    holds back \(report.count) pulled operation(s) it cannot store (reported \(ISOTime.format(millis: report.reportedAt))):")
+                for entry in report.entries.prefix(10) {
+                    lines.append("      \(entry.device)#\(entry.sequence) (\(entry.code)): \(entry.message)")
+                }
+                if report.count > 10 { lines.append("      … and \(report.count - 10) more") }
+            }
         }
         return lines.joined(separator: "\n")
     }

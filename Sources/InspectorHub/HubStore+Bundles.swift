@@ -16,6 +16,12 @@ extension HubStore {
             throw ProtocolError(.badBundle, "the bundle follows plan '\(bundle.plan.excerpt(70))' but this hub follows '\(replica.plan.id)'; nothing was imported")
         }
         try replica.validate(bundle.ops)
+        let now = replica.clock()
+        for op in bundle.ops {
+            do throws(CoreError) { try op.checkNotAhead(of: now) } catch {
+                throw ReplicaStore.RefusedOperation(device: op.device, sequence: op.sequence, error: error)
+            }
+        }
         let devices = Set(bundle.ops.map(\.device))
         let (result, _) = try await replica.mergeValidated(bundle.ops) { db, _ in
             for device in devices {

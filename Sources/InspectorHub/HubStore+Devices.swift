@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import InspectorCore
+import InspectorProtocol
 import InspectorStore
 
 extension HubStore {
@@ -109,5 +110,50 @@ extension HubStore {
             try db.execute(sql: "UPDATE devices SET last_sync = ?, clock_offset = ? WHERE id = ?",
                            arguments: [time, clockOffset, device])
         }
+    }
+
+    /// Keeps a device's latest report of the pulled ops it holds back; a report of none clears it.
+    public func recordHeldBack(device: String, report: Message.HeldBackReport, at time: Int64) async throws {
+        let entries = JSONValue.array(report.entries.prefix(Message.HeldBackReport.maximumEntries).map { entry in
+            .object([("d", .string(entry.device)), ("s", .int(entry.sequence)),
+                     ("code", .string(entry.code.excerpt(64))), ("message", .string(entry.message.excerpt(300)))])
+        }).serialized()
+        try await replica.writer.write { db in
+            if report.count == 0 {
+                try db.execute(sql: "DELETE FROM held_back_reports WHERE device = ?", arguments: [device])
+            } else {
+                try db.execute(sql: """
+                    INSERT INTO held_back_reports (device, count, entries, reported_at) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (device) DO UPDATE SET count = excluded.count, entries = excluded.entries, reported_at = excluded.reported_at
+                    """, arguments: [device, report.count, entries, time])
+            }
+        }
+    }
+
+    /// The devices' latest reports of held-back ops, by device.
+    public func heldBackReports() throws -> [String: HeldBackSummary] {
+        try replica.writer.read { db in
+            var result: [String: HeldBackSummary] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT device, count, entries, reported_at FROM held_back_reports") {
+                let text: String = row[2]
+                var entries: [Message.HeldBackReport.Entry] = []
+                if let array = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] {
+                    for object in array {
+                        guard let d = object["d"] as? String, let s = (object["s"] as? NSNumber)?.int64Value,
+                              let code = object["code"] as? String, let message = object["message"] as? String else { continue }
+                        entries.append(.init(device: d, sequence: s, code: code, message: message))
+                    }
+                }
+                result[row[0]] = HeldBackSummary(count: row[1], entries: entries, reportedAt: row[3])
+            }
+            return result
+        }
+    }
+
+    /// What one device last reported of the pulled ops it holds back.
+    public struct HeldBackSummary: Sendable, Hashable {
+        public var count: Int
+        public var entries: [Message.HeldBackReport.Entry]
+        public var reportedAt: Int64
     }
 }

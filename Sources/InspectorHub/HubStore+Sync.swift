@@ -17,10 +17,18 @@ extension HubStore {
     ///   - clockOffset: the device's clock minus the hub's, measured at this session's handshake; kept
     ///     with the batch so the conflict ledger can tell which values were written with a skewed clock.
     public func push(_ push: Message.Push, from device: Device, scope: Set<String>, clockOffset: Int64 = 0) async throws(ProtocolError) -> Message.Pushed {
+        let now = replica.clock()
+        let retracted = Set(push.ops.compactMap(\.retractedFinding))
+        let held: [String: FindingLocation]
+        do { held = try await replica.findingLocations(retracted) } catch {
+            throw ProtocolError(.internal, "the hub could not read its store")
+        }
+        var added: [String: FindingLocation] = [:]
         for op in push.ops {
             guard op.device == device.id else {
                 throw ProtocolError(.foreignDevice, "operation \(op.sequence) carries another device's id; a device pushes only its own operations", sequence: op.sequence)
             }
+            // A retraction's unit must be its finding's (checked below), so `u` is the unit touched.
             guard scope.contains(op.unit) else {
                 throw ProtocolError(.outOfScope, "operation \(op.sequence) touches unit '\(op.unit)', which is not assigned to this device", sequence: op.sequence)
             }
@@ -30,6 +38,16 @@ extension HubStore {
                 throw ProtocolError(.invalidOp, "operation \(op.sequence) refused: \(error.message)", sequence: op.sequence)
             } catch {
                 throw ProtocolError(.invalidOp, "operation \(op.sequence) refused", sequence: op.sequence)
+            }
+            do throws(CoreError) {
+                try op.checkNotAhead(of: now)
+                if let (id, location) = op.addedFinding { added[id] = location }
+                if let id = op.retractedFinding {
+                    let target = added[id] ?? held[id]
+                    if target != nil || !op.retractsOwnFinding { try op.checkRetraction(of: target) }
+                }
+            } catch {
+                throw Self.wireError(error, sequence: op.sequence)
             }
         }
         for sequence in push.withdrawn where sequence < 1 {
@@ -42,10 +60,21 @@ extension HubStore {
             return Message.Pushed(confirmed: confirmed, applied: result.applied, duplicates: result.duplicates)
         } catch let error as StoreError where error.code == .conflictingOperation {
             throw ProtocolError(.conflictingOp, error.message, sequence: error.sequence)
+        } catch let error as ReplicaStore.RefusedOperation {
+            throw Self.wireError(error.error, sequence: error.sequence)
         } catch let error as StoreError {
             throw ProtocolError(.storageFailed, "the hub could not store the batch (\(error.code)); nothing was acknowledged")
         } catch {
             throw ProtocolError(.storageFailed, "the hub could not store the batch; nothing was acknowledged")
+        }
+    }
+
+    /// The wire error for an operation refused by a time or reference rule.
+    static func wireError(_ error: CoreError, sequence: Int64) -> ProtocolError {
+        switch error.code {
+        case .clockAhead: ProtocolError(.clockAhead, error.message, sequence: sequence)
+        case .unknownFinding: ProtocolError(.unknownFinding, error.message, sequence: sequence)
+        default: ProtocolError(.invalidOp, "operation \(sequence) refused: \(error.message)", sequence: sequence)
         }
     }
 

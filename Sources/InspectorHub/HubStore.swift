@@ -17,7 +17,7 @@ public struct HubStore: Sendable {
     public let replica: ReplicaStore
 
     /// The device id the hub uses for its own operations (a supervisor's resolutions).
-    public static let deviceID = "hub"
+    public static let deviceID = Identifier.hubDevice
 
     /// Creates a hub file.
     public static func create(at path: String, plan: Plan, clock: @escaping @Sendable () -> Int64 = ReplicaStore.systemClock) throws -> HubStore {
@@ -56,6 +56,14 @@ public struct HubStore: Sendable {
                 );
                 CREATE TABLE withdrawn (
                     device TEXT NOT NULL, seq INTEGER NOT NULL, PRIMARY KEY (device, seq)
+                ) WITHOUT ROWID;
+                """)
+        }
+        migrator.registerMigration("hub-v2-held-back") { db in
+            // What each device last reported of the pulled ops it holds back (PROTOCOL.md 11.5).
+            try db.execute(sql: """
+                CREATE TABLE held_back_reports (
+                    device TEXT PRIMARY KEY, count INTEGER NOT NULL, entries TEXT NOT NULL, reported_at INTEGER NOT NULL
                 ) WITHOUT ROWID;
                 """)
         }

@@ -53,10 +53,24 @@ public enum LineCodec {
         case .pushed(let pushed):
             out += "{\"confirmed\":\(pushed.confirmed),\"applied\":\(pushed.applied),\"duplicates\":\(pushed.duplicates)}"
         case .pull(let pull):
-            out += pull.limit.map { "{\"cursor\":\(pull.cursor),\"limit\":\($0)}" } ?? "{\"cursor\":\(pull.cursor)}"
+            var members: [(String, JSONValue)] = [("cursor", .int(pull.cursor))]
+            if let limit = pull.limit { members.append(("limit", .int(Int64(limit)))) }
+            if let report = pull.heldBack {
+                members.append(("held_back", .object([
+                    ("count", .int(Int64(report.count))),
+                    ("ops", .array(report.entries.map { entry in
+                        .object([("d", .string(entry.device)), ("s", .int(entry.sequence)),
+                                 ("code", .string(entry.code)), ("message", .string(entry.message))])
+                    })),
+                ])))
+            }
+            out += JSONValue.object(members).serialized()
         case .ops(let batch):
             out += "{\"ops\":["
             appendOps(batch.ops, to: &out)
+            // Elements that did not read as ops are written back as they were read (after the ops),
+            // so a relayed batch loses nothing.
+            for element in batch.unreadable { out += (batch.ops.isEmpty && element == batch.unreadable.first ? "" : ",") + element.json }
             out += "],\"cursor\":\(batch.cursor),\"more\":\(batch.more)}"
         case .bye:
             out += "{}"
@@ -131,13 +145,26 @@ public enum LineCodec {
             return .pushed(Message.Pushed(confirmed: wire.confirmed, applied: wire.applied, duplicates: wire.duplicates))
         case "pull":
             let wire: PullWire = try decodeBody(body, verb)
-            return .pull(Message.Pull(cursor: wire.cursor, limit: wire.limit))
+            let report = wire.held_back.map { held in
+                Message.HeldBackReport(count: max(0, held.count), entries: held.ops.prefix(Message.HeldBackReport.maximumEntries).map {
+                    Message.HeldBackReport.Entry(device: $0.d, sequence: $0.s, code: $0.code, message: $0.message)
+                })
+            }
+            return .pull(Message.Pull(cursor: wire.cursor, limit: wire.limit, heldBack: report))
         case "ops":
             let wire: OpsWire = try decodeBody(body, verb)
             var ops: [Op] = []
+            var unreadable: [Message.UnreadableOp] = []
             ops.reserveCapacity(wire.ops.count)
-            for op in wire.ops { ops.append(try op.op()) }
-            return .ops(Message.OpsBatch(ops: ops, cursor: wire.cursor, more: wire.more))
+            for element in wire.ops {
+                switch element.result {
+                case .success(let op): ops.append(op)
+                case .failure(let error):
+                    unreadable.append(Message.UnreadableOp(json: element.json.serialized(), device: element.device,
+                                                           sequence: element.sequence, error: error))
+                }
+            }
+            return .ops(Message.OpsBatch(ops: ops, cursor: wire.cursor, more: wire.more, unreadable: unreadable))
         case "bye":
             let _: EmptyWire = try decodeBody(body, verb)
             return .bye
@@ -243,9 +270,20 @@ struct PushedWire: Decodable {
 struct PullWire: Decodable {
     var cursor: Int64
     var limit: Int?
+    var held_back: HeldBackWire?
+}
+struct HeldBackWire: Decodable {
+    struct Entry: Decodable {
+        var d: String
+        var s: Int64
+        var code: String
+        var message: String
+    }
+    var count: Int
+    var ops: [Entry]
 }
 struct OpsWire: Decodable {
-    var ops: [WireOp]
+    var ops: [PulledWireOp]
     var cursor: Int64
     var more: Bool
 }

@@ -95,9 +95,39 @@ public enum Message: Sendable, Equatable {
     public struct Pull: Sendable, Equatable {
         public var cursor: Int64
         public var limit: Int?
-        public init(cursor: Int64, limit: Int? = nil) {
+        /// The device's report of the pulled ops it holds back (PROTOCOL.md 11.5), when it sends one.
+        public var heldBack: HeldBackReport?
+        public init(cursor: Int64, limit: Int? = nil, heldBack: HeldBackReport? = nil) {
             self.cursor = cursor
             self.limit = limit
+            self.heldBack = heldBack
+        }
+    }
+
+    /// Pulled ops a device could not store and holds back, as it reports them to the hub.
+    public struct HeldBackReport: Sendable, Equatable {
+        /// One held-back op: whose, which, and why.
+        public struct Entry: Sendable, Hashable {
+            public var device: String
+            public var sequence: Int64
+            public var code: String
+            public var message: String
+            public init(device: String, sequence: Int64, code: String, message: String) {
+                self.device = device
+                self.sequence = sequence
+                self.code = code
+                self.message = message
+            }
+        }
+        /// How many ops the device holds back in all.
+        public var count: Int
+        /// At most ``maximumEntries`` of them.
+        public var entries: [Entry]
+        /// The most entries a report lists.
+        public static let maximumEntries = 100
+        public init(count: Int, entries: [Entry]) {
+            self.count = count
+            self.entries = entries
         }
     }
 
@@ -105,11 +135,24 @@ public enum Message: Sendable, Equatable {
         public var ops: [Op]
         public var cursor: Int64
         public var more: Bool
-        public init(ops: [Op], cursor: Int64, more: Bool) {
+        /// Elements of the batch that could not be read as ops, with why; a device holds them back.
+        public var unreadable: [UnreadableOp]
+        public init(ops: [Op], cursor: Int64, more: Bool, unreadable: [UnreadableOp] = []) {
             self.ops = ops
             self.cursor = cursor
             self.more = more
+            self.unreadable = unreadable
         }
+    }
+
+    /// An element of a pulled batch that is not a valid op for this version.
+    public struct UnreadableOp: Sendable, Equatable {
+        /// Its JSON, re-serialized.
+        public var json: String
+        /// Its `d` and `s`, when they could be read.
+        public var device: String?
+        public var sequence: Int64?
+        public var error: ProtocolError
     }
 
     /// The verb that starts this message's line.

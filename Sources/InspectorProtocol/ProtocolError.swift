@@ -31,6 +31,10 @@ public struct ProtocolError: Error, Hashable, Sendable, CustomStringConvertible 
         public static let outOfScope = Code(rawValue: "out_of_scope")
         /// An operation that the plan refuses (unknown item or field, invalid value…).
         public static let invalidOp = Code(rawValue: "invalid_op")
+        /// An operation stamped more than 10 minutes ahead of the receiver's clock; the device records it again.
+        public static let clockAhead = Code(rawValue: "clock_ahead")
+        /// A retraction of a finding the receiver does not hold.
+        public static let unknownFinding = Code(rawValue: "unknown_finding")
         /// A different operation is already held under that (device, sequence).
         public static let conflictingOp = Code(rawValue: "conflicting_op")
         /// A push with more operations than the batch cap (the line limit caps its bytes).

@@ -81,14 +81,19 @@ extension ReplicaStore {
                 }
                 // The clock's state is the greater of what merges saved in meta and this device's last
                 // op (local edits do not write meta: one page less per commit).
-                var (last, millis, counter): (Int64, Int64, Int64) = (0, meta.millis, meta.counter)
-                if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT seq, ms, counter FROM ops WHERE device = ? ORDER BY seq DESC LIMIT 1"),
+                // Set-aside ops are out of the state and never sent: the clock does not follow them
+                // (one re-recorded after `clock_ahead` must not inherit the time it replaces).
+                var (millis, counter): (Int64, Int64) = (meta.millis, meta.counter)
+                let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM ops WHERE device = ?"), arguments: [device]) ?? 0
+                if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT ms, counter FROM ops WHERE device = ? AND set_aside = 0 ORDER BY seq DESC LIMIT 1"),
                                               arguments: [device]) {
-                    last = row[0]
-                    let ownMillis: Int64 = row[1], ownCounter: Int64 = row[2]
+                    let ownMillis: Int64 = row[0], ownCounter: Int64 = row[1]
                     if (ownMillis, ownCounter) > (millis, counter) { (millis, counter) = (ownMillis, ownCounter) }
                 }
                 var hlc = HybridLogicalClock(device: device, millis: millis, counter: counter)
+                guard !hlc.isExhausted else {
+                    throw StoreError(.clockExhausted, "this replica's clock stands at the last valid timestamp (9999-12-31); it cannot record more edits")
+                }
                 let timestamp = hlc.tick(physical: HybridLogicalClock.physicalMillis(now: now, offset: meta.offset))
                 let op = make(last + 1, timestamp)
                 try Self.insert(op, into: db)

@@ -17,24 +17,43 @@ extension ReplicaStore {
         }
     }
 
+    /// An operation a receiver refuses, with the identity of the operation and the rule it breaks.
+    public struct RefusedOperation: Error, Hashable, Sendable, CustomStringConvertible {
+        /// The refused operation's author and sequence number.
+        public var device: String
+        public var sequence: Int64
+        /// Why: `clock_ahead`, `unknown_finding`, `retraction_mismatch`, or a plan rule's code.
+        public var error: CoreError
+        public var description: String { error.description }
+        public init(device: String, sequence: Int64, error: CoreError) {
+            self.device = device
+            self.sequence = sequence
+            self.error = error
+        }
+    }
+
     /// Merges operations from another replica, all or nothing.
     ///
-    /// Each operation is validated against the plan and the known units; an operation already held
-    /// is skipped; a different operation under a (device, sequence) already held is refused. If any
+    /// Each operation is validated against the plan and the known units, must not be stamped more
+    /// than ``InspectorCore/HybridLogicalClock/futureTolerance`` ahead of this replica's clock (its
+    /// wall clock plus its offset to the hub), and a retraction must name a finding held here or
+    /// added earlier in the batch, with that finding's unit and item. An operation already held is
+    /// skipped; a different operation under a (device, sequence) already held is refused. If any
     /// operation is refused, nothing of the batch is written. The hybrid logical clock advances past
     /// the greatest timestamp received, so a later local edit orders after everything seen.
     ///
     /// - Parameters:
-    ///   - operations: the operations, in any order.
-    ///   - meta: metadata to write in the same transaction (a device writes its pull cursor this way).
+    ///   - operations: the operations, in any order (a retraction after its finding).
+    ///   - meta: metadata to write in the same transaction.
     /// - Returns: how many were applied, duplicates, and new conflicts.
-    /// - Throws: ``InspectorCore/CoreError`` or ``StoreError`` naming the first refused operation.
+    /// - Throws: ``InspectorCore/CoreError`` for a plan rule, ``RefusedOperation`` for a time or
+    ///   reference rule, or ``StoreError``, naming the first refused operation.
     @discardableResult
     public func merge(_ operations: [Op], meta: [MetaKey: String] = [:]) throws -> MergeResult {
         try validate(operations)
         let now = clock()
         return try Self.wrap {
-            try writer.write { db in try mergeTransaction(db, operations, now: now, meta: meta, also: nil) }
+            try writer.write { db in try mergeTransaction(db, operations, now: now, checkingTimes: true, meta: meta) }
         }
     }
 
@@ -45,7 +64,7 @@ extension ReplicaStore {
         try validate(operations)
         let now = clock()
         do {
-            return try await writer.write { db in try mergeTransaction(db, operations, now: now, meta: meta, also: nil) }
+            return try await writer.write { db in try mergeTransaction(db, operations, now: now, checkingTimes: true, meta: meta) }
         } catch let error as DatabaseError {
             throw StoreError(.database, "the database refused the change (\(error.resultCode)): \(error.message ?? "no detail"); nothing was written")
         }
@@ -54,6 +73,9 @@ extension ReplicaStore {
     /// Merges operations like ``merge(_:meta:)``, without blocking the calling thread, and runs
     /// `also` in the same transaction (the hub records its bookkeeping this way).
     ///
+    /// The caller has checked the plan (``validate(_:)``) and the times (the hub against its own
+    /// clock); references are checked here, in the transaction.
+    ///
     /// - Parameters:
     ///   - operations: operations already checked with ``validate(_:)``.
     ///   - also: more work for the same transaction; if it throws, nothing is written.
@@ -61,7 +83,7 @@ extension ReplicaStore {
         let now = clock()
         do {
             return try await writer.write { db in
-                let result = try mergeTransaction(db, operations, now: now, meta: [:], also: nil)
+                let result = try mergeTransaction(db, operations, now: now, checkingTimes: false, meta: [:])
                 return (result, try also(db, result))
             }
         } catch let error as DatabaseError {
@@ -77,32 +99,61 @@ extension ReplicaStore {
         for op in operations { try op.validate(against: index, unitIDs: unitIDs) }
     }
 
-    /// Devices count new conflicts on merge; the hub (durability `full`) does not.
-    var countsConflicts: Bool { device != "hub" }
-
-    private func mergeTransaction(_ db: Database, _ operations: [Op], now: Int64, meta: [MetaKey: String],
-                                  also: (@Sendable (Database, MergeResult) throws -> Void)?) throws -> MergeResult {
-        let result = try Self.merge(operations, into: db, countingConflicts: countsConflicts)
-        if let newest = operations.max(by: { $0.timestamp < $1.timestamp }) {
-            let offset = Int64(try Self.meta(db, .clockOffset) ?? "0") ?? 0
-            var hlc = try Self.loadClock(db, device: device)
-            hlc.receive(newest.timestamp, physical: HybridLogicalClock.physicalMillis(now: now, offset: offset))
-            try Self.saveClock(db, hlc)
+    /// Where the findings with these ids belong, for those this replica holds.
+    public func findingLocations(_ ids: Set<String>) async throws -> [String: FindingLocation] {
+        guard !ids.isEmpty else { return [:] }
+        return try await writer.read { db in
+            var result: [String: FindingLocation] = [:]
+            let statement = try db.cachedStatement(sql: "SELECT unit, item FROM findings WHERE id = ?")
+            for id in ids {
+                if let row = try Row.fetchOne(statement, arguments: [id]) {
+                    result[id] = FindingLocation(unit: row[0], item: row[1])
+                }
+            }
+            return result
         }
+    }
+
+    /// Devices count new conflicts on merge; the hub does not.
+    var countsConflicts: Bool { role == .device }
+
+    private func mergeTransaction(_ db: Database, _ operations: [Op], now: Int64, checkingTimes: Bool,
+                                  meta: [MetaKey: String]) throws -> MergeResult {
+        let offset = Int64(try Self.meta(db, .clockOffset) ?? "0") ?? 0
+        let receiverNow = HybridLogicalClock.physicalMillis(now: now, offset: offset)
+        if checkingTimes {
+            for op in operations {
+                do { try op.checkNotAhead(of: receiverNow) } catch {
+                    throw RefusedOperation(device: op.device, sequence: op.sequence, error: error)
+                }
+            }
+        }
+        let result = try Self.merge(operations, into: db, countingConflicts: countsConflicts, role: role)
+        try Self.advanceClock(db, device: device, past: operations, physical: receiverNow)
         for (key, value) in meta { try Self.setMeta(db, key, value) }
-        try also?(db, result)
         return result
     }
 
-    /// Merges already validated operations inside a transaction. Throws on a conflicting identity.
+    /// Moves the saved clock past the greatest timestamp of `operations`.
+    static func advanceClock(_ db: Database, device: String, past operations: [Op], physical: Int64) throws {
+        guard let newest = operations.max(by: { $0.timestamp < $1.timestamp }) else { return }
+        var hlc = try loadClock(db, device: device)
+        hlc.receive(newest.timestamp, physical: physical)
+        try saveClock(db, hlc)
+    }
+
+    /// Merges already validated operations inside a transaction. Throws on a conflicting identity
+    /// or a retraction that does not name a finding held (or added earlier in the batch) with its unit and item.
     ///
     /// - Parameter countingConflicts: whether to count fields that become contested (one more query
     ///   per `set`; devices report it after a pull, the hub does not need it).
-    static func merge(_ operations: [Op], into db: Database, countingConflicts: Bool) throws -> MergeResult {
+    static func merge(_ operations: [Op], into db: Database, countingConflicts: Bool, role: Role) throws -> MergeResult {
         var result = MergeResult()
         var conflicted = Set<[String]>()
         let writers = try Writers(db)
+        var added: [String: FindingLocation] = [:]
         for op in operations {
+            try checkReferences(op, in: db, addedInBatch: &added, using: writers, role: role)
             if countingConflicts && op.kind == .set {
                 // Two index lookups (the least and greatest device that set the field), whatever the
                 // number of earlier edits: the field becomes contested when one other device held it.
@@ -125,6 +176,29 @@ extension ReplicaStore {
         return result
     }
 
+    /// Checks a retraction against the finding it names (held, or added earlier in the batch); notes
+    /// the finding a `finding_add` creates.
+    ///
+    /// The hub refuses a retraction of another device's finding it does not hold: it checks scope on
+    /// the finding's unit. A retraction of the author's own finding, and any retraction at a device,
+    /// may arrive before its finding (PROTOCOL.md 8.3; the hub has checked what it relays); a
+    /// retraction whose unit or item differ from a finding held is always refused.
+    static func checkReferences(_ op: Op, in db: Database, addedInBatch added: inout [String: FindingLocation],
+                                using writers: Writers, role: Role) throws {
+        if let (id, location) = op.addedFinding {
+            added[id] = location
+        } else if let id = op.retractedFinding {
+            var target = added[id]
+            if target == nil, let row = try Row.fetchOne(writers.findingLocation, arguments: [id]) {
+                target = FindingLocation(unit: row[0], item: row[1])
+            }
+            if target == nil && (role == .device || op.retractsOwnFinding) { return }
+            do { try op.checkRetraction(of: target) } catch {
+                throw RefusedOperation(device: op.device, sequence: op.sequence, error: error)
+            }
+        }
+    }
+
     private static func isHeld(_ op: Op, in db: Database) throws -> Bool {
         try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM ops WHERE device = ? AND seq = ?)"),
                           arguments: [op.device, op.sequence]) ?? false
@@ -137,8 +211,10 @@ extension ReplicaStore {
         let addFinding: Statement
         let retract: Statement
         let existing: Statement
+        let findingLocation: Statement
 
         init(_ db: Database) throws {
+            findingLocation = try db.cachedStatement(sql: "SELECT unit, item FROM findings WHERE id = ?")
             insert = try db.cachedStatement(sql: Op.insertSQL)
             setValue = try db.cachedStatement(sql: """
                 INSERT INTO field_values (unit, item, field, value, device, seq, ms, counter)
@@ -178,6 +254,12 @@ extension ReplicaStore {
             }
             return false
         }
+        try apply(op, using: writers)
+        return true
+    }
+
+    /// Applies one operation held in the log to the state (field values, findings, retractions).
+    static func apply(_ op: Op, using writers: Writers) throws {
         let ms = op.timestamp.millis, counter = op.timestamp.counter
         switch op.kind {
         case .set:
@@ -188,6 +270,5 @@ extension ReplicaStore {
         case .findingRetract:
             try writers.retract.execute(arguments: [op.finding, op.value, op.device, op.sequence, ms, counter])
         }
-        return true
     }
 }

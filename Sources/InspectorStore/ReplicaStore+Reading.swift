@@ -24,20 +24,23 @@ extension ReplicaStore {
     ///   - limit: at most this many.
     ///   - device: only this device's operations, when given.
     ///   - afterSequence: with `device`, only its operations with a greater sequence number.
+    ///   - includingSetAside: whether to include this device's set-aside operations (the log shows
+    ///     them; a bundle never carries them).
     /// - Returns: the operations with their log positions.
     public func operations(after position: Int64 = 0, limit: Int = .max, device: String? = nil,
-                           afterSequence: Int64 = 0) throws -> [(position: Int64, operation: Op)] {
-        try Self.wrap {
+                           afterSequence: Int64 = 0, includingSetAside: Bool = true) throws -> [(position: Int64, operation: Op)] {
+        let setAside = includingSetAside ? "" : "AND set_aside = 0"
+        return try Self.wrap {
             try writer.read { db in
                 let rows: [Row]
                 if let device {
                     rows = try Row.fetchAll(db, sql: """
                         SELECT position, \(Op.selectColumns) FROM ops
-                        WHERE device = ? AND seq > ? AND position > ? ORDER BY seq LIMIT ?
+                        WHERE device = ? AND seq > ? AND position > ? \(setAside) ORDER BY seq LIMIT ?
                         """, arguments: [device, afterSequence, position, limit])
                 } else {
                     rows = try Row.fetchAll(db, sql: """
-                        SELECT position, \(Op.selectColumns) FROM ops WHERE position > ? ORDER BY position LIMIT ?
+                        SELECT position, \(Op.selectColumns) FROM ops WHERE position > ? \(setAside) ORDER BY position LIMIT ?
                         """, arguments: [position, limit])
                 }
                 return rows.map { row in
@@ -54,7 +57,7 @@ extension ReplicaStore {
         do {
             return try await writer.read { db in
                 try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT \(Op.selectColumns) FROM ops WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?
+                    SELECT \(Op.selectColumns) FROM ops WHERE device = ? AND seq > ? AND set_aside = 0 ORDER BY seq LIMIT ?
                     """), arguments: [device, afterSequence, limit]).map { Op(row: $0) }
             }
         } catch let error as DatabaseError {
@@ -128,7 +131,7 @@ extension ReplicaStore {
     /// Fields set by more than one device: the winner and each other device's latest value.
     static func conflicts(_ db: Database, values: [Dataset.Value]) throws -> [Dataset.Conflict] {
         let contested = try Row.fetchAll(db, sql: """
-            SELECT unit, item, field FROM ops INDEXED BY ops_by_field WHERE kind = 'set'
+            SELECT unit, item, field FROM ops INDEXED BY ops_by_field WHERE kind = 'set' AND set_aside = 0
             GROUP BY unit, item, field HAVING COUNT(DISTINCT device) > 1
             """)
         let winners = Dictionary(values.map { ([$0.unit, $0.item, $0.field], $0.current) }, uniquingKeysWith: { a, _ in a })
@@ -138,7 +141,7 @@ extension ReplicaStore {
             guard let winner = winners[key] else { continue }
             let latest = try Row.fetchAll(db, sql: """
                 SELECT device, seq, ms, counter, value FROM ops
-                WHERE kind = 'set' AND unit = ? AND item = ? AND field = ? AND device != ?
+                WHERE kind = 'set' AND unit = ? AND item = ? AND field = ? AND device != ? AND set_aside = 0
                 ORDER BY device, ms DESC, counter DESC
                 """, arguments: [key[0], key[1], key[2], winner.device])
             var seen = Set<String>()

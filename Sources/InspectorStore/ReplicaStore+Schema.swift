@@ -27,8 +27,12 @@ extension ReplicaStore {
         case scope
         /// When the last sync finished (device wall clock, ms).
         case lastSync = "last_sync"
-        /// The operations the hub refused, as JSON lines: `device#seq code message`.
+        /// The operations the hub refused, as a JSON array of ``ReplicaStore/SetAsideOp``.
         case refused
+        /// The highest sequence number of this device written into a bundle: its ops up to here have left it.
+        case bundleExportedThrough = "bundle_exported_through"
+        /// How many held-back operations the hub was last told of (PROTOCOL.md 11.5).
+        case heldBackReported = "held_back_reported"
     }
 
     static var migrator: DatabaseMigrator {
@@ -63,6 +67,24 @@ extension ReplicaStore {
                     device TEXT NOT NULL, seq INTEGER NOT NULL, ms INTEGER NOT NULL, counter INTEGER NOT NULL
                 ) WITHOUT ROWID;
                 """)
+        }
+        migrator.registerMigration("v2-set-aside") { db in
+            // Own ops the hub refused stay in the log but leave the state (PROTOCOL.md 10.3), and
+            // pulled ops the device cannot store wait outside it (11.5).
+            try db.execute(sql: """
+                ALTER TABLE ops ADD COLUMN set_aside INTEGER NOT NULL DEFAULT 0;
+                CREATE TABLE held_back (
+                    id INTEGER PRIMARY KEY, device TEXT, seq INTEGER, json TEXT NOT NULL,
+                    code TEXT NOT NULL, message TEXT NOT NULL
+                );
+                """)
+            if let device = try meta(db, .device), let text = try meta(db, .refused),
+               let list = try? JSONDecoder().decode([SetAsideOp].self, from: Data(text.utf8)), !list.isEmpty {
+                for op in list {
+                    try db.execute(sql: "UPDATE ops SET set_aside = 1 WHERE device = ? AND seq = ?", arguments: [device, op.sequence])
+                }
+                try rebuildState(db)
+            }
         }
         return migrator
     }

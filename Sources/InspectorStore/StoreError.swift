@@ -23,6 +23,8 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let unknownFinding = Code(rawValue: "unknown_finding")
         /// The unit is outside the device's assigned scope.
         public static let outOfScope = Code(rawValue: "out_of_scope")
+        /// The replica's clock cannot stamp a later timestamp (it stands at the end of the valid range).
+        public static let clockExhausted = Code(rawValue: "clock_exhausted")
         /// SQLite refused the work (disk full, I/O error, locked…); nothing was written.
         public static let database = Code(rawValue: "database_error")
     }

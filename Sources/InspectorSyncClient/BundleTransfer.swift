@@ -21,13 +21,16 @@ public enum BundleTransfer {
     /// file renamed into place), so a crash never leaves half a bundle under the final name.
     public static func export(from store: ReplicaStore, to url: URL, since: Int64 = 0) throws -> Summary {
         guard since >= 0 else { throw ProtocolError(.badBundle, "--since must be 0 or more") }
-        let rows = try store.operations(after: since)
+        let rows = try store.operations(after: since, includingSetAside: false)
         let through = rows.last?.position ?? since
         let bundle = BundleFile(plan: store.plan.id, device: store.device, from: since, through: through, ops: rows.map(\.operation))
         do {
             try bundle.encoded().write(to: url, options: .atomic)
         } catch {
             throw ProtocolError(.badBundle, "cannot write the bundle to \(url.path)")
+        }
+        if let own = rows.last(where: { $0.operation.device == store.device }) {
+            try store.noteExported(throughSequence: own.operation.sequence)
         }
         return Summary(count: rows.count, from: since, through: through)
     }

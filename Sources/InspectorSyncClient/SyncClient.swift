@@ -23,6 +23,15 @@ public struct SyncClient: Sendable {
         public var newConflicts = 0
         /// Operations the hub refused during this sync; they are set aside and the rest flows.
         public var refused: [RefusedOp] = []
+        /// This device's own edits recorded again with a corrected clock (their old ops were stamped
+        /// too far ahead and are set aside), oldest first.
+        public var recordedAgain: [Op] = []
+        /// This device's unsent operations whose timestamps were corrected at its first handshake.
+        public var corrected = 0
+        /// Pulled operations held back during this sync because this device cannot store them.
+        public var heldBack: [ReplicaStore.HeldBackOp] = []
+        /// Held-back operations that could be stored during this sync.
+        public var released = 0
         /// Hub time minus device time, ms.
         public var clockOffset: Int64 = 0
         /// The highest sequence number of this device the hub holds with all before it.
@@ -40,6 +49,9 @@ public struct SyncClient: Sendable {
 
     /// Clock offsets beyond this are warned about.
     public static let clockWarningThreshold: Int64 = 5 * 60 * 1000
+
+    /// An offset beyond this, learnt at a device's first handshake, corrects its unsent ops (PROTOCOL.md 9.7).
+    public static let clockCorrectionThreshold: Int64 = 1000
 
     public let store: ReplicaStore
     public let address: HubAddress
@@ -75,13 +87,20 @@ public struct SyncClient: Sendable {
     ///
     /// - Throws: ``SyncError``; what was confirmed or pulled before the error stays saved.
     public func sync() async throws -> Summary {
-        do {
-            return try await syncOnce()
-        } catch let error as CoreError where error.code == .unknownUnit {
-            // A unit was added at the hub after this session's welcome and its ops arrived in the
-            // pull: nothing was stored of that batch. A new handshake brings the unit; try once more.
-            return try await syncOnce()
-        }
+        let summary = try await syncOnce()
+        guard summary.heldBack.contains(where: { $0.code == CoreError.Code.unknownUnit.rawValue }) else { return summary }
+        // A unit was added at the hub after this session's welcome and its ops arrived in the pull:
+        // they were held back. A new handshake brings the unit and releases them; try once more.
+        var again = try await syncOnce()
+        again.pushed += summary.pushed
+        again.pulled += summary.pulled
+        again.newConflicts += summary.newConflicts
+        again.refused = summary.refused + again.refused
+        again.recordedAgain = summary.recordedAgain + again.recordedAgain
+        again.corrected += summary.corrected
+        let released = Set(again.heldBack.map { "\($0.device ?? "")#\($0.sequence ?? 0)" })
+        again.heldBack = summary.heldBack.filter { released.contains("\($0.device ?? "")#\($0.sequence ?? 0)") } + again.heldBack
+        return again
     }
 
     private func syncOnce() async throws -> Summary {
@@ -140,8 +159,10 @@ public struct SyncClient: Sendable {
             let raw = conversation.channel
             try await raw.eventLoop.submit { try StreamCompression.enable(on: raw) }.get()
         }
-        let offset = welcome.time + (receivedAt - sentAt) / 2 - receivedAt
+        // Saturating: a hub's `time` is a peer's value like any other (PROTOCOL.md 9.5).
+        let offset = HybridLogicalClock.physicalMillis(now: welcome.time, offset: (receivedAt - sentAt) / 2) &- receivedAt
         summary.clockOffset = offset
+        let isFirstHandshake = try store.meta(.clockOffsetMeasuredAt) == nil
         if let plan = welcome.plan { try store.replacePlan(plan) }
         try store.upsertUnits(welcome.units)
         let scope = String(decoding: try JSONEncoder().encode(welcome.scope), as: UTF8.self)
@@ -154,9 +175,19 @@ public struct SyncClient: Sendable {
             throw SyncError(.replicaBehindHub, "the hub already holds \(welcome.confirmed) operations of device '\(store.device)' but this replica has only \(ownLast); this replica was re-created or restored from an old copy — enroll it under a new device id")
         }
 
+        // Time: a device that worked offline with a wrong clock corrects what never left it (9.7),
+        // and records again any unsent edit still stamped beyond the tolerance (10.3).
+        if isFirstHandshake && abs(offset) > Self.clockCorrectionThreshold {
+            summary.corrected = try store.correctUnsentTimestamps(by: offset, confirmed: welcome.confirmed)
+        }
+        summary.recordedAgain += try store.recordAgainOperationsAhead(confirmed: welcome.confirmed)
+
+        // Held-back pulled ops: the new plan or units may let them in now (11.5).
+        summary.released = try await retryHeldBack()
+
         // Push: this device's operations after what the hub confirmed, minus those set aside.
         var confirmed = welcome.confirmed
-        var refused = try RefusedOp.load(from: store)
+        var refused = try store.setAsideOperations()
         let total = max(0, Int(try store.lastSequence(of: store.device) - confirmed))
         var done = 0
         while true {
@@ -178,13 +209,20 @@ public struct SyncClient: Sendable {
                 done += pending.count
                 progress?(.pushing(done: done, total: total))
             case .error(let error) where error.sequence != nil:
-                let op = RefusedOp(sequence: error.sequence!, code: error.code.rawValue, message: error.message)
-                guard !refusedSequences.contains(op.sequence) else {
-                    throw SyncError(.protocolViolation, "the hub refused an operation already set aside")
+                let sequence = error.sequence!
+                guard pending.contains(where: { $0.sequence == sequence }) else {
+                    // 10.3: a refusal must name an op of the batch; anything else is not the device's to set aside.
+                    throw SyncError(.protocolViolation, "the hub refused operation #\(sequence), which this push did not carry (\(error.code))")
                 }
-                refused.append(op)
-                summary.refused.append(op)
-                try RefusedOp.save(refused, to: store)
+                if error.code == .clockAhead {
+                    // The edit is kept: recorded again with the corrected clock, the old op set aside.
+                    summary.recordedAgain += try store.recordAgainOperationsAhead(also: [sequence], confirmed: confirmed)
+                } else {
+                    try store.setAside(RefusedOp(sequence: sequence, code: error.code.rawValue, message: error.message))
+                }
+                let now = try store.setAsideOperations()
+                summary.refused += now.filter { op in !refused.contains(where: { $0.sequence == op.sequence }) }
+                refused = now
             case .error(let error):
                 throw SyncError(.refused, "the hub refused the push: \(error.message)", hubCode: error.code)
             default:
@@ -193,22 +231,48 @@ public struct SyncClient: Sendable {
         }
         summary.confirmed = confirmed
 
-        // Pull: the others' operations after the saved cursor; each batch and its cursor in one transaction.
+        // Pull: the others' operations after the saved cursor; each batch, what of it is held back,
+        // and its cursor in one transaction.
         var cursor = Int64(try store.meta(.pullCursor) ?? "0") ?? 0
+        // The hub hears of held-back ops when the list changed since it was last told (nothing when none).
+        var reported = try store.meta(.heldBackReported).flatMap { Int($0) } ?? 0
+        var reportedEntries: [Message.HeldBackReport.Entry]?
+        func pendingReport() throws -> Message.HeldBackReport? {
+            let report = try heldBackReport()
+            return report.count == reported && (reportedEntries == nil || reportedEntries == report.entries) ? nil : report
+        }
         while true {
-            let answer = try await conversation.request(.pull(Message.Pull(cursor: cursor, limit: batchSize)))
+            let report = try pendingReport()
+            let answer = try await conversation.request(.pull(Message.Pull(cursor: cursor, limit: batchSize, heldBack: report)))
+            if let report {
+                reported = report.count
+                reportedEntries = report.entries
+                try store.setMeta([.heldBackReported: String(report.count)])
+            }
             guard case .ops(let batch) = answer else {
                 if case .error(let error) = answer {
                     throw SyncError(.refused, "the hub refused the pull: \(error.message)", hubCode: error.code)
                 }
                 throw SyncError(.protocolViolation, "the hub answered a pull with '\(answer.verb)'")
             }
-            let result = try await store.mergeAsync(batch.ops, meta: [.pullCursor: String(batch.cursor)])
-            summary.pulled += result.applied
-            summary.newConflicts += result.newConflicts
+            let unreadable = batch.unreadable.map {
+                ReplicaStore.HeldBackOp(device: $0.device, sequence: $0.sequence, json: $0.json,
+                                        code: $0.error.code.rawValue, message: $0.error.message)
+            }
+            let result = try await store.mergePulled(batch.ops.map { ReplicaStore.PulledOp(op: $0, json: $0.wireJSON()) },
+                                                     unreadable: unreadable, meta: [.pullCursor: String(batch.cursor)])
+            summary.pulled += result.merge.applied
+            summary.newConflicts += result.merge.newConflicts
+            summary.heldBack += result.heldBack
             cursor = batch.cursor
             if !batch.ops.isEmpty { progress?(.pulling(received: summary.pulled)) }
             if !batch.more { break }
+        }
+        if let report = try pendingReport() {
+            // What this sync held back reaches the office now, not at the next sync.
+            if case .ops = try await conversation.request(.pull(Message.Pull(cursor: cursor, limit: 1, heldBack: report))) {
+                try store.setMeta([.heldBackReported: String(report.count)])
+            }
         }
         _ = try? await conversation.request(.bye)
         try store.setMeta([.lastSync: String(store.clock())])
@@ -237,18 +301,24 @@ extension SyncClient {
 }
 
 /// An operation the hub refused, set aside on the device so the rest keeps flowing.
-public struct RefusedOp: Codable, Hashable, Sendable {
-    public var sequence: Int64
-    public var code: String
-    public var message: String
+public typealias RefusedOp = ReplicaStore.SetAsideOp
 
-    static func load(from store: ReplicaStore) throws -> [RefusedOp] {
-        guard let text = try store.meta(.refused) else { return [] }
-        return (try? JSONDecoder().decode([RefusedOp].self, from: Data(text.utf8))) ?? []
+extension SyncClient {
+    /// Tries the held-back pulled operations again; returns how many could be stored.
+    func retryHeldBack() async throws -> Int {
+        var decoded: [Int64: Op] = [:]
+        for held in try store.heldBackOperations() {
+            if let op = try? Op(wireJSON: held.json) { decoded[held.id] = op }
+        }
+        return try await store.retryHeldBack(decoded)
     }
 
-    static func save(_ list: [RefusedOp], to store: ReplicaStore) throws {
-        try store.setMeta([.refused: String(decoding: try JSONEncoder().encode(list), as: UTF8.self)])
+    /// The report of held-back operations the next pull carries (PROTOCOL.md 11.5).
+    func heldBackReport() throws -> Message.HeldBackReport {
+        let held = try store.heldBackOperations()
+        return Message.HeldBackReport(count: held.count, entries: held.prefix(Message.HeldBackReport.maximumEntries).map {
+            Message.HeldBackReport.Entry(device: $0.device ?? "", sequence: $0.sequence ?? 0, code: $0.code, message: $0.message)
+        })
     }
 }
 

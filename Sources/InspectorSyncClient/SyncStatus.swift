@@ -13,6 +13,8 @@ public struct SyncStatus: Sendable, Hashable {
     /// Operations recorded here that the hub has not confirmed (set-aside ones excluded).
     public var pending: Int64
     public var refused: [RefusedOp]
+    /// Pulled operations this device cannot store yet (PROTOCOL.md 11.5).
+    public var heldBack: [ReplicaStore.HeldBackOp]
     /// Hub time minus device time, ms, if ever measured.
     public var clockOffset: Int64?
     public var lastSync: Int64?
@@ -25,7 +27,8 @@ public struct SyncStatus: Sendable, Hashable {
         hub = try store.meta(.hubAddress)
         confirmed = Int64(try store.meta(.hubConfirmedSequence) ?? "0") ?? 0
         lastSequence = try store.lastSequence(of: store.device)
-        refused = try RefusedOp.load(from: store)
+        refused = try store.setAsideOperations()
+        heldBack = try store.heldBackOperations()
         let confirmedNow = confirmed
         let setAside = Int64(refused.filter { $0.sequence > confirmedNow }.count)
         pending = max(0, lastSequence - confirmed - setAside)
@@ -45,6 +48,9 @@ public struct SyncStatus: Sendable, Hashable {
         lines.append("this device's operations: \(lastSequence); confirmed by the hub up to #\(confirmed)")
         lines.append(pending == 0 ? "everything recorded here is safe at the hub" : "only on this device: \(pending) operation(s) — sync before leaving coverage")
         for op in refused { lines.append("set aside: #\(op.sequence) refused by the hub (\(op.code)): \(op.message)") }
+        for op in heldBack {
+            lines.append("held back: \(op.device ?? "?")#\(op.sequence.map(String.init) ?? "?") pulled but not stored (\(op.code)): \(op.message); tried again at every sync")
+        }
         if let clockOffset {
             lines.append("clock offset to the hub: \(Self.describe(offset: clockOffset))\(isClockOffsetLarge ? "  WARNING: beyond 5 minutes" : "")")
         } else {

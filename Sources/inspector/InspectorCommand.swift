@@ -183,8 +183,20 @@ extension InspectorCommand {
             })
             let summary = try await client.sync()
             print("synced with \(client.address): pushed \(summary.pushed), pulled \(summary.pulled), new conflicts \(summary.newConflicts); hub confirmed up to #\(summary.confirmed)")
+            if summary.corrected > 0 {
+                print("corrected the time of \(summary.corrected) edit(s) made before this device's first sync: its clock was off by \(SyncStatus.describe(offset: -summary.clockOffset))")
+            }
             for op in summary.refused {
                 print("set aside #\(op.sequence): the hub refused it (\(op.code)): \(op.message)")
+            }
+            for op in summary.recordedAgain {
+                print("recorded again as #\(op.sequence) with the corrected clock (\(op.timestamp.isoTime)): \(op.kind.rawValue) \(op.unit)\(op.item.map { " " + $0 } ?? "")\(op.field.map { " " + $0 } ?? "")")
+            }
+            if summary.released > 0 {
+                print("stored \(summary.released) operation(s) held back at an earlier sync")
+            }
+            for op in summary.heldBack {
+                print("held back \(op.device ?? "?")#\(op.sequence.map(String.init) ?? "?"): pulled but cannot be stored here (\(op.code)): \(op.message); the hub has been told, and it is tried again at every sync")
             }
             if abs(summary.clockOffset) > SyncClient.clockWarningThreshold {
                 print("WARNING: this device's clock is off by \(SyncStatus.describe(offset: -summary.clockOffset)) from the hub; edits are stamped with hub-corrected time")

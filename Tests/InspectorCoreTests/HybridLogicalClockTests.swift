@@ -69,7 +69,31 @@ import Testing
 
     @Test func physicalMillisAddsTheOffset() {
         #expect(HybridLogicalClock.physicalMillis(now: 1_000, offset: 250) == 1_250)
-        #expect(HybridLogicalClock.physicalMillis(now: 1_000, offset: -1_500) == -500)
+        // Clamped into the valid range, and saturating: no reading overflows.
+        #expect(HybridLogicalClock.physicalMillis(now: 1_000, offset: -1_500) == 0)
+        #expect(HybridLogicalClock.physicalMillis(now: .max, offset: .max) == HLCTimestamp.validMillis.upperBound)
+        #expect(HybridLogicalClock.physicalMillis(now: .min, offset: .min) == 0)
+    }
+
+    @Test func counterAtItsBoundCarriesIntoTheNextMillisecond() {
+        var clock = HybridLogicalClock(device: "dev-a", millis: 5_000, counter: HLCTimestamp.maximumCounter)
+        #expect(clock.tick(physical: 10) == ts(5_001, 0, "dev-a"))
+        var receiving = HybridLogicalClock(device: "dev-a", millis: 5_000, counter: 3)
+        receiving.receive(ts(5_000, HLCTimestamp.maximumCounter, "dev-b"), physical: 10)
+        #expect(receiving.millis == 5_001 && receiving.counter == 0)
+    }
+
+    @Test func hostileRemoteTimestampsNeverOverflow() {
+        for remote in [ts(.max, .max, "dev-b"), ts(.min, .min, "dev-b"), ts(.max, -1, "dev-b"), ts(0, .max, "dev-b")] {
+            var clock = HybridLogicalClock(device: "dev-a", millis: 1_000, counter: 0)
+            clock.receive(remote, physical: .max)
+            #expect(HLCTimestamp.validMillis.contains(clock.millis) && (0...HLCTimestamp.maximumCounter).contains(clock.counter), "\(remote)")
+            _ = clock.tick(physical: .max)
+            #expect(HLCTimestamp.validMillis.contains(clock.millis))
+        }
+        var last = HybridLogicalClock(device: "dev-a", millis: .max, counter: .max)
+        #expect(last.isExhausted)
+        #expect(last.tick(physical: 0) == ts(HLCTimestamp.validMillis.upperBound, HLCTimestamp.maximumCounter, "dev-a"))
     }
 
     /// Any interleaving of ticks and receives: every tick is greater than everything issued or seen before.

@@ -267,9 +267,12 @@ struct HubStorePushTests {
                                       finding: "dev-a/1", reason: "Đã thực hiện.")
         let earlier = Op.findingRetract(device: "dev-a", sequence: 2, timestamp: ts(t + 10, 0, "dev-a"), unit: "muong-lay", item: nil,
                                         finding: "dev-a/1", reason: "Trùng lặp.")
-        // The retraction may arrive before the finding, and the later one first.
-        _ = try await push(hub, b, [later])
+        // The hub refuses a retraction of a finding it does not hold: it scopes retractions by their finding.
+        let refused = await refusal { () async throws(ProtocolError) in try await push(hub, b, [later]) }
+        #expect(refused?.code == .unknownFinding && refused?.sequence == 1, "\(String(describing: refused))")
+        // A finding and its retraction in one batch; then the later retraction arrives after the earlier one.
         _ = try await push(hub, a, [add, earlier])
+        _ = try await push(hub, b, [later])
         let findings = try hub.replica.dataset().findings
         #expect(findings.count == 1)
         #expect(findings.first?.text == "Kiện toàn Hội đồng Thi đua - Khen thưởng.")
@@ -304,6 +307,55 @@ struct HubStorePushTests {
         }
         #expect(error?.code == .invalidOp)
         #expect(try hub.replica.operationCount() == 0)
+    }
+
+    @Test func opsStampedBeyondTheToleranceOrOutsideTheClockRangeAreRefused() async throws {
+        let directory = TemporaryDirectory()
+        let (hub, a, _) = try setUp(directory)
+        let now = hub.replica.clock()
+        func op(_ t: Int64, _ c: Int64) -> Op {
+            .set(device: "dev-a", sequence: 1, timestamp: ts(t, c, "dev-a"), unit: "muong-lay", item: "II.4", field: "status", value: "done")
+        }
+        let cases: [(Int64, Int64, ProtocolError.Code)] = [
+            (now + HybridLogicalClock.futureTolerance + 1, 0, .clockAhead), (HLCTimestamp.validMillis.upperBound, 0, .clockAhead),
+            (HLCTimestamp.validMillis.upperBound + 1, 0, .invalidOp), (.max, 0, .invalidOp), (now, HLCTimestamp.maximumCounter + 1, .invalidOp),
+            (now, .max, .invalidOp), (-1, 0, .invalidOp), (now, -1, .invalidOp),
+        ]
+        for (t, c, code) in cases {
+            let error = await refusal { () async throws(ProtocolError) in try await push(hub, a, [op(t, c)]) }
+            #expect(error?.code == code && error?.sequence == 1, "t=\(t) c=\(c): \(String(describing: error))")
+        }
+        #expect(try hub.replica.operationCount() == 0)
+        // The hub's own clock stays near true time.
+        let resolution = try hub.resolve(unit: "muong-lay", item: "II.4", field: "status", value: "done", by: "Lò Văn Thắng")
+        #expect(abs(resolution.timestamp.millis - now) < 60_000)
+        #expect(try await push(hub, a, [op(now + HybridLogicalClock.futureTolerance, HLCTimestamp.maximumCounter)]).applied == 1)
+    }
+
+    @Test func retractionsAreScopedByTheUnitOfTheirFinding() async throws {
+        let directory = TemporaryDirectory()
+        let (hub, a, b) = try setUp(directory)
+        let t: Int64 = 1_718_845_320_000
+        let add = Op.findingAdd(device: "dev-b", sequence: 1, timestamp: ts(t, 0, "dev-b"), unit: "so-y-te", item: "II.3",
+                                kind: .observation, text: "Hồ sơ khen thưởng đầy đủ")
+        _ = try await push(hub, b, [add])
+        let before = try hub.replica.dataset().canonicalJSON()
+        func retract(_ unit: String, _ item: String?, _ finding: String) -> Op {
+            .findingRetract(device: "dev-a", sequence: 1, timestamp: ts(t + 5, 0, "dev-a"), unit: unit, item: item, finding: finding, reason: "Nhầm")
+        }
+        let cases: [(Op, ProtocolError.Code)] = [
+            (retract("muong-lay", "II.3", "dev-b/1"), .invalidOp), (retract("muong-lay", nil, "dev-b/1"), .invalidOp),
+            (retract("so-y-te", "II.3", "dev-b/1"), .outOfScope), (retract("muong-lay", nil, "dev-b/9"), .unknownFinding),
+        ]
+        for (op, code) in cases {
+            let error = await refusal { () async throws(ProtocolError) in try await push(hub, a, [op]) }
+            #expect(error?.code == code && error?.sequence == 1, "\(op): \(String(describing: error))")
+        }
+        #expect(try hub.replica.dataset().canonicalJSON() == before)
+        // dev-b, whose scope holds so-y-te, may retract it, with the finding's unit and item.
+        let own = Op.findingRetract(device: "dev-b", sequence: 2, timestamp: ts(t + 6, 0, "dev-b"), unit: "so-y-te", item: "II.3",
+                                    finding: "dev-b/1", reason: "Ghi trùng")
+        #expect(try await push(hub, b, [own]).applied == 1)
     }
 }
 

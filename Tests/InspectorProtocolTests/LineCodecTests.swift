@@ -145,11 +145,34 @@ import Testing
         #expect(error?.message.contains("unknown kind 'delete'") == true)
     }
 
-    @Test func opWithUnknownFindingKindIsRefused() {
-        let text = "ops {\"ops\":[{\"d\":\"dev-a\",\"s\":2,\"t\":0,\"c\":0,\"k\":\"finding_add\",\"u\":\"muong-lay\",\"n\":\"dev-a/2\",\"fk\":\"praise\",\"v\":\"x\"}],\"cursor\":1,\"more\":false}"
+    @Test func opWithUnknownFindingKindIsRefusedInAPush() {
+        let text = "push {\"ops\":[{\"d\":\"dev-a\",\"s\":2,\"t\":0,\"c\":0,\"k\":\"finding_add\",\"u\":\"muong-lay\",\"n\":\"dev-a/2\",\"fk\":\"praise\",\"v\":\"x\"}]}"
         let error = Self.decodeError(text)
         #expect(error?.code == .badMessage)
         #expect(error?.sequence == 2)
+    }
+
+    /// A pulled batch is read op by op: one that does not read is set apart with why (the device holds
+    /// it back, PROTOCOL.md 11.5) and the others are kept; the batch writes it back as it was.
+    @Test func unreadableOpOfAPulledBatchIsSetApart() throws {
+        let good = #"{"d":"dev-a","s":1,"t":0,"c":0,"k":"set","u":"muong-lay","i":"II.4","f":"status","v":"done"}"#
+        let bad = #"{"d":"dev-a","s":2,"t":0,"c":0,"k":"finding_add","u":"muong-lay","n":"dev-a/2","fk":"praise","v":"x"}"#
+        let extra = #"{"d":"dev-a","s":3,"t":0,"c":0,"k":"set","u":"muong-lay","i":"II.4","f":"rating","v":"tot","x":1}"#
+        let message = try LineCodec.decode(Array("ops {\"ops\":[\(good),\(bad),\(extra),7],\"cursor\":3,\"more\":false}".utf8))
+        guard case .ops(let batch) = message else { Issue.record("\(message)"); return }
+        #expect(batch.ops.map(\.sequence) == [1])
+        #expect(batch.unreadable.map(\.sequence) == [2, 3, nil])
+        #expect(batch.unreadable.map(\.error.code) == [.badMessage, .badMessage, .badMessage])
+        #expect(batch.unreadable[1].error.message.contains("unknown key 'x'"))
+        #expect(try LineCodec.decode(LineCodec.encode(message).dropLast()) == message)
+    }
+
+    @Test func opWithAnUnknownKeyIsRefused() {
+        let text = #"push {"ops":[{"d":"dev-a","s":5,"t":0,"c":0,"k":"set","u":"muong-lay","i":"II.4","f":"status","v":"done","z":"?"}]}"#
+        let error = Self.decodeError(text)
+        #expect(error?.code == .badMessage)
+        #expect(error?.sequence == 5)
+        #expect(error?.message.contains("unknown key 'z'") == true)
     }
 
     @Test func opWithABadShapeIsAnInvalidOp() {

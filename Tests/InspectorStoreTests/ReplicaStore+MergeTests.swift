@@ -128,7 +128,7 @@ import Testing
     @Test func receivingAdvancesTheClock() throws {
         try withTemporaryDirectory { dir in
             let localClock = ManualClock(baseMillis)
-            let remoteClock = ManualClock(baseMillis + 10 * dayMillis)  // far in the future
+            let remoteClock = ManualClock(baseMillis + 9 * 60_000)  // ahead, within the 10-minute tolerance
             let local = try makeStore(in: dir, device: "dev-a", clock: localClock)
             let remote = try makeStore(in: dir, device: "dev-b", clock: remoteClock)
             let theirs = try remote.set(unit: "muong-lay", item: "II.4", field: "status", value: "not_applicable")
@@ -183,6 +183,44 @@ import Testing
             #expect(thrown { try b.merge([op]) }.code == "unknown_unit")
             try b.upsertUnits([Plan.Unit(id: "phuong-na-lay", name: "Phường Na Lay", kind: .self, parent: "muong-lay")])
             #expect(try b.merge([op]).applied == 1)
+        }
+    }
+
+    @Test func opsStampedBeyondTheToleranceAreRefusedAndChangeNothing() throws {
+        try withTemporaryDirectory { dir in
+            let clock = ManualClock(baseMillis)
+            let local = try makeStore(in: dir, device: "dev-a", clock: clock)
+            let before = try local.dataset().canonicalJSON()
+            for t in [baseMillis + HybridLogicalClock.futureTolerance + 1, baseMillis + 10 * dayMillis, HLCTimestamp.validMillis.upperBound] {
+                let op = Op.set(device: "dev-b", sequence: 1, timestamp: HLCTimestamp(millis: t, counter: 0, device: "dev-b"),
+                                unit: "muong-lay", item: "II.4", field: "status", value: "done")
+                let error = thrown { try local.merge([op]) }
+                #expect(error.code == "clock_ahead", "\(error)")
+                #expect(error.message.contains("dev-b#1"), "\(error)")
+            }
+            #expect(try local.operationCount() == 0)
+            #expect(try local.dataset().canonicalJSON() == before)
+            // At the tolerance exactly, it is taken.
+            let edge = Op.set(device: "dev-b", sequence: 1, timestamp: HLCTimestamp(millis: baseMillis + HybridLogicalClock.futureTolerance, counter: 0, device: "dev-b"),
+                              unit: "muong-lay", item: "II.4", field: "status", value: "done")
+            #expect(try local.merge([edge]).applied == 1)
+        }
+    }
+
+    @Test func aRetractionNamingAHeldFindingOfAnotherUnitIsRefused() throws {
+        try withTemporaryDirectory { dir in
+            let clock = ManualClock()
+            let a = try makeStore(in: dir, device: "dev-a", clock: clock)
+            let b = try makeStore(in: dir, device: "dev-b", clock: clock)
+            let add = try a.addFinding(unit: "so-y-te", item: "II.3", kind: .observation, text: "Hồ sơ đầy đủ")
+            try b.merge([add])
+            for (unit, item) in [("muong-lay", "II.3"), ("so-y-te", "II.4"), ("muong-lay", nil)] as [(String, String?)] {
+                let forged = Op.findingRetract(device: "dev-c", sequence: 1, timestamp: add.timestamp, unit: unit, item: item,
+                                               finding: add.finding!, reason: "Nhầm")
+                let error = thrown { try b.merge([forged]) }
+                #expect(error.code == "retraction_mismatch", "\(unit) \(String(describing: item)): \(error)")
+            }
+            #expect(try b.dataset().findings.first?.retraction == nil)
         }
     }
 }

@@ -46,6 +46,7 @@ func errorCode(_ error: any Error) -> String {
     case let error as CoreError: error.code.rawValue
     case let error as StoreError: error.code.rawValue
     case let error as ProtocolError: error.code.rawValue
+    case let error as ReplicaStore.RefusedOperation: error.error.code.rawValue
     default: "\(type(of: error)): \(error)"
     }
 }
@@ -56,6 +57,7 @@ func errorMessage(_ error: any Error) -> String {
     case let error as CoreError: error.message
     case let error as StoreError: error.message
     case let error as ProtocolError: error.message
+    case let error as ReplicaStore.RefusedOperation: error.error.message
     default: "\(error)"
     }
 }

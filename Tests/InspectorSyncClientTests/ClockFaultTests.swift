@@ -34,7 +34,8 @@ struct ClockFaultTests {
     static func checkConverged(_ devices: [String: Device], _ hub: LiveHub, _ label: String) async throws {
         var model = MergeState()
         for (id, device) in devices.sorted(by: { $0.key < $1.key }) {
-            let own = try device.store.operations(device: id).map(\.operation)
+            // A device's own ops less those it set aside (stamped too far ahead and recorded again).
+            let own = try device.store.operations(device: id, includingSetAside: false).map(\.operation)
             for op in own { model.apply(op) }
             #expect(zip(own, own.dropFirst()).allSatisfy { $0.timestamp < $1.timestamp },
                     "\(label): \(id)'s timestamps go back: \(own.map(\.timestamp))")
@@ -46,7 +47,7 @@ struct ClockFaultTests {
                 "\(label): the hub differs from MergeState")
     }
 
-    @Test("a device 7 days slow that pulled a 7-days-fast edit still wins with its later edit (HLC receive rule)")
+    @Test("a week-fast edit made before the first sync is corrected; a slow device that pulled it orders its later edit after it (HLC receive rule)")
     func slowDeviceEditAfterSeeingWins() async throws {
         let hub = try await LiveHub.start()
         let directory = TemporaryDirectory()
@@ -57,23 +58,28 @@ struct ClockFaultTests {
         // dev-fast edits before it ever measured its offset: its stamp is a week ahead.
         let ahead = try fast.store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
         #expect(ahead.timestamp.millis > ReplicaStore.systemClock() + 6 * Self.day)
-        _ = try await Self.sync(fast, hub)
+        // Its first handshake tells it the offset; the op never left it, so its time is corrected before the push.
+        let first = try await Self.sync(fast, hub)
+        #expect(first.corrected == 1 && first.pushed == 1, "\(first)")
+        let corrected = try #require(try hub.store.replica.operations(device: "dev-fast").first?.operation)
+        #expect(abs(corrected.timestamp.millis - ReplicaStore.systemClock()) < 60_000, "corrected to \(corrected.timestamp)")
+        #expect(try fast.store.operations(device: "dev-fast").map(\.operation) == [corrected])
         // dev-slow pulls it, then its clock jumps back another hour, and it edits the same field.
         let pulled = try await Self.sync(slow, hub)
         #expect(pulled.pulled == 1)
         slow.clock.shift(by: -3_600_000)
         let later = try slow.store.set(unit: "muong-lay", item: "II.4", field: "status", value: "in_progress")
-        #expect(later.timestamp > ahead.timestamp, "an edit made after seeing another must order after it: \(later.timestamp) vs \(ahead.timestamp)")
+        #expect(later.timestamp > corrected.timestamp, "an edit made after seeing another must order after it: \(later.timestamp) vs \(corrected.timestamp)")
         #expect(try slow.store.dataset(unitIDs: ["muong-lay"]).values.first { $0.item == "II.4" && $0.field == "status" }?.current.value == "in_progress")
-        // dev-fine edits the field too, before it sees either: with a true clock it loses to the week-ahead stamps.
-        let early = try fine.store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
-        #expect(early.timestamp < ahead.timestamp)
+        // dev-fine edits the field last, in true time, with a true clock: it wins.
+        let last = try fine.store.set(unit: "muong-lay", item: "II.4", field: "status", value: "not_started")
+        #expect(last.timestamp > later.timestamp)
         for _ in 0..<2 { for device in [slow, fine, fast] { _ = try await Self.sync(device, hub) } }
 
         let devices = ["dev-fast": fast, "dev-slow": slow, "dev-fine": fine]
         for (id, device) in devices {
             let value = try device.store.dataset(unitIDs: ["muong-lay"]).values.first { $0.item == "II.4" && $0.field == "status" }
-            #expect(value?.current.value == "in_progress" && value?.current.device == "dev-slow", "\(id) shows \(String(describing: value))")
+            #expect(value?.current.value == "not_started" && value?.current.device == "dev-fine", "\(id) shows \(String(describing: value))")
         }
         try await Self.checkConverged(devices, hub, "slowDeviceEditAfterSeeingWins")
         await hub.stop()
@@ -115,7 +121,7 @@ struct ClockFaultTests {
         for id in ids {
             let device = devices[id]!
             device.clock.shift(by: -Self.day)
-            let seenMax = try device.store.operations().map(\.operation.timestamp).max()!
+            let seenMax = try device.store.operations(includingSetAside: false).map(\.operation.timestamp).max()!
             let edit = try device.store.set(unit: "muong-lay", item: "II.6.c", field: "staff_count", value: "77")
             #expect(edit.timestamp > seenMax, "\(id): a new edit orders before what it saw")
             _ = try await Self.sync(device, hub)
