@@ -61,33 +61,30 @@ extension ReplicaStore {
             return try await writer.write { db in
                 var result = PulledResult()
                 var stored: [Op] = []
+                var batch: [String: Op] = [:]
                 let physical = try Self.receiverClock(db, now: now)
                 var added: [String: FindingLocation] = [:]
                 let writers = try Writers(db)
                 for pulled in ops {
                     do {
+                        // An op that conflicts with a held one (same identity, other content) is held
+                        // back before it can stand for a finding a later retraction names.
+                        let identity = "\(pulled.op.device)#\(pulled.op.sequence)"
+                        let held = try batch[identity] ?? Row.fetchOne(writers.existing, arguments: [pulled.op.device, pulled.op.sequence]).map({ Op(row: $0) })
+                        if let held, held != pulled.op {
+                            throw StoreError(.conflictingOperation, "operation \(pulled.op.device)#\(pulled.op.sequence) differs from the one already held under that number")
+                        }
                         try Self.check(pulled.op, index: index, unitIDs: unitIDs, now: physical, in: db, addedInBatch: &added,
                                        using: writers, role: role)
                         stored.append(pulled.op)
+                        batch[identity] = pulled.op
                     } catch {
                         let (code, message) = Self.describe(error)
                         result.heldBack.append(HeldBackOp(device: pulled.op.device, sequence: pulled.op.sequence,
                                                           json: pulled.json, code: code, message: message))
                     }
                 }
-                // A stored op that conflicts with a held one (same identity, other content) is held back too.
-                var merged: [Op] = []
-                for op in stored {
-                    let isHeld = try Row.fetchOne(writers.existing, arguments: [op.device, op.sequence]).map { Op(row: $0) }
-                    if let isHeld, isHeld != op {
-                        let json = ops.first { $0.op == op }?.json ?? ""
-                        result.heldBack.append(HeldBackOp(device: op.device, sequence: op.sequence, json: json,
-                                                          code: StoreError.Code.conflictingOperation.rawValue,
-                                                          message: "operation \(op.device)#\(op.sequence) differs from the one already held under that number"))
-                    } else {
-                        merged.append(op)
-                    }
-                }
+                let merged = stored
                 result.merge = try Self.merge(merged, into: db, countingConflicts: countsConflicts, role: role)
                 try Self.advanceClock(db, device: device, past: merged, physical: physical)
                 for held in result.heldBack + unreadable { try Self.insertHeldBack(db, held) }

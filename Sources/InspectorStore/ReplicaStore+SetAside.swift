@@ -88,7 +88,8 @@ extension ReplicaStore {
     /// - Parameters:
     ///   - offset: hub time minus device time, ms.
     ///   - confirmed: the hub's confirmed number for this device (ops up to it have left).
-    /// - Returns: how many operations were corrected; 0 when a corrected time would leave the valid range.
+    /// - Returns: how many operations were corrected; 0 when a corrected time would leave the valid
+    ///   range or would not order after this device's operations that have left it.
     @discardableResult
     public func correctUnsentTimestamps(by offset: Int64, confirmed: Int64) throws -> Int {
         try Self.wrap {
@@ -100,6 +101,13 @@ extension ReplicaStore {
                 let (low, lowOverflow) = least.addingReportingOverflow(offset)
                 let (high, highOverflow) = greatest.addingReportingOverflow(offset)
                 guard !lowOverflow, !highOverflow, HLCTimestamp.validMillis.contains(low), HLCTimestamp.validMillis.contains(high) else { return 0 }
+                // Own ops that left keep their times; the corrected ones must still order after them.
+                if let left = try Row.fetchOne(db, sql: """
+                    SELECT ms, counter FROM ops WHERE device = ? AND seq < ? AND set_aside = 0 ORDER BY seq DESC LIMIT 1
+                    """, arguments: [device, first]) {
+                    let leftMillis: Int64 = left[0]
+                    guard low > leftMillis else { return 0 }
+                }
                 try db.execute(sql: "UPDATE ops SET ms = ms + ? WHERE device = ? AND seq >= ? AND set_aside = 0",
                                arguments: [offset, device, first])
                 let count = db.changesCount

@@ -141,6 +141,17 @@ import Testing
         #expect(loaded.id == "kh-2025")
     }
 
+    /// The copy of the built-in plan that `Protocol/` ships for second implementations
+    /// (`Protocol/plans/kh-1181-2024.json`, see `Protocol/plan-format.md`) is the shipped file, byte for byte.
+    @Test func protocolCopyIsByteIdentical() throws {
+        let root = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let shipped = try Data(contentsOf: root.appendingPathComponent("Sources/InspectorPlans/Resources/kh-1181-2024.json"))
+        let copy = try Data(contentsOf: root.appendingPathComponent("Protocol/plans/kh-1181-2024.json"))
+        #expect(!shipped.isEmpty)
+        #expect(copy == shipped, "Protocol/plans/kh-1181-2024.json differs from Sources/InspectorPlans/Resources/kh-1181-2024.json: copy the resource over it")
+    }
+
     @Test func malformedFileIsRefused() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("plans-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -215,7 +215,7 @@ import Testing
             let add = try a.addFinding(unit: "so-y-te", item: "II.3", kind: .observation, text: "Hồ sơ đầy đủ")
             try b.merge([add])
             for (unit, item) in [("muong-lay", "II.3"), ("so-y-te", "II.4"), ("muong-lay", nil)] as [(String, String?)] {
-                let forged = Op.findingRetract(device: "dev-c", sequence: 1, timestamp: add.timestamp, unit: unit, item: item,
+                let forged = Op.findingRetract(device: "dev-c", sequence: 1, timestamp: HLCTimestamp(millis: add.timestamp.millis, counter: 0, device: "dev-c"), unit: unit, item: item,
                                                finding: add.finding!, reason: "Nhầm")
                 let error = thrown { try b.merge([forged]) }
                 #expect(error.code == "retraction_mismatch", "\(unit) \(String(describing: item)): \(error)")

@@ -34,6 +34,14 @@ func withTemporaryDirectory<T>(in root: URL = FileManager.default.temporaryDirec
     return try body(url)
 }
 
+/// A fresh directory for one async test, removed afterwards.
+func withTemporaryDirectory<T>(in root: URL = FileManager.default.temporaryDirectory, _ body: (URL) async throws -> T) async throws -> T {
+    let url = root.appendingPathComponent("inspector-store-tests-\(UUID().uuidString)", isDirectory: true)
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: url) }
+    return try await body(url)
+}
+
 /// Creates a replica named after its device in `directory`.
 func makeStore(in directory: URL, device: String, clock: ManualClock) throws -> ReplicaStore {
     try ReplicaStore.create(at: directory.appendingPathComponent("\(device).sqlite").path, device: device, plan: builtInPlan,

@@ -85,6 +85,31 @@ struct ClockFaultTests {
         await hub.stop()
     }
 
+    @Test("an edit stamped a day ahead that left in a bundle is refused by the hub (clock_ahead) and recorded again: no work is lost")
+    func refusedAheadEditIsRecordedAgain() async throws {
+        let hub = try await LiveHub.start()
+        let directory = TemporaryDirectory()
+        let jumpy = try Self.device("dev-jumpy", hub, directory, shift: 0)
+        let other = try Self.device("dev-other", hub, directory, shift: 0)
+        _ = try await Self.sync(jumpy, hub)
+        // After its sync, the clock jumps a day ahead; an edit is stamped with it, and leaves in a bundle.
+        jumpy.clock.shift(by: Self.day)
+        let ahead = try jumpy.store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+        _ = try BundleTransfer.export(from: jumpy.store, to: URL(fileURLWithPath: directory.path("jumpy.bundle")))
+        let summary = try await Self.sync(jumpy, hub)
+        #expect(summary.refused.map(\.sequence) == [ahead.sequence] && summary.refused.map(\.code) == ["clock_ahead"], "\(summary)")
+        let recorded = try #require(summary.recordedAgain.first)
+        #expect(summary.recordedAgain.count == 1 && recorded.value == "done" && recorded.sequence == ahead.sequence + 1)
+        #expect(abs(recorded.timestamp.millis - ReplicaStore.systemClock()) < 60_000, "recorded again at \(recorded.timestamp)")
+        #expect(summary.confirmed == recorded.sequence, "the withdrawn number counts as settled")
+        #expect(try hub.store.replica.operations(device: "dev-jumpy").map(\.operation) == [recorded])
+        _ = try await Self.sync(other, hub)
+        let value = try other.store.dataset(unitIDs: ["muong-lay"]).values.first { $0.field == "status" }
+        #expect(value?.current.value == "done" && value?.current.sequence == recorded.sequence)
+        try await Self.checkConverged(["dev-jumpy": jumpy, "dev-other": other], hub, "refusedAheadEditIsRecordedAgain")
+        await hub.stop()
+    }
+
     @Test("devices ±7 days off and a clock that jumps backwards mid-session converge, timestamps monotonic per device")
     func skewedAndJumpingClocksConverge() async throws {
         var rng = FaultRNG(seed: faultSeed("skewedAndJumpingClocksConverge"))

@@ -90,7 +90,7 @@ struct ClientCompressionTests {
                 S: <closed>
                 """)
             let substitutions = Substitutions(tokens: ["dev-a": "t"], planDigest: builtInPlan.digest, hubTime: fixedHubTime)
-            let hub = try await FakeHub.start(transcript: transcript, substitutions: substitutions)
+            let hub = try await FakeHub.start(transcript: transcript, substitutions: substitutions, adaptsWelcome: false)
             let error = await syncError {
                 _ = try await SyncClient(store: store, address: HubAddress(host: "127.0.0.1", port: hub.port), token: "t",
                                          responseTimeout: .seconds(10), compresses: compresses).sync()

@@ -19,13 +19,29 @@ struct ClientVectorReplayTests {
 
     @Test("SyncClient speaks the transcript", arguments: clientTranscripts)
     func transcript(_ name: String) async throws {
+        try await replay(name, compresses: true)
+    }
+
+    /// A device that offers no compression replays every transcript too, `compression-offer.txt`
+    /// included: the fake hub leaves out a choice the device did not offer (`Protocol/vectors/README.md`).
+    @Test("SyncClient without compression speaks the transcript", arguments: clientTranscripts)
+    func transcriptWithoutCompression(_ name: String) async throws {
+        try await replay(name, compresses: false)
+    }
+
+    private func replay(_ name: String, compresses: Bool) async throws {
         let transcript = try Vectors.transcript(name)
         let replay = try #require(transcript.clientReplay)
         try #require(transcript.plan == builtInPlan.id)
         try #require(!transcript.steps.contains(.connect) && !transcript.steps.contains(.close),
                      "a client-replay transcript is one connection")
         let directory = TemporaryDirectory()
-        let store = try makeDevice(directory, replay.device)
+        // The device's wall clock stands at the hub's (Protocol/vectors/README.md): its measured
+        // offset is 0, so the first handshake corrects nothing (PROTOCOL.md 9.7) and the
+        // transcript's ops are within the future tolerance (7.4).
+        let deviceClock = transcript.hubClock ?? fixedHubTime
+        let store = try ReplicaStore.create(at: directory.path("\(replay.device).sqlite"), device: replay.device,
+                                            plan: builtInPlan, clock: { deviceClock })
         let local = try wireOps(transcript.localOps)
         try store.merge(local)
         let token = "token-of-\(replay.device)"
@@ -33,7 +49,7 @@ struct ClientVectorReplayTests {
                                           hubTime: transcript.hubClock ?? fixedHubTime)
         let hub = try await FakeHub.start(transcript: transcript, substitutions: substitutions)
         let client = try SyncClient(store: store, address: HubAddress(host: "127.0.0.1", port: hub.port), token: token,
-                                    batchSize: replay.batchSize, responseTimeout: .seconds(10))
+                                    batchSize: replay.batchSize, responseTimeout: .seconds(10), compresses: compresses)
         let outcome: Result<SyncClient.Summary, any Error>
         do { outcome = .success(try await client.sync()) } catch { outcome = .failure(error) }
         let problems = await hub.finish()
@@ -96,6 +112,70 @@ struct ClientVectorReplayTests {
     }
 }
 
+/// The rule of `Protocol/vectors/README.md` for the lines a device sends: what it must send, what it may.
+@Suite("Protocol vectors, what a device may send")
+struct DeviceLineRuleTests {
+    let context = MatchContext(hubTime: nil, checkPlan: { _ in nil })
+
+    func accepts(_ expected: String, _ actual: String) -> Bool {
+        deviceLineDifference(expected: expected, actual: Array(actual.utf8), context: context) == nil
+    }
+
+    @Test("hello: the clock is any integer; plan_digest and compress are optional")
+    func hello() {
+        let expected = #"hello {"version":1,"device":"dev-a","token":"t0k","time":1718852520000,"plan_digest":"\#(String(repeating: "a", count: 64))"}"#
+        #expect(accepts(expected, #"hello {"version":1,"device":"dev-a","token":"t0k","time":5}"#))
+        #expect(accepts(expected, #"hello {"time":7,"token":"t0k","device":"dev-a","version":1,"plan_digest":null,"compress":["deflate","x-new"]}"#))
+        #expect(accepts(expected, #"hello {"version":1,"device":"dev-a","token":"t0k","time":5,"plan_digest":"\#(String(repeating: "b", count: 64))","compress":[]}"#))
+        #expect(!accepts(expected, #"hello {"version":1,"device":"dev-a","token":"t0k","time":"5"}"#), "time is an integer")
+        #expect(!accepts(expected, #"hello {"version":1,"device":"dev-a","token":"other","time":5}"#), "the token is pinned")
+        #expect(!accepts(expected, #"hello {"version":1,"device":"dev-a","token":"t0k","time":5,"plan_digest":"ABC"}"#), "a digest is 64 lowercase hex digits")
+        #expect(!accepts(expected, #"hello {"version":1,"device":"dev-a","token":"t0k","time":5,"compress":"deflate"}"#), "compress is an array")
+        #expect(!accepts(expected, #"hello {"version":1,"device":"dev-a","token":"t0k","time":5,"extra":1}"#), "no member version 1 does not define")
+    }
+
+    @Test("push: the ops are pinned; withdrawn is a set, and may be left out when empty")
+    func push() {
+        let op = #"{"d":"dev-a","s":1,"t":1718845320000,"c":0,"k":"finding_add","u":"muong-lay","n":"dev-a/1","fk":"observation","v":"Tốt"}"#
+        let reordered = #"{"v":"Tốt","fk":"observation","n":"dev-a/1","u":"muong-lay","k":"finding_add","c":0,"t":1718845320000,"s":1,"d":"dev-a","i":null}"#
+        #expect(accepts(#"push {"ops":[\#(op)],"withdrawn":[]}"#, #"push {"ops":[\#(reordered)]}"#))
+        #expect(accepts(#"push {"ops":[],"withdrawn":[2,3]}"#, #"push {"withdrawn":[3,2],"ops":[]}"#))
+        #expect(!accepts(#"push {"ops":[],"withdrawn":[2]}"#, #"push {"ops":[]}"#), "a set-aside number must be listed")
+        #expect(!accepts(#"push {"ops":[],"withdrawn":[2]}"#, #"push {"ops":[],"withdrawn":[2,2]}"#), "each number once")
+        #expect(!accepts(#"push {"ops":[\#(op)]}"#, #"push {"ops":[\#(op.replacingOccurrences(of: "Tốt", with: "Khá"))]}"#))
+        #expect(!accepts(#"push {"ops":[\#(op)]}"#, #"push {"ops":[\#(op.replacingOccurrences(of: "}", with: ",\"x\":1}"))]}"#), "no unknown op key")
+        #expect(!accepts(#"push {"ops":[\#(op)]}"#, #"push {"ops":[]}"#))
+    }
+
+    @Test("pull: the cursor is pinned; limit and held_back are optional")
+    func pull() {
+        let expected = #"pull {"cursor":5,"limit":1000}"#
+        #expect(accepts(expected, #"pull {"cursor":5}"#))
+        #expect(accepts(expected, #"pull {"limit":2000,"cursor":5}"#))
+        #expect(accepts(expected, #"pull {"cursor":5,"held_back":{"count":0,"ops":[]}}"#))
+        #expect(accepts(expected, #"pull {"cursor":5,"held_back":{"count":3,"ops":[{"d":"dev-b","s":3,"code":"unknown_item","message":"…"}]}}"#))
+        #expect(!accepts(expected, #"pull {"cursor":4,"limit":1000}"#))
+        #expect(!accepts(expected, #"pull {"cursor":5,"held_back":{"count":0}}"#))
+        #expect(!accepts(expected, #"pull {"cursor":5,"limit":"1000"}"#))
+        #expect(!accepts(#"bye {}"#, #"pull {"cursor":5}"#))
+    }
+
+    @Test("the fake hub's welcome answers the hello the device sent")
+    func welcome() {
+        let digest = String(repeating: "a", count: 64)
+        let line = Array(#"welcome {"version":1,"time":1,"confirmed":0,"scope":[],"units":[],"plan_digest":"\#(digest)","compress":"deflate"}"#.utf8)
+        func hello(_ text: String) -> VJSON? { try? VJSONParser.parse(Array(text.utf8)) }
+        let same = hello(#"{"version":1,"plan_digest":"\#(digest)","compress":["deflate"]}"#)
+        #expect(adaptedWelcome(line, hello: same, hubDigest: digest) == line)
+        let plain = adaptedWelcome(line, hello: hello(#"{"version":1,"plan_digest":"\#(digest)"}"#), hubDigest: digest)
+        #expect(negotiatedCompression(String(decoding: plain, as: UTF8.self)) == nil)
+        #expect(!String(decoding: plain, as: UTF8.self).contains("<plan>"))
+        let withPlan = String(decoding: adaptedWelcome(line, hello: hello(#"{"version":1,"compress":["deflate"]}"#), hubDigest: digest), as: UTF8.self)
+        #expect(withPlan.hasSuffix(#","plan":<plan>}"#))
+        #expect(negotiatedCompression(withPlan) == "deflate")
+    }
+}
+
 /// What a complete sync leaves on the device, read from a transcript.
 struct Expectations {
     var confirmed: Int64 = 0
@@ -143,7 +223,9 @@ final class FakeHub: Sendable {
         self.serverChannel = serverChannel
     }
 
-    static func start(transcript: Transcript, substitutions: Substitutions) async throws -> FakeHub {
+    /// - Parameter adaptsWelcome: whether the welcome answers the device's hello as a hub would
+    ///   (``adaptedWelcome(_:hello:hubDigest:)``); off for tests of a hub that breaks the rules.
+    static func start(transcript: Transcript, substitutions: Substitutions, adaptsWelcome: Bool = true) async throws -> FakeHub {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: 0) { channel in
@@ -158,7 +240,8 @@ final class FakeHub: Sendable {
             do {
                 try await server.executeThenClose { connections in
                     for try await connection in connections {
-                        problems = await serve(connection, transcript: transcript, substitutions: substitutions, planJSON: planJSON)
+                        problems = await serve(connection, transcript: transcript, substitutions: substitutions, planJSON: planJSON,
+                                               adaptsWelcome: adaptsWelcome)
                         break
                     }
                 }
@@ -181,8 +264,10 @@ final class FakeHub: Sendable {
     }
 
     private static func serve(_ connection: LineChannel.AsyncChannel, transcript: Transcript, substitutions: Substitutions,
-                              planJSON: [UInt8]) async -> [String] {
+                              planJSON: [UInt8], adaptsWelcome: Bool) async -> [String] {
         let context = MatchContext(hubTime: nil, checkPlan: { _ in "the device never sends a plan" })
+        // The body of the hello the device sent: the welcome answers it as a hub would.
+        var hello: VJSON?
         do {
             return try await connection.executeThenClose { inbound, outbound in
                 var lines = inbound.makeAsyncIterator()
@@ -202,14 +287,17 @@ final class FakeHub: Sendable {
                             return ["\(place): expected the device to send '\(expected.prefix(100))', but it sent nothing more"]
                         }
                         let actual = Array(line.readableBytesView)
-                        // The device's wall clock in hello is not part of the transcript, nor is an
-                        // offer of compression the transcript's welcome declines.
-                        let problem = expected.hasPrefix("hello ")
-                            ? helloDifference(expected: expected, actual: actual, context: context)
-                            : lineDifference(expected: expected, actual: actual, context: context)
-                        if let problem { return ["\(place): \(problem)"] }
+                        // Compared as JSON; optional members may be left out or differ within what
+                        // version 1 allows (the device's clock, an offer of compression, a limit…).
+                        if let problem = deviceLineDifference(expected: expected, actual: actual, context: context) {
+                            return ["\(place): \(problem)"]
+                        }
+                        if expected.hasPrefix("hello "), let (_, body) = splitLine(actual) {
+                            hello = try? VJSONParser.parse(body)
+                        }
                     case .expect(let template):
-                        var bytes = try substitutions.bytes(template)
+                        var bytes = adaptsWelcome ? adaptedWelcome(try substitutions.bytes(template), hello: hello, hubDigest: substitutions.planDigest)
+                            : try substitutions.bytes(template)
                         if let range = bytes.firstRange(of: Array("<plan>".utf8)) { bytes.replaceSubrange(range, with: planJSON) }
                         if bytes.contains(UInt8(ascii: "<")), String(decoding: bytes, as: UTF8.self).contains("<any-") {
                             return ["\(place): a client-replay transcript cannot use <any-…> in S: lines"]

@@ -401,23 +401,186 @@ func negotiatedCompression(_ line: String) -> String? {
     return value["compress"]?.stringValue
 }
 
-/// Compares the `hello` a device sent with a transcript's `C: hello` line, as the device-side
-/// replay does: `time` (the device's clock) is only checked to be an integer, and when the
-/// transcript's hello has no `compress`, the device may offer any (an array of strings), which the
-/// transcript's welcome declines by not naming one. Returns the first difference, or nil.
-func helloDifference(expected: String, actual: [UInt8], context: MatchContext) -> String? {
-    var ignoring: Set<String> = ["time"]
-    let expectedBody = splitLine(Array(expected.utf8)).flatMap { try? VJSONParser.parse($0.body, allowMatchers: true) }
-    let actualBody = splitLine(actual).flatMap { try? VJSONParser.parse($0.body) }
-    if let expectedBody, expectedBody["compress"] == nil, let offer = actualBody?["compress"] {
-        guard let names = offer.arrayValue, names.allSatisfy({ $0.stringValue != nil }) else {
-            return "hello: 'compress' must be an array of strings, got \(offer.description.prefix(80))"
-        }
-        ignoring.insert("compress")
+// MARK: - What a device sends (device-side replay)
+
+/// Compares a line a device sent with a transcript's `C:` line (substitutions expanded), as the
+/// device-side replay does (`Protocol/vectors/README.md`, "What a device must send"). Returns the
+/// first difference, or nil.
+///
+/// Bodies compare as JSON values (key order free, strings by Unicode scalars), and a device may
+/// leave out the optional members of version 1, or send them with other allowed values:
+///
+/// - `hello`: `time` is the device's clock, any integer; `plan_digest` may be absent (or any 64
+///   lowercase hex digits: the fake hub then sends the plan, see ``adaptedWelcome(_:hello:hubDigest:)``);
+///   `compress` may be absent or any array of strings (the fake hub leaves out a choice the device did not offer).
+/// - `push`: `withdrawn` is a set (order free); absent or `null` is `[]`. The ops must be the
+///   transcript's, in its order, each compared as a JSON object.
+/// - `pull`: `limit` may be absent or any integer; `held_back` may be absent or any well-formed report.
+/// - In every object, an optional member set to `null` counts as absent (PROTOCOL.md 3.5).
+///
+/// Any other member must be present and equal, and a device may send no member the transcript's
+/// line and version 1 do not define.
+func deviceLineDifference(expected: String, actual: [UInt8], context: MatchContext) -> String? {
+    let shown = String(decoding: actual.prefix(300), as: UTF8.self)
+    guard let (verb, body) = splitLine(Array(expected.utf8)) else { return "the vector's line has no verb: \(expected)" }
+    guard let (actualVerb, actualBody) = splitLine(actual) else { return "expected '\(verb) …', got a line without a space: \(shown)" }
+    guard verb == actualVerb else { return "expected verb '\(verb)', got '\(actualVerb)': \(shown)" }
+    let expectedValue: VJSON
+    do { expectedValue = try VJSONParser.parse(body, allowMatchers: true) } catch {
+        return "the vector's line does not parse (\(error)): \(expected)"
     }
-    if let problem = lineDifference(expected: expected, actual: actual, context: context, ignoring: ignoring) { return problem }
-    if actualBody?["time"]?.intValue == nil { return "hello carries no integer time" }
+    let actualValue: VJSON
+    do { actualValue = try VJSONParser.parse(actualBody) } catch {
+        return "the line's body is not strict JSON (\(error)): \(shown)"
+    }
+    let problem: String?
+    if case .object(let e) = expectedValue, case .object(let a) = actualValue {
+        problem = deviceBodyDifference(verb: verb, expected: e, actual: a, context: context)
+    } else {
+        problem = difference(expected: expectedValue, actual: actualValue, context: context)
+    }
+    return problem.map { "\(verb): \($0)\n  expected: \(expected.prefix(400))\n  actual:   \(shown)" }
+}
+
+/// The optional members a device may add to, or leave out of, each message it sends in version 1.
+let deviceOptionalMembers: [String: Set<String>] = [
+    "hello": ["plan_digest", "compress"],
+    "push": ["withdrawn"],
+    "pull": ["limit", "held_back"],
+]
+
+/// A member's value, with `null` read as absent (PROTOCOL.md 3.5).
+private func present(_ members: [(String, VJSON)], _ key: String) -> VJSON? {
+    guard let value = members.first(where: { $0.0 == key })?.1 else { return nil }
+    if case .null = value { return nil }
+    return value
+}
+
+private func deviceBodyDifference(verb: String, expected: [(String, VJSON)], actual: [(String, VJSON)],
+                                  context: MatchContext) -> String? {
+    let optional = deviceOptionalMembers[verb] ?? []
+    for (key, _) in actual where !expected.contains(where: { $0.0 == key }) && !optional.contains(key) {
+        return "unexpected key '\(key)'"
+    }
+    var keys = expected.map(\.0)
+    for key in optional.sorted() where !keys.contains(key) { keys.append(key) }
+    for key in keys {
+        let e = present(expected, key), a = present(actual, key)
+        if let problem = deviceMemberDifference(verb: verb, key: key, expected: e, actual: a, context: context) {
+            return problem
+        }
+    }
     return nil
+}
+
+private func deviceMemberDifference(verb: String, key: String, expected: VJSON?, actual: VJSON?,
+                                    context: MatchContext) -> String? {
+    let here = "'\(key)'"
+    switch (verb, key) {
+    case ("hello", "time"):
+        return actual?.intValue == nil ? "\(here): expected the device's clock as an integer, got \(actual?.description ?? "nothing")" : nil
+    case ("hello", "plan_digest"):
+        guard let actual else { return nil }
+        guard let digest = actual.stringValue, digest.utf8.count == 64,
+              digest.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
+            return "\(here): expected 64 lowercase hex digits, got \(actual.description.prefix(80))"
+        }
+        return nil
+    case ("hello", "compress"):
+        guard let actual else { return nil }
+        guard let names = actual.arrayValue, names.allSatisfy({ $0.stringValue != nil }) else {
+            return "\(here): expected an array of strings, got \(actual.description.prefix(80))"
+        }
+        return nil
+    case ("push", "withdrawn"):
+        let want = expected?.arrayValue ?? []
+        var got: [VJSON] = []
+        if let actual {
+            guard let array = actual.arrayValue, array.allSatisfy({ $0.intValue != nil }) else {
+                return "\(here): expected an array of integers, got \(actual.description.prefix(80))"
+            }
+            got = array
+        }
+        let wantSet = Set(want.compactMap(\.intValue)), gotSet = Set(got.compactMap(\.intValue))
+        guard wantSet == gotSet, gotSet.count == got.count else {
+            return "\(here): expected the sequence numbers \(wantSet.sorted()) (in any order, each once), got \(VJSON.array(got).description.prefix(120))"
+        }
+        return nil
+    case ("push", "ops"):
+        guard let want = expected?.arrayValue else { return "the vector's push has no 'ops' array" }
+        guard let got = actual?.arrayValue else { return "\(here): expected an array of ops, got \(actual?.description.prefix(80) ?? "nothing")" }
+        guard want.count == got.count else { return "\(here): expected \(want.count) ops, got \(got.count)" }
+        for (index, (w, g)) in zip(want, got).enumerated() {
+            if let problem = difference(expected: withoutNulls(w), actual: withoutNulls(g), at: "ops.\(index)", context: context) { return problem }
+        }
+        return nil
+    case ("pull", "limit"):
+        guard let actual else { return nil }
+        return actual.intValue == nil ? "\(here): expected an integer, got \(actual.description.prefix(80))" : nil
+    case ("pull", "held_back"):
+        guard let actual else { return nil }
+        return heldBackReportProblem(actual).map { "\(here): \($0)" }
+    default:
+        guard let expected else { return actual == nil ? nil : "unexpected key '\(key)'" }
+        guard let actual else { return "missing key '\(key)'" }
+        return difference(expected: expected, actual: actual, at: key, context: context)
+    }
+}
+
+/// An object without its `null` members (an op's absent `i`, `f`, `n`, `fk` may be written `null`).
+private func withoutNulls(_ value: VJSON) -> VJSON {
+    guard case .object(let members) = value else { return value }
+    return .object(members.filter { if case .null = $0.1 { return false } else { return true } })
+}
+
+/// What is wrong with a `pull.held_back` report (PROTOCOL.md 4.5), or nil.
+func heldBackReportProblem(_ value: VJSON) -> String? {
+    guard case .object = value, let count = value["count"]?.intValue, count >= 0, let ops = value["ops"]?.arrayValue else {
+        return "expected {\"count\": N ≥ 0, \"ops\": […]}, got \(value.description.prefix(120))"
+    }
+    guard ops.count <= 100, ops.count <= count else { return "lists \(ops.count) ops for a count of \(count) (at most 100, at most the count)" }
+    for op in ops {
+        guard op["d"]?.stringValue != nil, op["s"]?.intValue != nil, op["code"]?.stringValue != nil, op["message"]?.stringValue != nil else {
+            return "an entry is not {\"d\", \"s\", \"code\", \"message\"}: \(op.description.prefix(120))"
+        }
+    }
+    return nil
+}
+
+/// The `welcome` a fake hub sends in a device-side replay: the transcript's, adapted to the `hello`
+/// the device actually sent, as a hub would answer it (PROTOCOL.md 9.4, 18.2):
+///
+/// - when the device's `hello` carries no `plan_digest`, or another one than `hubDigest`, and the
+///   transcript's welcome has no `plan`, the plan is added (as `<plan>`, filled in by the caller);
+/// - when the transcript's welcome chooses a compression the device did not offer, the choice is
+///   left out, and the conversation goes on in plain lines.
+///
+/// - Parameters:
+///   - line: the transcript's welcome line, substitutions expanded (matchers such as `<plan>` kept).
+///   - hello: the body of the hello the device sent.
+/// - Returns: the line unchanged when nothing needs adapting.
+func adaptedWelcome(_ line: [UInt8], hello: VJSON?, hubDigest: String) -> [UInt8] {
+    guard let (verb, body) = splitLine(line), verb == "welcome",
+          case .object(var members)? = try? VJSONParser.parse(body, allowMatchers: true) else { return line }
+    var changed = false
+    let offered = hello.flatMap { present(helloMembers($0), "compress")?.arrayValue }?.compactMap(\.stringValue) ?? []
+    if let chosen = present(members, "compress")?.stringValue, !offered.contains(chosen) {
+        members.removeAll { $0.0 == "compress" }
+        changed = true
+    }
+    let digest = hello.flatMap { present(helloMembers($0), "plan_digest")?.stringValue }
+    if digest != hubDigest, present(members, "plan") == nil {
+        members.removeAll { $0.0 == "plan" }
+        members.append(("plan", .matcher("plan")))
+        changed = true
+    }
+    guard changed else { return line }
+    return Array(("welcome " + VJSON.object(members).description).utf8)
+}
+
+private func helloMembers(_ hello: VJSON) -> [(String, VJSON)] {
+    guard case .object(let members) = hello else { return [] }
+    return members
 }
 
 // MARK: - Transcripts

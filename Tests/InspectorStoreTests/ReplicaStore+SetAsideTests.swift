@@ -1,0 +1,126 @@
+import Foundation
+import GRDB
+import InspectorCore
+import InspectorStore
+import Testing
+
+@Suite struct ReplicaStoreSetAsideTests {
+    @Test func aSetAsideOpLeavesTheStateButStaysInTheLog() throws {
+        try withTemporaryDirectory { dir in
+            let clock = ManualClock()
+            let a = try makeStore(in: dir, device: "dev-a", clock: clock)
+            try a.set(unit: "muong-lay", item: "II.4", field: "status", value: "in_progress")
+            clock.advance(by: 10)
+            let refused = try a.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+            let finding = try a.addFinding(unit: "muong-lay", item: "II.3", kind: .observation, text: "Ghi nhận")
+            try a.setAside(ReplicaStore.SetAsideOp(sequence: refused.sequence, code: "out_of_scope", message: "refused"))
+            try a.setAside(ReplicaStore.SetAsideOp(sequence: finding.sequence, code: "invalid_op", message: "refused"))
+            let dataset = try a.dataset()
+            #expect(dataset.values.first { $0.field == "status" }?.current.value == "in_progress")
+            #expect(dataset.findings.isEmpty)
+            #expect(try a.operations().count == 3)
+            #expect(try a.operations(includingSetAside: false).map(\.operation.sequence) == [1])
+            #expect(try a.setAsideOperations().map(\.sequence) == [2, 3])
+            // Setting aside twice changes nothing; the next edit takes the next number.
+            try a.setAside(ReplicaStore.SetAsideOp(sequence: refused.sequence, code: "out_of_scope", message: "again"))
+            #expect(try a.setAsideOperations().count == 2)
+            #expect(try a.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot").sequence == 4)
+        }
+    }
+
+    @Test func correctingUnsentTimestampsMovesOnlyWhatNeverLeftInBothDirections() throws {
+        for offset in [-10 * 365 * dayMillis, 10 * 365 * dayMillis, -3_600_000] {
+            try withTemporaryDirectory { dir in
+                let clock = ManualClock(baseMillis - offset)  // wrong by -offset: hub time = clock + offset
+                let a = try makeStore(in: dir, device: "dev-a", clock: clock)
+                for value in ["not_started", "in_progress", "done"] {
+                    try a.set(unit: "muong-lay", item: "II.4", field: "status", value: value)
+                    clock.advance(by: 1_000)
+                }
+                let before = try a.operations().map(\.operation)
+                #expect(try a.correctUnsentTimestamps(by: offset, confirmed: 0) == 3)
+                let after = try a.operations().map(\.operation)
+                for (old, new) in zip(before, after) {
+                    #expect(new.timestamp.millis == old.timestamp.millis + offset && new.timestamp.counter == old.timestamp.counter)
+                }
+                #expect(try a.dataset().values.first?.current.timestamp == after[2].timestamp)
+                // The clock now follows the corrected log: the next edit is stamped at corrected time.
+                try a.setMeta([.clockOffset: String(offset)])
+                let next = try a.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot")
+                #expect(abs(next.timestamp.millis - (clock.now + offset)) <= 1, "\(next.timestamp)")
+            }
+        }
+    }
+
+    @Test func correctionKeepsOrderAfterOpsThatLeftAndStaysInRange() throws {
+        try withTemporaryDirectory { dir in
+            let clock = ManualClock(baseMillis)
+            let a = try makeStore(in: dir, device: "dev-a", clock: clock)
+            try a.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+            clock.advance(by: 1_000)
+            try a.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot")
+            try a.noteExported(throughSequence: 1)
+            // Moving #2 back before #1, which left in a bundle, would reorder this device's ops.
+            #expect(try a.correctUnsentTimestamps(by: -5_000, confirmed: 0) == 0)
+            // Out of the valid range: nothing is corrected.
+            #expect(try a.correctUnsentTimestamps(by: .max, confirmed: 0) == 0)
+            #expect(try a.correctUnsentTimestamps(by: HLCTimestamp.validMillis.upperBound, confirmed: 0) == 0)
+            #expect(try a.operations().map(\.operation.timestamp.millis) == [baseMillis, baseMillis + 1_000])
+            #expect(try a.correctUnsentTimestamps(by: 500, confirmed: 0) == 1)
+        }
+    }
+
+    @Test func opsStampedAheadAreRecordedAgainWithTheCorrectedClock() throws {
+        try withTemporaryDirectory { dir in
+            let clock = ManualClock(baseMillis + dayMillis)  // a day fast, after its last sync
+            let a = try makeStore(in: dir, device: "dev-a", clock: clock)
+            try a.setMeta([.clockOffset: "0"])
+            let set = try a.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+            let add = try a.addFinding(unit: "muong-lay", item: "II.3", kind: .shortcoming, text: "Thiếu hồ sơ")
+            clock.set(baseMillis)  // the clock is put right
+            let retract = try a.retractFinding(add.finding!, reason: "Đã bổ sung")
+            #expect(retract.timestamp > add.timestamp && add.timestamp > set.timestamp, "the HLC follows the ops it issued")
+            let again = try a.recordAgainOperationsAhead(confirmed: 0)
+            #expect(again.map(\.sequence) == [4, 5, 6])
+            #expect(again.map(\.kind) == [.set, .findingAdd, .findingRetract])
+            #expect(again.allSatisfy { abs($0.timestamp.millis - baseMillis) <= 2 }, "\(again.map(\.timestamp))")
+            #expect(again[1].finding == "dev-a/5" && again[2].finding == "dev-a/5", "the retraction follows its re-recorded finding")
+            #expect(try a.setAsideOperations().map(\.sequence) == [1, 2, 3])
+            #expect(try a.setAsideOperations().allSatisfy { $0.code == "clock_ahead" })
+            let dataset = try a.dataset()
+            #expect(dataset.findings.map(\.id) == ["dev-a/5"] && dataset.findings.first?.retraction?.value == "Đã bổ sung")
+            #expect(dataset.values.first?.current.sequence == 4)
+            // Nothing is left ahead; a named op is recorded again whatever its time.
+            #expect(try a.recordAgainOperationsAhead(confirmed: 0).isEmpty)
+            #expect(try a.recordAgainOperationsAhead(also: [4], confirmed: 0).map(\.sequence) == [7])
+        }
+    }
+
+    @Test func aReplicaOfThePreviousReleaseMigratesItsSetAsideOps() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.appendingPathComponent("old.sqlite").path
+            do {
+                let clock = ManualClock()
+                let store = try ReplicaStore.create(at: path, device: "dev-a", plan: builtInPlan, clock: clock.read)
+                try store.set(unit: "muong-lay", item: "II.4", field: "status", value: "in_progress")
+                clock.advance(by: 5)
+                try store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+                // Back to the previous release's schema: no set_aside column, no held_back table, the
+                // refusals only in meta, and the refused op still in the state.
+                try store.writer.write { db in
+                    try db.execute(sql: """
+                        ALTER TABLE ops DROP COLUMN set_aside; DROP TABLE held_back;
+                        DELETE FROM grdb_migrations WHERE identifier = 'v2-set-aside';
+                        INSERT INTO meta (key, value) VALUES ('refused', '[{"sequence":2,"code":"out_of_scope","message":"old"}]');
+                        """)
+                }
+                #expect(try store.writer.read { db in try String.fetchOne(db, sql: "SELECT value FROM field_values") } == "done")
+            }
+            let reopened = try ReplicaStore.open(at: path)
+            #expect(try reopened.dataset().values.first?.current.value == "in_progress")
+            #expect(try reopened.operations(includingSetAside: false).map(\.operation.sequence) == [1])
+            #expect(try reopened.heldBackOperations().isEmpty)
+            #expect(try reopened.integrityCheck() == "ok")
+        }
+    }
+}
