@@ -92,6 +92,15 @@ public struct HybridLogicalClock: Hashable, Sendable {
         if let base { advanceCounter(from: base) } else { counter = 0 }
     }
 
+    /// `later − earlier`, bounded to ± the span of valid times (``HLCTimestamp/validMillis``), so that
+    /// an offset computed from a peer's clock reading never overflows, nor does its absolute value.
+    public static func offset(from earlier: Int64, to later: Int64) -> Int64 {
+        let bound = HLCTimestamp.validMillis.upperBound
+        let (difference, overflow) = later.subtractingReportingOverflow(earlier)
+        if overflow { return later < earlier ? -bound : bound }
+        return min(max(difference, -bound), bound)
+    }
+
     /// How far ahead of a receiver's clock an operation's physical time may be: 10 minutes.
     ///
     /// A receiver (the hub against its wall clock, a device against its hub-corrected clock)

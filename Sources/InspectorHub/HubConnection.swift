@@ -113,10 +113,12 @@ struct HubConnection {
         let plan = store.replica.plan
         let digest = plan.digest
         let now = store.replica.clock()
+        // A peer's `time` may be any Int64: the offset is bounded, never overflowing here or later.
+        let clockOffset = HybridLogicalClock.offset(from: now, to: hello.time)
         let confirmed = try await store.confirmed(device: device.id)
         let units = store.replica.units.filter { scope.contains($0.id) }
         do {
-            try await store.recordHandshake(device: device.id, at: now, clockOffset: hello.time - now)
+            try await store.recordHandshake(device: device.id, at: now, clockOffset: clockOffset)
         } catch {
             // Bookkeeping only (last sync, clock offset): a hub that cannot write (a full disk) still serves pulls.
             server.configuration.logger.warning("could not record a handshake", metadata: ["device": "\(device.id)", "error": "\(type(of: error))"])
@@ -137,7 +139,7 @@ struct HubConnection {
         if compress == nil {
             try await send(welcome, outbound)
         }
-        return Session(device: device, scope: scope, clockOffset: hello.time - now)
+        return Session(device: device, scope: scope, clockOffset: clockOffset)
     }
 
     /// Serves one message of an authenticated session; false ends the connection.

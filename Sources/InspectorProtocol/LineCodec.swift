@@ -70,7 +70,7 @@ public enum LineCodec {
             appendOps(batch.ops, to: &out)
             // Elements that did not read as ops are written back as they were read (after the ops),
             // so a relayed batch loses nothing.
-            for element in batch.unreadable { out += (batch.ops.isEmpty && element == batch.unreadable.first ? "" : ",") + element.json }
+            for (index, element) in batch.unreadable.enumerated() { out += (batch.ops.isEmpty && index == 0 ? "" : ",") + element.json }
             out += "],\"cursor\":\(batch.cursor),\"more\":\(batch.more)}"
         case .bye:
             out += "{}"

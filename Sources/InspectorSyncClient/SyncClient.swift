@@ -160,7 +160,8 @@ public struct SyncClient: Sendable {
             try await raw.eventLoop.submit { try StreamCompression.enable(on: raw) }.get()
         }
         // Saturating: a hub's `time` is a peer's value like any other (PROTOCOL.md 9.5).
-        let offset = HybridLogicalClock.physicalMillis(now: welcome.time, offset: (receivedAt - sentAt) / 2) &- receivedAt
+        let halfTrip = HybridLogicalClock.offset(from: sentAt, to: receivedAt) / 2
+        let offset = HybridLogicalClock.offset(from: receivedAt, to: HybridLogicalClock.physicalMillis(now: welcome.time, offset: halfTrip))
         summary.clockOffset = offset
         let isFirstHandshake = try store.meta(.clockOffsetMeasuredAt) == nil
         if let plan = welcome.plan { try store.replacePlan(plan) }

@@ -117,8 +117,12 @@ extension InspectorCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() throws {
-            for (position, op) in try database.open().operations() {
-                print("\(position)\t\(op.timestamp.isoTime)#\(op.timestamp.counter)\t\(op.device)#\(op.sequence)\t\(op.kind.rawValue)\t\(op.logTarget)\t\(op.value)")
+            let store = try database.open()
+            let setAside = Dictionary(try store.setAsideOperations().map { ($0.sequence, $0.code) }, uniquingKeysWith: { a, _ in a })
+            for (position, op) in try store.operations() {
+                // A set-aside op (refused by the hub) stays in the log, marked in a last column.
+                let mark = op.device == store.device ? setAside[op.sequence].map { "\tset aside (\($0))" } ?? "" : ""
+                print("\(position)\t\(op.timestamp.isoTime)#\(op.timestamp.counter)\t\(op.device)#\(op.sequence)\t\(op.kind.rawValue)\t\(op.logTarget)\t\(op.value)\(mark)")
             }
         }
     }

@@ -165,6 +165,9 @@ import Testing
         #expect(batch.unreadable.map(\.error.code) == [.badMessage, .badMessage, .badMessage])
         #expect(batch.unreadable[1].error.message.contains("unknown key 'x'"))
         #expect(try LineCodec.decode(LineCodec.encode(message).dropLast()) == message)
+        // Equal unreadable elements, and no readable op: each written back once (fuzz case 14085).
+        let twice = try LineCodec.decode(Array(#"ops {"ops":[[1e2],[1e2]],"cursor":1,"more":true}"#.utf8))
+        #expect(try LineCodec.decode(LineCodec.encode(twice).dropLast()) == twice)
     }
 
     @Test func opWithAnUnknownKeyIsRefused() {
