@@ -369,22 +369,38 @@ func splitLine(_ line: [UInt8]) -> (verb: String, body: ArraySlice<UInt8>)? {
     return (String(decoding: line[..<space], as: UTF8.self), line[(space + 1)...])
 }
 
+/// An expected line and an actual one, split and parsed, or why they cannot be compared.
+enum ParsedPair {
+    case parsed((verb: String, expected: VJSON, actual: VJSON, shown: String))
+    case problem(String)
+}
+
+/// Splits and parses an expected line (matchers allowed) and an actual one (strict JSON).
+func parsePair(expected: String, actual: [UInt8]) -> ParsedPair {
+    let shown = String(decoding: actual.prefix(300), as: UTF8.self)
+    guard let (verb, body) = splitLine(Array(expected.utf8)) else { return .problem("the vector's line has no verb: \(expected)") }
+    guard let (actualVerb, actualBody) = splitLine(actual) else { return .problem("expected '\(verb) …', got a line without a space: \(shown)") }
+    guard verb == actualVerb else { return .problem("expected verb '\(verb)', got '\(actualVerb)': \(shown)") }
+    let expectedValue: VJSON
+    do { expectedValue = try VJSONParser.parse(body, allowMatchers: true) } catch {
+        return .problem("the vector's line does not parse (\(error)): \(expected)")
+    }
+    let actualValue: VJSON
+    do { actualValue = try VJSONParser.parse(actualBody) } catch {
+        return .problem("the line's body is not strict JSON (\(error)): \(shown)")
+    }
+    return .parsed((verb, expectedValue, actualValue, shown))
+}
+
 /// Compares an actual line (without its `\n`) with the expected text of an `S:` or `C:` line whose
 /// substitutions are already expanded. Returns the first difference, or nil.
 ///
 /// - Parameter ignoring: top-level keys of the body not compared (the client replay ignores `hello.time`).
 func lineDifference(expected: String, actual: [UInt8], context: MatchContext, ignoring: Set<String> = []) -> String? {
-    let shown = String(decoding: actual.prefix(300), as: UTF8.self)
-    guard let (verb, body) = splitLine(Array(expected.utf8)) else { return "the vector's line has no verb: \(expected)" }
-    guard let (actualVerb, actualBody) = splitLine(actual) else { return "expected '\(verb) …', got a line without a space: \(shown)" }
-    guard verb == actualVerb else { return "expected verb '\(verb)', got '\(actualVerb)': \(shown)" }
-    let expectedValue: VJSON
-    do { expectedValue = try VJSONParser.parse(body, allowMatchers: true) } catch {
-        return "the vector's line does not parse (\(error)): \(expected)"
-    }
-    let actualValue: VJSON
-    do { actualValue = try VJSONParser.parse(actualBody) } catch {
-        return "the line's body is not strict JSON (\(error)): \(shown)"
+    let (verb, expectedValue, actualValue, shown): (String, VJSON, VJSON, String)
+    switch parsePair(expected: expected, actual: actual) {
+    case .parsed(let parsed): (verb, expectedValue, actualValue, shown) = parsed
+    case .problem(let problem): return problem
     }
     var e = expectedValue, a = actualValue
     for key in ignoring { e = e.removing(key); a = a.removing(key) }
@@ -421,17 +437,10 @@ func negotiatedCompression(_ line: String) -> String? {
 /// Any other member must be present and equal, and a device may send no member the transcript's
 /// line and version 1 do not define.
 func deviceLineDifference(expected: String, actual: [UInt8], context: MatchContext) -> String? {
-    let shown = String(decoding: actual.prefix(300), as: UTF8.self)
-    guard let (verb, body) = splitLine(Array(expected.utf8)) else { return "the vector's line has no verb: \(expected)" }
-    guard let (actualVerb, actualBody) = splitLine(actual) else { return "expected '\(verb) …', got a line without a space: \(shown)" }
-    guard verb == actualVerb else { return "expected verb '\(verb)', got '\(actualVerb)': \(shown)" }
-    let expectedValue: VJSON
-    do { expectedValue = try VJSONParser.parse(body, allowMatchers: true) } catch {
-        return "the vector's line does not parse (\(error)): \(expected)"
-    }
-    let actualValue: VJSON
-    do { actualValue = try VJSONParser.parse(actualBody) } catch {
-        return "the line's body is not strict JSON (\(error)): \(shown)"
+    let (verb, expectedValue, actualValue, shown): (String, VJSON, VJSON, String)
+    switch parsePair(expected: expected, actual: actual) {
+    case .parsed(let parsed): (verb, expectedValue, actualValue, shown) = parsed
+    case .problem(let problem): return problem
     }
     let problem: String?
     if case .object(let e) = expectedValue, case .object(let a) = actualValue {
