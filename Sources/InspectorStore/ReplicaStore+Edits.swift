@@ -90,6 +90,10 @@ extension ReplicaStore {
                     let ownMillis: Int64 = row[0], ownCounter: Int64 = row[1]
                     if (ownMillis, ownCounter) > (millis, counter) { (millis, counter) = (ownMillis, ownCounter) }
                 }
+                // A bundle may have brought an op under this replica's own id with the last sequence number.
+                guard last < Int64.max else {
+                    throw StoreError(.sequenceExhausted, "this replica's log already holds sequence number \(last) for '\(device)', the last there is; it cannot record more edits under this id")
+                }
                 var hlc = HybridLogicalClock(device: device, millis: millis, counter: counter)
                 guard !hlc.isExhausted else {
                     throw StoreError(.clockExhausted, "this replica's clock stands at the last valid timestamp (9999-12-31); it cannot record more edits")

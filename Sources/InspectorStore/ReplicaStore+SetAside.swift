@@ -76,7 +76,8 @@ extension ReplicaStore {
     /// confirmed and above what was written into a bundle.
     static func firstUnsentSequence(_ db: Database, confirmed: Int64) throws -> Int64 {
         let exported = Int64(try meta(db, .bundleExportedThrough) ?? "0") ?? 0
-        return max(confirmed, exported) + 1
+        let last = max(confirmed, exported)
+        return last == .max ? .max : last + 1
     }
 
     /// Corrects the timestamps of this device's operations that have never left it by `offset`
@@ -153,6 +154,9 @@ extension ReplicaStore {
                 old += followers.filter { !chosen.contains($0.sequence) && moved.contains($0.finding ?? "") }
                 old.sort { $0.sequence < $1.sequence }
                 let last = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM ops WHERE device = ?", arguments: [device]) ?? 0
+                guard last <= Int64.max - Int64(old.count) else {
+                    throw StoreError(.sequenceExhausted, "this replica's log holds sequence numbers up to \(last) for '\(device)'; it cannot record \(old.count) edit(s) again")
+                }
                 try markSetAside(db, old.enumerated().map { index, op in
                     SetAsideOp(sequence: op.sequence, code: CoreError.Code.clockAhead.rawValue,
                                message: "stamped \(op.timestamp.isoTime), ahead of the hub's clock; recorded again as #\(last + Int64(index) + 1)")

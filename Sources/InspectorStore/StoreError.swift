@@ -25,6 +25,8 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let outOfScope = Code(rawValue: "out_of_scope")
         /// The replica's clock cannot stamp a later timestamp (it stands at the end of the valid range).
         public static let clockExhausted = Code(rawValue: "clock_exhausted")
+        /// The replica's log holds the last possible sequence number for its own device id.
+        public static let sequenceExhausted = Code(rawValue: "sequence_exhausted")
         /// SQLite refused the work (disk full, I/O error, locked…); nothing was written.
         public static let database = Code(rawValue: "database_error")
     }

@@ -170,6 +170,9 @@ public struct SyncClient: Sendable {
         try store.setMeta([.scope: scope, .clockOffset: String(offset), .clockOffsetMeasuredAt: String(receivedAt),
                            .hubConfirmedSequence: String(welcome.confirmed)])
 
+        guard welcome.confirmed >= 0 else {
+            throw SyncError(.protocolViolation, "the hub's welcome confirms a negative sequence number (\(welcome.confirmed))")
+        }
         // A replica re-created under an id the hub already knows would reuse sequence numbers: refuse.
         let ownLast = try store.lastSequence(of: store.device)
         if welcome.confirmed > ownLast {

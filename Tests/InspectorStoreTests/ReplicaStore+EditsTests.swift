@@ -171,4 +171,21 @@ import Testing
             #expect(Array(data.canonicalJSON().utf8).firstRange(of: Array(decomposed.utf8)) == nil)
         }
     }
+
+    /// A bundle may carry an op under this replica's own id with the last sequence number (found by
+    /// the semantic hub fuzzer: the next local edit, or `hub resolve`, computed `last + 1` and trapped).
+    @Test func anOwnOpAtTheLastSequenceNumberStopsEditsWithAClearError() throws {
+        try withTemporaryDirectory { dir in
+            let clock = ManualClock()
+            let store = try makeStore(in: dir, device: "dev-a", clock: clock)
+            let last = Op.set(device: "dev-a", sequence: .max, timestamp: HLCTimestamp(millis: baseMillis, counter: 0, device: "dev-a"),
+                              unit: "muong-lay", item: "II.4", field: "status", value: "done")
+            try store.merge([last])
+            let error = thrown { try store.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot") }
+            #expect(error.code == "sequence_exhausted", "\(error)")
+            #expect(try store.operationCount() == 1)
+            let again = thrown { _ = try store.recordAgainOperationsAhead(also: [.max], confirmed: 0) }
+            #expect(again.code == "sequence_exhausted", "\(again)")
+        }
+    }
 }
