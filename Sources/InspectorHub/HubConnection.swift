@@ -15,6 +15,9 @@ struct HubConnection {
     final class Activity: Sendable {
         struct State {
             var lastSeen: ContinuousClock.Instant
+            /// Whether a `hello` has arrived: from then on the handshake's own work (which may wait
+            /// for the store on a loaded hub) is covered by the idle timeout, not the handshake timeout.
+            var saidHello = false
             var device: String?
         }
         let state = Mutex(State(lastSeen: .now, device: nil))
@@ -66,6 +69,7 @@ struct HubConnection {
                                 try await send(.error(ProtocolError(.notAuthenticated, "say hello first")), outbound)
                                 return
                             }
+                            activity.state.withLock { $0.saidHello = true }
                             guard let opened = try await handshake(hello, outbound: outbound) else { return }
                             session = opened
                             activity.state.withLock { $0.device = opened.device.id }
@@ -204,10 +208,10 @@ struct HubConnection {
         while !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(250))
             if Task.isCancelled { return }
-            let (lastSeen, device) = activity.state.withLock { ($0.lastSeen, $0.device) }
+            let (lastSeen, saidHello, device) = activity.state.withLock { ($0.lastSeen, $0.saidHello, $0.device) }
             let now = ContinuousClock.now
             var reason: ProtocolError?
-            if device == nil && now - started > .seconds(configuration.limits.authenticationTimeout) {
+            if !saidHello && now - started > .seconds(configuration.limits.authenticationTimeout) {
                 reason = ProtocolError(.timeout, "no handshake within \(Int(configuration.limits.authenticationTimeout)) s")
             } else if now - lastSeen > .seconds(configuration.limits.idleTimeout) {
                 reason = ProtocolError(.timeout, "idle for \(Int(configuration.limits.idleTimeout)) s")
