@@ -39,6 +39,9 @@ public struct CoreError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let unknownFinding = Code(rawValue: "unknown_finding")
         /// A retraction whose unit or item is not those of the finding it retracts.
         public static let retractionMismatch = Code(rawValue: "retraction_mismatch")
+        /// An operation under the receiver's own id that the receiver never recorded: a replica is the
+        /// only writer of its own sequence, so such an op is forged (or from a lost copy of the replica).
+        public static let ownOperation = Code(rawValue: "own_operation")
     }
 
     /// The stable code of this error.

@@ -85,7 +85,7 @@ extension ReplicaStore {
                     }
                 }
                 let merged = stored
-                result.merge = try Self.merge(merged, into: db, countingConflicts: countsConflicts, role: role)
+                result.merge = try Self.merge(merged, into: db, countingConflicts: countsConflicts, role: role, receiver: device)
                 try Self.advanceClock(db, device: device, past: merged, physical: physical)
                 for held in result.heldBack + unreadable { try Self.insertHeldBack(db, held) }
                 result.heldBack += unreadable
@@ -130,7 +130,7 @@ extension ReplicaStore {
                     guard let op = decoded[id] else { continue }
                     try Self.check(op, index: index, unitIDs: unitIDs, now: physical, in: db, addedInBatch: &added,
                                    using: writers, role: role)
-                    _ = try Self.merge([op], into: db, countingConflicts: countsConflicts, role: role)
+                    _ = try Self.merge([op], into: db, countingConflicts: countsConflicts, role: role, receiver: device)
                     applied.append(op)
                     try db.execute(sql: "DELETE FROM held_back WHERE id = ?", arguments: [id])
                 } catch let error as DatabaseError {

@@ -22,7 +22,7 @@ extension ReplicaStore {
         /// The refused operation's author and sequence number.
         public var device: String
         public var sequence: Int64
-        /// Why: `clock_ahead`, `unknown_finding`, `retraction_mismatch`, or a plan rule's code.
+        /// Why: `clock_ahead`, `unknown_finding`, `retraction_mismatch`, `own_operation`, or a plan rule's code.
         public var error: CoreError
         public var description: String { error.description }
         public init(device: String, sequence: Int64, error: CoreError) {
@@ -117,8 +117,8 @@ extension ReplicaStore {
     /// Devices count new conflicts on merge; the hub does not.
     var countsConflicts: Bool { role == .device }
 
-    private func mergeTransaction(_ db: Database, _ operations: [Op], now: Int64, checkingTimes: Bool,
-                                  meta: [MetaKey: String]) throws -> MergeResult {
+    func mergeTransaction(_ db: Database, _ operations: [Op], now: Int64, checkingTimes: Bool,
+                          meta: [MetaKey: String], restoring: Bool = false) throws -> MergeResult {
         let offset = Int64(try Self.meta(db, .clockOffset) ?? "0") ?? 0
         let receiverNow = HybridLogicalClock.physicalMillis(now: now, offset: offset)
         if checkingTimes {
@@ -128,7 +128,7 @@ extension ReplicaStore {
                 }
             }
         }
-        let result = try Self.merge(operations, into: db, countingConflicts: countsConflicts, role: role)
+        let result = try Self.merge(operations, into: db, countingConflicts: countsConflicts, role: role, receiver: device, restoring: restoring)
         try Self.advanceClock(db, device: device, past: operations, physical: receiverNow)
         for (key, value) in meta { try Self.setMeta(db, key, value) }
         return result
@@ -145,14 +145,33 @@ extension ReplicaStore {
     /// Merges already validated operations inside a transaction. Throws on a conflicting identity
     /// or a retraction that does not name a finding held (or added earlier in the batch) with its unit and item.
     ///
-    /// - Parameter countingConflicts: whether to count fields that become contested (one more query
-    ///   per `set`; devices report it after a pull, the hub does not need it).
-    static func merge(_ operations: [Op], into db: Database, countingConflicts: Bool, role: Role) throws -> MergeResult {
+    /// An operation under the receiver's own id must be one it already holds (a replica is the only
+    /// writer of its own sequence): one it never recorded is refused (`own_operation`), whatever its
+    /// sequence number, so that no peer can take the numbers this replica records next. When
+    /// `restoring`, such an operation is taken if it continues the replica's own sequence without a gap.
+    ///
+    /// - Parameters:
+    ///   - countingConflicts: whether to count fields that become contested (one more query
+    ///     per `set`; devices report it after a pull, the hub does not need it).
+    ///   - receiver: this replica's own device id.
+    ///   - restoring: whether own operations are being restored from a copy (``restoreOwnOperations(_:)``).
+    static func merge(_ operations: [Op], into db: Database, countingConflicts: Bool, role: Role, receiver: String,
+                      restoring: Bool = false) throws -> MergeResult {
         var result = MergeResult()
         var conflicted = Set<[String]>()
         let writers = try Writers(db)
         var added: [String: FindingLocation] = [:]
+        var nextOwn: Int64?
         for op in operations {
+            if op.device == receiver, try !isHeld(op, in: db) {
+                let next = try nextOwn ?? Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM ops WHERE device = ?"), arguments: [receiver]).map { $0 &+ 1 } ?? 1
+                guard restoring, op.sequence == next, next < .max else {
+                    throw RefusedOperation(device: op.device, sequence: op.sequence, error: CoreError(.ownOperation, restoring
+                        ? "operation \(op.device.excerpt(64))#\(op.sequence) does not continue this replica's own operations, which go on at \(next): restore them in order, without a gap"
+                        : "operation \(op.device.excerpt(64))#\(op.sequence) is under this replica's own id, which never recorded it: only \(op.device.excerpt(64)) writes its own operations"))
+                }
+                nextOwn = next + 1
+            }
             try checkReferences(op, in: db, addedInBatch: &added, using: writers, role: role)
             if countingConflicts && op.kind == .set {
                 // Two index lookups (the least and greatest device that set the field), whatever the

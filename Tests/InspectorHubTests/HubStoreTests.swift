@@ -330,6 +330,9 @@ struct HubStorePushTests {
         let resolution = try hub.resolve(unit: "muong-lay", item: "II.4", field: "status", value: "done", by: "Lò Văn Thắng")
         #expect(abs(resolution.timestamp.millis - now) < 60_000)
         #expect(try await push(hub, a, [op(now + HybridLogicalClock.futureTolerance, HLCTimestamp.maximumCounter)]).applied == 1)
+        // Its next decision: the receive carried the counter into the next millisecond, and no further.
+        let after = try hub.resolve(unit: "muong-lay", item: "II.4", field: "status", value: "in_progress", by: "Lò Văn Thắng")
+        #expect(after.timestamp == ts(now + HybridLogicalClock.futureTolerance + 1, 1, "hub"), "\(after.timestamp)")
     }
 
     @Test func retractionsAreScopedByTheUnitOfTheirFinding() async throws {
@@ -373,7 +376,8 @@ struct HubStorePullTests {
         _ = try await hub.push(Message.Push(ops: [setOp("dev-b", 1, unit: "so-y-te"), setOp("dev-b", 2, unit: "muong-lay.na-lay"),
                                                   setOp("dev-b", 3, unit: "so-y-te")]),
                                from: b, scope: hub.scope(of: b))
-        try hub.replica.merge([setOp("hub", 1, field: "rating", value: "tot")])
+        // The hub's own op (a supervisor's decision), recorded by the hub: only it writes under "hub".
+        try hub.replica.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot")
         let forA = try await hub.pull(after: 0, limit: 100, for: "dev-a", scope: hub.scope(of: a))
         #expect(forA.ops.map { "\($0.device)#\($0.sequence)" } == ["dev-b#2", "hub#1"], "dev-a's scope holds the sub-unit, not so-y-te")
         #expect(forA.cursor == 6)

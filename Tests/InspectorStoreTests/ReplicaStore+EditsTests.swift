@@ -172,15 +172,22 @@ import Testing
         }
     }
 
-    /// A bundle may carry an op under this replica's own id with the last sequence number (found by
-    /// the semantic hub fuzzer: the next local edit, or `hub resolve`, computed `last + 1` and trapped).
+    /// An own op with the last sequence number (the semantic hub fuzzer once brought one in a bundle:
+    /// the next local edit, or `hub resolve`, computed `last + 1` and trapped). Merges now refuse it
+    /// (`own_operation`); a damaged file may still hold one, and edits then stop with a clear error.
     @Test func anOwnOpAtTheLastSequenceNumberStopsEditsWithAClearError() throws {
         try withTemporaryDirectory { dir in
             let clock = ManualClock()
             let store = try makeStore(in: dir, device: "dev-a", clock: clock)
             let last = Op.set(device: "dev-a", sequence: .max, timestamp: HLCTimestamp(millis: baseMillis, counter: 0, device: "dev-a"),
                               unit: "muong-lay", item: "II.4", field: "status", value: "done")
-            try store.merge([last])
+            #expect(thrown { try store.merge([last]) }.code == "own_operation")
+            #expect(thrown { try store.restoreOwnOperations([last]) }.code == "own_operation")
+            // The damaged file: the row written behind the store's back.
+            try store.writer.write { db in
+                try db.execute(sql: "INSERT INTO ops (device, seq, ms, counter, kind, unit, item, field, value) VALUES ('dev-a', ?, ?, 0, 'set', 'muong-lay', 'II.4', 'status', 'done')",
+                               arguments: [Int64.max, baseMillis])
+            }
             let error = thrown { try store.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot") }
             #expect(error.code == "sequence_exhausted", "\(error)")
             #expect(try store.operationCount() == 1)

@@ -223,4 +223,25 @@ import Testing
             #expect(try b.dataset().findings.first?.retraction == nil)
         }
     }
+    @Test func anOpUnderTheReplicasOwnIdThatItNeverRecordedIsRefused() throws {
+        try withTemporaryDirectory { dir in
+            let clock = ManualClock()
+            let a = try makeStore(in: dir, device: "dev-a", clock: clock)
+            let mine = try a.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+            let before = try a.dataset().canonicalJSON()
+            // Forged under dev-a's id: the next number, one far ahead, and the last number there is.
+            for sequence in [mine.sequence + 1, 1_000, Int64.max] {
+                let forged = Op.set(device: "dev-a", sequence: sequence, timestamp: HLCTimestamp(millis: mine.timestamp.millis, counter: 1, device: "dev-a"),
+                                    unit: "muong-lay", item: "II.4", field: "status", value: "in_progress")
+                let error = thrown { try a.merge([forged]) }
+                #expect(error.code == "own_operation", "\(sequence): \(error)")
+                #expect(error.message.contains("dev-a#\(sequence)"), "\(error)")
+            }
+            #expect(try a.operationCount() == 1)
+            #expect(try a.dataset().canonicalJSON() == before)
+            // Its own op coming back is a duplicate, and it goes on recording its own numbers.
+            #expect(try a.merge([mine]).duplicates == 1)
+            #expect(try a.set(unit: "muong-lay", item: "II.4", field: "status", value: "in_progress").sequence == mine.sequence + 1)
+        }
+    }
 }

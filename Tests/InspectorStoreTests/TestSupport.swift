@@ -43,8 +43,8 @@ func withTemporaryDirectory<T>(in root: URL = FileManager.default.temporaryDirec
 }
 
 /// Creates a replica named after its device in `directory`.
-func makeStore(in directory: URL, device: String, clock: ManualClock) throws -> ReplicaStore {
-    try ReplicaStore.create(at: directory.appendingPathComponent("\(device).sqlite").path, device: device, plan: builtInPlan,
+func makeStore(in directory: URL, device: String, clock: ManualClock, name: String? = nil) throws -> ReplicaStore {
+    try ReplicaStore.create(at: directory.appendingPathComponent("\(name ?? device).sqlite").path, device: device, plan: builtInPlan,
                             clock: clock.read)
 }
 

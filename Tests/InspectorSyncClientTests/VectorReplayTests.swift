@@ -42,8 +42,10 @@ struct ClientVectorReplayTests {
         let deviceClock = transcript.hubClock ?? fixedHubTime
         let store = try ReplicaStore.create(at: directory.path("\(replay.device).sqlite"), device: replay.device,
                                             plan: builtInPlan, clock: { deviceClock })
+        // The device's own ops, as if it had recorded them (a copy of its log), and any others it holds.
         let local = try wireOps(transcript.localOps)
-        try store.merge(local)
+        try store.restoreOwnOperations(local.filter { $0.device == replay.device })
+        try store.merge(local.filter { $0.device != replay.device })
         let token = "token-of-\(replay.device)"
         let substitutions = Substitutions(tokens: [replay.device: token], planDigest: builtInPlan.digest,
                                           hubTime: transcript.hubClock ?? fixedHubTime)
