@@ -275,7 +275,11 @@ let package = Package(
             dependencies: [
                 "InspectorCore",
                 "InspectorProtocol",
+                "InspectorStore",
+                "InspectorHub",
+                "InspectorReports",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

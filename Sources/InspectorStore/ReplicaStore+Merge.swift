@@ -201,11 +201,20 @@ extension ReplicaStore {
     /// The hub refuses a retraction of another device's finding it does not hold: it checks scope on
     /// the finding's unit. A retraction of the author's own finding, and any retraction at a device,
     /// may arrive before its finding (PROTOCOL.md 8.3; the hub has checked what it relays); a
-    /// retraction whose unit or item differ from a finding held is always refused.
+    /// retraction whose unit or item differ from a finding held is always refused. So is a finding
+    /// whose place differs from that of the retraction of it already held (the one shown): the
+    /// retraction's unit is what pulls and scope checks use, so it must be its finding's.
     static func checkReferences(_ op: Op, in db: Database, addedInBatch added: inout [String: FindingLocation],
                                 using writers: Writers, role: Role) throws {
         if let (id, location) = op.addedFinding {
             added[id] = location
+            if let row = try Row.fetchOne(writers.heldRetraction, arguments: [id]) {
+                let retraction = Op(row: row)
+                do { try retraction.checkRetraction(of: location) } catch {
+                    throw RefusedOperation(device: op.device, sequence: op.sequence, error: CoreError(.retractionMismatch,
+                        "operation \(op.device.excerpt(64))#\(op.sequence) adds finding '\(id.excerpt(80))' on unit '\(op.unit.excerpt(64))' item '\((op.item ?? "none").excerpt(32))', but the retraction of it already held (\(retraction.device.excerpt(64))#\(retraction.sequence)) names unit '\(retraction.unit.excerpt(64))' item '\((retraction.item ?? "none").excerpt(32))'"))
+                }
+            }
         } else if let id = op.retractedFinding {
             var target = added[id]
             if target == nil, let row = try Row.fetchOne(writers.findingLocation, arguments: [id]) {
@@ -231,9 +240,16 @@ extension ReplicaStore {
         let retract: Statement
         let existing: Statement
         let findingLocation: Statement
+        /// The op of the retraction shown for a finding (the winner), if one is held.
+        let heldRetraction: Statement
 
         init(_ db: Database) throws {
             findingLocation = try db.cachedStatement(sql: "SELECT unit, item FROM findings WHERE id = ?")
+            heldRetraction = try db.cachedStatement(sql: """
+                SELECT \(Op.selectColumns.split(separator: ", ").map { "ops.\($0)" }.joined(separator: ", "))
+                FROM retractions JOIN ops ON ops.device = retractions.device AND ops.seq = retractions.seq
+                WHERE retractions.finding = ?
+                """)
             insert = try db.cachedStatement(sql: Op.insertSQL)
             setValue = try db.cachedStatement(sql: """
                 INSERT INTO field_values (unit, item, field, value, device, seq, ms, counter)

@@ -360,6 +360,32 @@ struct HubStorePushTests {
                                     finding: "dev-b/1", reason: "Ghi trùng")
         #expect(try await push(hub, b, [own]).applied == 1)
     }
+
+    /// Found by the semantic hub fuzzer: a device's retraction of its own finding may come first (its
+    /// batches delivered out of order), but the finding must then be on the retraction's unit and
+    /// item; otherwise devices assigned the finding's unit would never receive the retraction shown.
+    @Test func aFindingAddedAfterItsOwnRetractionMustBeOnTheRetractionsUnit() async throws {
+        let directory = TemporaryDirectory()
+        let (hub, _, _) = try setUp(directory)
+        _ = try hub.addDevice("dev-c", units: ["muong-ang", "so-y-te"], name: nil)
+        let c = try #require(try await hub.device("dev-c"))
+        let t: Int64 = 1_718_845_320_000
+        // dev-c retracts, on muong-ang, its finding dev-c/2 before pushing it; then pushes it on so-y-te.
+        let early = Op.findingRetract(device: "dev-c", sequence: 1, timestamp: ts(t, 0, "dev-c"), unit: "muong-ang", item: nil,
+                                      finding: "dev-c/2", reason: "Nhầm")
+        #expect(try await push(hub, c, [early]).applied == 1)
+        let before = try hub.replica.dataset().canonicalJSON()
+        let add = Op.findingAdd(device: "dev-c", sequence: 2, timestamp: ts(t + 1, 0, "dev-c"), unit: "so-y-te", item: "II.3",
+                                kind: .observation, text: "Hồ sơ đầy đủ")
+        let error = await refusal { () async throws(ProtocolError) in try await push(hub, c, [add]) }
+        #expect(error?.code == .invalidOp && error?.sequence == 2 && error?.message.contains("muong-ang") == true, "\(String(describing: error))")
+        #expect(try hub.replica.dataset().canonicalJSON() == before)
+        // On the retraction's unit, the same finding is taken, and shows retracted.
+        let matching = Op.findingAdd(device: "dev-c", sequence: 2, timestamp: ts(t + 1, 0, "dev-c"), unit: "muong-ang", item: "II.3",
+                                     kind: .observation, text: "Hồ sơ đầy đủ")
+        #expect(try await push(hub, c, [matching]).applied == 1)
+        #expect(try hub.replica.dataset().findings.first { $0.id == "dev-c/2" }?.retraction?.value == "Nhầm")
+    }
 }
 
 @Suite("HubStore: pull")
