@@ -49,7 +49,7 @@ extension EndToEnd {
                     try requireSuccess(try await ws.inspector("init", "--db", db(device), "--device", device, "--hub", hub.address, "--token", tokens[device]!))
                     let ops = syntheticOperations(device: device, count: Self.totalPerDevice, startMillis: 1_718_000_000_000 + Int64(index) * 3, plan: plan)
                     allOps[device] = ops
-                    let merged = try ReplicaStore.open(at: db(device)).merge(Array(ops[0..<Self.initialOps]))
+                    let merged = try ReplicaStore.open(at: db(device)).restoreOwnOperations(Array(ops[0..<Self.initialOps]))
                     try #require(merged.applied == Self.initialOps)
                 }
                 lap("three devices ready")
@@ -62,7 +62,7 @@ extension EndToEnd {
                     for device in Self.pushers {
                         let store = try ReplicaStore.open(at: db(device))
                         let range = (Self.initialOps + (kill - 1) * Self.opsPerRound)..<(Self.initialOps + kill * Self.opsPerRound)
-                        try #require(try store.merge(Array(allOps[device]![range])).applied == Self.opsPerRound)
+                        try #require(try store.restoreOwnOperations(Array(allOps[device]![range])).applied == Self.opsPerRound)
                         try store.setMeta([.hubAddress: hub.address])
                     }
                     let syncs = try Self.pushers.map { try ws.spawn(Products.inspector, ["sync", "--quiet", "--db", db($0)]) }

@@ -47,7 +47,7 @@ extension EndToEnd {
                 let ops = syntheticOperations(device: "dev-big", count: Self.total, startMillis: 1_718_000_000_000, plan: plan)
                 do {
                     let store = try ReplicaStore.open(at: device)
-                    let merged = try store.merge(ops)
+                    let merged = try store.restoreOwnOperations(ops)
                     try #require(merged.applied == Self.total)
                     try #require(try store.lastSequence(of: "dev-big") == Int64(Self.total))
                 }

@@ -45,7 +45,7 @@ extension FaultTests {
                     Op.findingAdd(device: "dev-a", sequence: Int64(n), timestamp: HLCTimestamp(millis: 1_718_000_000_000 + Int64(n), counter: 0, device: "dev-a"),
                                   unit: "muong-lay", item: "II.4", kind: .shortcoming, text: "\(n). \(text)")
                 }
-                try a.merge(ops)
+                try a.restoreOwnOperations(ops)
                 return a
             }
 

@@ -109,7 +109,7 @@ extension FaultTests {
             for name in names {
                 let store = try ReplicaStore.create(at: directory.path("\(name).sqlite"), device: name, plan: builtInPlan)
                 try store.upsertUnits([units[name]!])
-                try store.merge(syntheticOps(device: name, count: opsPerSync, unit: units[name]!.id))
+                try store.restoreOwnOperations(syntheticOps(device: name, count: opsPerSync, unit: units[name]!.id))
                 let started = ContinuousClock.now
                 let summary = try await SyncClient(store: store, address: hub.address, token: tokens[name]!, responseTimeout: .seconds(30)).sync()
                 durations.append(ContinuousClock.now - started)
