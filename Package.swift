@@ -21,6 +21,7 @@ let package = Package(
         .executable(name: "inspector", targets: ["inspector"]),
         .executable(name: "hub", targets: ["hub"]),
         .executable(name: "muong-lay-inspection", targets: ["MuongLayInspection"]),
+        .executable(name: "checklist-screen", targets: ["ChecklistScreen"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
@@ -147,6 +148,12 @@ let package = Package(
             path: "Examples/MuongLayInspection",
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "ChecklistScreen",
+            dependencies: ["InspectorCore", "InspectorPlans", "InspectorStore"],
+            path: "Examples/ChecklistScreen",
+            swiftSettings: swiftSettings
+        ),
 
         .testTarget(
             name: "InspectorCoreTests",
@@ -242,6 +249,7 @@ let package = Package(
                 "inspector",
                 "hub",
                 "MuongLayInspection",
+                "ChecklistScreen",
                 "InspectorCore",
                 "InspectorPlans",
                 "InspectorStore",

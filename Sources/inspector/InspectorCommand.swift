@@ -11,7 +11,7 @@ struct InspectorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspector",
         abstract: "An inspector's device replica: record checklist values and findings offline, sync later.",
-        subcommands: [Init.self, Set.self, Finding.self, Show.self, Export.self, Log.self, Bundle.self, Sync.self, Status.self]
+        subcommands: [Init.self, Set.self, Finding.self, Show.self, Watch.self, Export.self, Log.self, Bundle.self, Sync.self, Status.self]
     )
 }
 

@@ -33,13 +33,8 @@ private func setLine(device: String, sequence: Int64, t: Int64, c: Int64, unit: 
 extension EndToEnd {
     @Suite("Hostile peers and honest clocks")
     struct HostilePeerTests {
-        /// A hub file with these devices enrolled (id, units), serving; its path, process and the tokens.
         func startHub(_ ws: Workspace, devices: [(String, String)]) async throws -> (database: String, hub: HubProcess, tokens: [String: String]) {
-            let database = ws.path("hub.sqlite")
-            try requireSuccess(try await ws.hub("init", "--db", database))
-            var tokens: [String: String] = [:]
-            for (device, units) in devices { tokens[device] = try await enroll(ws, hub: database, device: device, units: units) }
-            return (database, try await ws.startHub(database), tokens)
+            try await ws.startEnrolledHub(devices: devices)
         }
 
         /// Resolves a field at the hub and checks that the hub stamped it on one of `days` (its clock was not dragged away).

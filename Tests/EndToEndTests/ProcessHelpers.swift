@@ -419,6 +419,24 @@ func enroll(_ workspace: Workspace, hub database: String, device: String, units:
     return token
 }
 
+extension Workspace {
+    /// A hub file `hub.sqlite` with these devices enrolled (id, units), serving; its path, process and the tokens.
+    func startEnrolledHub(devices: [(String, String)]) async throws -> (database: String, hub: HubProcess, tokens: [String: String]) {
+        let database = path("hub.sqlite")
+        try requireSuccess(try await hub("init", "--db", database))
+        var tokens: [String: String] = [:]
+        for (device, units) in devices { tokens[device] = try await enroll(self, hub: database, device: device, units: units) }
+        return (database, try await startHub(database), tokens)
+    }
+
+    /// `inspector init` of a replica `ID.sqlite` for device `ID`, set up to sync with `hub`; its path.
+    func initDevice(_ id: String, hub: HubProcess, token: String) async throws -> String {
+        let database = path("\(id).sqlite")
+        try requireSuccess(try await inspector("init", "--db", database, "--device", id, "--hub", hub.address, "--token", token))
+        return database
+    }
+}
+
 /// The UTF-8 bytes of a string, for comparisons that must not ignore Unicode normalization
 /// (Swift's `==` on `String` treats NFC and NFD as equal).
 func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
