@@ -86,6 +86,25 @@ extension ReplicaStore {
                 try rebuildState(db)
             }
         }
+        migrator.registerMigration("v3-observable") { db in
+            // GRDB's ValueObservation hears of changes through SQLite's update hook, which is silent
+            // for WITHOUT ROWID tables: the sync state (meta) and the units must be rowid tables for
+            // an app to observe them. Both are a few rows. (The state tables, also WITHOUT ROWID,
+            // only ever change together with `ops`, which observations read.)
+            try db.execute(sql: """
+                CREATE TABLE meta_observable (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                INSERT INTO meta_observable (key, value) SELECT key, value FROM meta;
+                DROP TABLE meta;
+                ALTER TABLE meta_observable RENAME TO meta;
+                CREATE TABLE units_observable (
+                    id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, parent TEXT,
+                    from_plan INTEGER NOT NULL
+                );
+                INSERT INTO units_observable (id, name, kind, parent, from_plan) SELECT id, name, kind, parent, from_plan FROM units;
+                DROP TABLE units;
+                ALTER TABLE units_observable RENAME TO units;
+                """)
+        }
         return migrator
     }
 

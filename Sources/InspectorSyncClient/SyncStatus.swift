@@ -21,21 +21,45 @@ public struct SyncStatus: Sendable, Hashable {
     public var scope: [String]?
     public var operationCount: Int
 
-    /// Reads the status from a replica.
+    /// Reads the status from a replica, in one transaction.
     public init(store: ReplicaStore) throws {
-        device = store.device
-        hub = try store.meta(.hubAddress)
-        confirmed = Int64(try store.meta(.hubConfirmedSequence) ?? "0") ?? 0
-        lastSequence = try store.lastSequence(of: store.device)
-        refused = try store.setAsideOperations()
-        heldBack = try store.heldBackOperations()
-        let confirmedNow = confirmed
-        let setAside = Int64(refused.filter { $0.sequence > confirmedNow }.count)
-        pending = max(0, lastSequence - confirmed - setAside)
-        clockOffset = try store.meta(.clockOffset).flatMap { Int64($0) }
-        lastSync = try store.meta(.lastSync).flatMap { Int64($0) }
-        scope = try store.scope()?.sorted()
-        operationCount = try store.operationCount()
+        self.init(device: store.device, state: try store.syncState())
+    }
+
+    /// The status of `device` in the state its replica holds.
+    public init(device: String, state: ReplicaStore.SyncState) {
+        self.device = device
+        hub = state.hubAddress
+        confirmed = state.confirmed
+        lastSequence = state.lastSequence
+        refused = state.setAside
+        heldBack = state.heldBack
+        pending = state.pending
+        clockOffset = state.clockOffset
+        lastSync = state.lastSync
+        scope = state.scope?.sorted()
+        operationCount = state.operationCount
+    }
+
+    /// Observes a replica's status: the current one, then a new one after every commit that changes
+    /// it (an edit, each batch a sync pushes or pulls, a refusal). An app shows "3 edits only on this
+    /// tablet" from it, and sees it drop to 0 as a sync goes.
+    ///
+    /// - Parameter interval: how often to look for commits by other processes; nil for this process's only.
+    public static func observe(_ store: ReplicaStore, otherProcessesPolledEvery interval: Duration? = nil) -> AsyncThrowingStream<SyncStatus, any Error> {
+        let device = store.device
+        let states = store.observeSyncState(otherProcessesPolledEvery: interval)
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    for try await state in states { continuation.yield(SyncStatus(device: device, state: state)) }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
     }
 
     /// Whether the clock offset is beyond ``SyncClient/clockWarningThreshold``.

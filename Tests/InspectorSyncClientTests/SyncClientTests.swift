@@ -132,6 +132,32 @@ struct SyncClientTests {
         await setup.hub.stop()
     }
 
+    /// An app's "only on this tablet" badge: the status observed while edits are made and a sync runs.
+    @Test func theStatusIsObservedThroughEditsAndASync() async throws {
+        let setup = try await Setup(hubClock: fixedHubTime)
+        let a = setup.a
+        var statuses = SyncStatus.observe(a).makeAsyncIterator()
+        let first = try #require(try await statuses.next())
+        #expect(first.pending == 0 && first.confirmed == 0 && first.lastSync == nil)
+        try a.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+        try a.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot")
+        var seen: [Int64] = []
+        while let status = try await statuses.next() {
+            seen.append(status.pending)
+            if status.pending == 2 { break }
+        }
+        #expect(seen.last == 2, "the pending count followed the edits: \(seen)")
+        _ = try await setup.sync(a)
+        var after: SyncStatus?
+        while let status = try await statuses.next() {
+            after = status
+            if status.lastSync != nil { break }
+        }
+        #expect(after?.pending == 0 && after?.confirmed == 2 && after?.scope == ["muong-lay"], "\(String(describing: after))")
+        #expect(after == (try SyncStatus(store: a)), "the last status observed is the one read")
+        await setup.hub.stop()
+    }
+
     @Test func cristiansMethodEstimatesTheOffsetToTheHub() async throws {
         let hubTime = fixedHubTime
         let setup = try await Setup(hubClock: hubTime)
