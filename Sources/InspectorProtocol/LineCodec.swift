@@ -159,9 +159,17 @@ public enum LineCodec {
             for element in wire.ops {
                 switch element.result {
                 case .success(let op): ops.append(op)
-                case .failure(let error):
-                    unreadable.append(Message.UnreadableOp(json: element.json.serialized(), device: element.device,
-                                                           sequence: element.sequence, error: error))
+                case .failure:
+                    // An unreadable op is kept as its canonical JSON (sorted keys, one of each), and
+                    // read again from that text: what a device holds back, reports and re-encodes
+                    // is then the same whichever way the peer wrote it (a repeated key, say).
+                    let canonical = element.json.serialized()
+                    let again = (try? JSONDecoder().decode(PulledWireOp.self, from: Data(canonical.utf8)))?.result ?? element.result
+                    switch again {
+                    case .success(let op): ops.append(op)
+                    case .failure(let error):
+                        unreadable.append(Message.UnreadableOp(json: canonical, device: element.device, sequence: element.sequence, error: error))
+                    }
                 }
             }
             return .ops(Message.OpsBatch(ops: ops, cursor: wire.cursor, more: wire.more, unreadable: unreadable))
