@@ -84,10 +84,12 @@ struct WireOp: Decodable {
         fk = try container.decodeIfPresent(String.self, forKey: .fk)
         v = try container.decode(String.self, forKey: .v)
         let all = try decoder.container(keyedBy: AnyKey.self).allKeys
-        unknownKey = all.first { !Self.knownKeys.contains($0.stringValue) }?.stringValue
+        // The least unknown key, not the first listed: Foundation lists an object's keys in no
+        // fixed order, and the message must not vary between two readings of one op.
+        unknownKey = all.map(\.stringValue).filter { !Self.knownKeys.contains($0) }.min()
     }
 
-    /// The first key this version does not know, if any.
+    /// The least key (in code-unit order) this version does not know, if any.
     var unknownKey: String?
 
     /// The operation, with its shape checked.
