@@ -1,6 +1,5 @@
 import GRDB
 import InspectorCore
-import Synchronization
 
 extension ReplicaStore {
     /// Observes the merged dataset: the current one first, then a new one after every committed
@@ -48,18 +47,19 @@ extension ReplicaStore {
                                                      _ value: @escaping @Sendable (Database) throws -> Value) -> AsyncThrowingStream<Value, any Error> {
         let writer = self.writer
         let (stream, continuation) = AsyncThrowingStream<Value, any Error>.makeStream()
-        let last = LastDelivered<Value>()
-        let deliver: @Sendable (Value) -> Void = { new in
-            if last.replace(with: new) { continuation.yield(new) }
-        }
         let task = Task {
             do {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        let observation = ValueObservation.tracking(value).removeDuplicates()
-                        for try await new in observation.values(in: writer) { deliver(new) }
-                    }
-                    if let interval {
+                let observation = ValueObservation.tracking(value)
+                if let interval {
+                    // Two sources of changes, one reader: GRDB's observation (this process's commits)
+                    // and the data_version probe (anyone's) only say that something changed; one loop
+                    // reads and delivers, so values arrive in the order they were read and the last
+                    // one delivered is never older than another.
+                    let (changes, changed) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask {
+                            for try await _ in observation.values(in: writer) { changed.yield() }
+                        }
                         group.addTask {
                             var configuration = Configuration()
                             configuration.readonly = true
@@ -69,14 +69,27 @@ extension ReplicaStore {
                             while !Task.isCancelled {
                                 try await Task.sleep(for: interval)
                                 let now = try await probe.read { db in try Int.fetchOne(db, sql: "PRAGMA data_version") }
-                                guard now != version else { continue }
-                                version = now
-                                deliver(try await writer.read(value))
+                                if now != version {
+                                    version = now
+                                    changed.yield()
+                                }
                             }
                         }
+                        group.addTask {
+                            var last: Value?
+                            for await _ in changes {
+                                let new = try await writer.read(value)
+                                if new != last {
+                                    last = new
+                                    continuation.yield(new)
+                                }
+                            }
+                        }
+                        try await group.next()
+                        group.cancelAll()
                     }
-                    try await group.next()
-                    group.cancelAll()
+                } else {
+                    for try await new in observation.removeDuplicates().values(in: writer) { continuation.yield(new) }
                 }
                 continuation.finish()
             } catch is CancellationError {
@@ -89,19 +102,5 @@ extension ReplicaStore {
         }
         continuation.onTermination = { _ in task.cancel() }
         return stream
-    }
-}
-
-/// The value an observation last delivered, shared by its two sources.
-private final class LastDelivered<Value: Equatable & Sendable>: Sendable {
-    private let value = Mutex<Value?>(nil)
-
-    /// Stores `new` and returns true when it differs from the last value delivered.
-    func replace(with new: Value) -> Bool {
-        value.withLock { last in
-            guard last != new else { return false }
-            last = new
-            return true
-        }
     }
 }
