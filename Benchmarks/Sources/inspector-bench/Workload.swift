@@ -45,14 +45,20 @@ struct Workload {
 
     /// The `count` edits of device number `device`, from a fixed seed.
     static func edits(device: Int, count: Int) -> [Edit] {
-        var rng = SplitMix64(seed: 0x1181_2024 &+ UInt64(device) &* 0x9E37_79B9)
-        func text(characters: Int) -> String {
-            var out = ""
-            while out.count < characters { out += (out.isEmpty ? "" : " ") + words[Int(rng.next() % UInt64(words.count))] }
-            return out
+        var generator = EditGenerator(device: device)
+        return (0..<count).map { _ in generator.next() }
+    }
+
+    /// The edits of one device, one after the other, from the device's fixed seed: the first `n`
+    /// are those of ``edits(device:count:)`` with `count` n.
+    struct EditGenerator {
+        var rng: SplitMix64
+
+        init(device: Int) {
+            rng = SplitMix64(seed: 0x1181_2024 &+ UInt64(device) &* 0x9E37_79B9)
         }
-        let statuses = ["not_started", "in_progress", "done", "not_applicable"]
-        return (0..<count).map { _ in
+
+        mutating func next() -> Edit {
             let unit = "don-vi-\(Int(rng.next() % UInt64(unitCount)) + 1)"
             let item = "II.\(Int(rng.next() % UInt64(itemCount)) + 1)"
             if rng.next() % 100 < 80 {
@@ -63,6 +69,43 @@ struct Workload {
                 }
             }
             return .finding(unit: unit, item: item, text: text(characters: 150))
+        }
+
+        mutating func text(characters: Int) -> String {
+            var out = ""
+            while out.count < characters { out += (out.isEmpty ? "" : " ") + words[Int(rng.next() % UInt64(words.count))] }
+            return out
+        }
+    }
+
+    static let statuses = ["not_started", "in_progress", "done", "not_applicable"]
+
+    /// The ops a device's edits would become, without recording them: for seeding hubs and for
+    /// measuring the merge alone. Sequence numbers follow on from `next`; the timestamp of each is
+    /// `stamp(sequence)` (milliseconds, counter 0), so the caller decides how devices interleave.
+    struct OpGenerator {
+        let device: String
+        var edits: EditGenerator
+        var sequence: Int64 = 0
+        let stamp: @Sendable (Int64) -> Int64
+
+        init(device: String, seed: Int, stamp: @escaping @Sendable (Int64) -> Int64) {
+            self.device = device
+            edits = EditGenerator(device: seed)
+            self.stamp = stamp
+        }
+
+        mutating func next(_ count: Int) -> [Op] {
+            (0..<count).map { _ in
+                sequence += 1
+                let timestamp = HLCTimestamp(millis: stamp(sequence), counter: 0, device: device)
+                switch edits.next() {
+                case .set(let unit, let item, let field, let value):
+                    return .set(device: device, sequence: sequence, timestamp: timestamp, unit: unit, item: item, field: field, value: value)
+                case .finding(let unit, let item, let text):
+                    return .findingAdd(device: device, sequence: sequence, timestamp: timestamp, unit: unit, item: item, kind: .observation, text: text)
+                }
+            }
         }
     }
 }
