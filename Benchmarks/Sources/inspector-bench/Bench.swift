@@ -56,6 +56,8 @@ struct Results {
     var rawSQLiteOpsPerSecond = 0.0
     /// The same C API loop committing after every op, WAL and synchronous=NORMAL: the device's mode.
     var rawSQLitePerTransactionOpsPerSecond = 0.0
+    /// The same with synchronous=FULL: the ceiling of `device_ops_per_s_full`.
+    var rawSQLitePerTransactionFullOpsPerSecond = 0.0
     var e2eSeconds = 0.0
     var e2eOpsPerSecond = 0.0
     var wireBytesPerOp = 0.0
@@ -74,11 +76,13 @@ struct Results {
         }
         var lines = [
             "InspectorSync benchmark — \(devices) devices × \(operations) ops = \(devices * operations) ops (12 units × 40 items)",
-            row("raw SQLite ceiling (C API, 1 txn)", String(format: "%10.0f ops/s", rawSQLiteOpsPerSecond)),
+            row("raw SQLite ceiling (2000/txn, FULL)", String(format: "%10.0f ops/s", rawSQLiteOpsPerSecond)),
             row("raw SQLite, 1 txn/op (NORMAL)", String(format: "%10.0f ops/s", rawSQLitePerTransactionOpsPerSecond)),
+            row("raw SQLite, 1 txn/op (FULL)", String(format: "%10.0f ops/s", rawSQLitePerTransactionFullOpsPerSecond)),
             row("device record, 1 txn/op (NORMAL)", rate(deviceOpsPerSecond)
                 + String(format: "   %5.2f× raw 1 txn/op", deviceOpsPerSecond / rawSQLitePerTransactionOpsPerSecond)),
-            row("device record, 1 txn/op (FULL)", rate(deviceOpsPerSecondFull)),
+            row("device record, 1 txn/op (FULL)", rate(deviceOpsPerSecondFull)
+                + String(format: "   %5.2f× raw 1 txn/op", deviceOpsPerSecondFull / rawSQLitePerTransactionFullOpsPerSecond)),
             row("hub merge, durable", rate(hubMergeOpsPerSecond)),
             row("end-to-end sync until converged", String(format: "%10.2f s", e2eSeconds)),
             row("end-to-end rate", rate(e2eOpsPerSecond)),
@@ -104,6 +108,7 @@ struct Results {
         members.append(("raw_sqlite_ops_per_s", number(rawSQLiteOpsPerSecond)))
         members.append(("raw_sqlite_txn_per_op_ops_per_s", number(rawSQLitePerTransactionOpsPerSecond)))
         members.append(("hub_peak_rss_mb", number(hubPeakRSSMegabytes, digits: 1)))
+        members.append(("raw_sqlite_txn_per_op_full_ops_per_s", number(rawSQLitePerTransactionFullOpsPerSecond)))
         return JSONValue.object(members).serialized()
     }
 

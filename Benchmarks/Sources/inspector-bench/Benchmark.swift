@@ -18,6 +18,12 @@ struct Benchmark {
     let plan: Plan
     let folder: URL
 
+    /// Ops per push, as the devices' sync clients send them in the end-to-end sync.
+    static let pushSize = 2000
+    /// Ops committed one per transaction by the per-op ceilings.
+    static let perOpCount = 20_000
+    static let perOpFullCount = 2000
+
     init(devices: Int, operations: Int, historySizes: [Int]) throws {
         self.devices = devices
         self.operations = operations
@@ -50,41 +56,24 @@ struct Benchmark {
             stores.append(store)
         }
         results.deviceOpsPerSecond = Double(devices * operations) / seconds(recording)
-        let fullCount = min(operations, 2000)
+        let fullCount = min(operations, Self.perOpFullCount)
         let full = try ReplicaStore.create(at: path("full.sqlite"), device: "dev-full", plan: plan, durability: .full)
         let fullEdits = Workload.edits(device: 999, count: fullCount)
         results.deviceOpsPerSecondFull = Double(fullCount) / seconds(try ContinuousClock().measure { try record(fullEdits, into: full) })
 
-        var allOps: [Op] = []
-        for store in stores { allOps += try store.operations().map(\.operation) }
-        var reference = MergeState()
-        for op in allOps { reference.apply(op) }
-        let expected = reference.dataset(plan: plan, units: plan.units).canonicalJSON()
+        let perDevice = try stores.map { try $0.operations().map(\.operation) }
+        let allOps = Array(perDevice.joined())
+        let reference = self.reference(allOps)
+        let expected = reference.canonicalJSON()
 
-        // 2. The ceiling.
-        log("raw SQLite ceiling")
-        results.rawSQLiteOpsPerSecond = RawSQLite.run(ops: allOps, path: path("raw.sqlite"))
-        results.rawSQLitePerTransactionOpsPerSecond = RawSQLite.run(ops: Array(allOps.prefix(20_000)), path: path("raw-per-op.sqlite"),
-                                                                    transactionPerOp: true, synchronous: "NORMAL")
+        // 2. The ceilings, on the same ops.
+        try measureCeilings(perDevice: perDevice, reference: reference, into: &results)
 
         // 3. Hub merge: every device's ops applied durably, as pushes of 2000.
-        log("hub merge")
-        let mergeHub = try HubStore.create(at: path("merge-hub.sqlite"), plan: plan)
-        for index in 0..<devices { _ = try mergeHub.addDevice(deviceID(index), units: allUnits, name: nil) }
-        let enrolled = try mergeHub.devices()
-        let merging = try await ContinuousClock().measure {
-            for (index, store) in stores.enumerated() {
-                let ops = try store.operations().map(\.operation)
-                let device = enrolled.first { $0.id == deviceID(index) }!
-                for start in stride(from: 0, to: ops.count, by: 2000) {
-                    _ = try await mergeHub.push(Message.Push(ops: Array(ops[start..<min(start + 2000, ops.count)])),
-                                                from: device, scope: Set(allUnits))
-                }
-            }
-        }
-        results.hubMergeOpsPerSecond = Double(allOps.count) / seconds(merging)
+        results.hubMergeOpsPerSecond = try await measureHubMerge(perDevice: perDevice, reference: reference)
         if ProcessInfo.processInfo.environment["BENCH_DETAIL"] != nil {
-            let validating = try ContinuousClock().measure { try mergeHub.replica.validate(allOps) }
+            let validator = try ReplicaStore.create(at: path("detail.sqlite"), device: "detail", plan: plan)
+            let validating = try ContinuousClock().measure { try validator.validate(allOps) }
             log("validation alone: \(Int(Double(allOps.count) / seconds(validating))) ops/s")
             let encoding = ContinuousClock().measure { _ = LineCodec.encode(.push(Message.Push(ops: allOps))) }
             log("encoding alone: \(Int(Double(allOps.count) / seconds(encoding))) ops/s")
@@ -92,7 +81,6 @@ struct Benchmark {
             let decoding = try ContinuousClock().measure { _ = try LineCodec.decode(line.dropLast()) }
             log("decoding alone: \(Int(Double(allOps.count) / seconds(decoding))) ops/s")
         }
-        guard try mergeHub.replica.dataset().canonicalJSON() == expected else { throw BenchmarkError("the merged hub differs from the reference model") }
 
         // 4. End to end: a live hub (a child process), all devices sync concurrently, twice.
         log("end-to-end sync over loopback")
@@ -117,7 +105,7 @@ struct Benchmark {
         results.hubPeakRSSMegabytes = child.peakRSSMegabytes()
         child.stop()
         results.e2eSeconds = seconds(syncing)
-        results.e2eOpsPerSecond = Double(allOps.count) / results.e2eSeconds
+        results.e2eOpsPerSecond = Double(allOps.count) / seconds(syncing)
         results.wireBytesPerOp = Double(sent) / Double(allOps.count)
         results.pullBytesPerOp = Double(received) / Double(max(pulled, 1))
         let hubAfter = try HubStore.open(at: path("e2e-hub.sqlite"))
@@ -134,6 +122,54 @@ struct Benchmark {
             results.incrementalSyncMs.append((size, try await incrementalSync(history: size)))
         }
         return results
+    }
+
+    /// The dataset the `MergeState` reference model builds from these ops.
+    func reference(_ ops: some Sequence<Op>) -> Dataset {
+        var state = MergeState()
+        for op in ops { state.apply(op) }
+        return state.dataset(plan: plan, units: plan.units)
+    }
+
+    /// The ops of each device in pushes of ``pushSize``, device after device, as the hub merge takes them.
+    static func pushes(_ perDevice: [[Op]]) -> [[Op]] {
+        perDevice.flatMap { ops in stride(from: 0, to: ops.count, by: pushSize).map { Array(ops[$0..<min($0 + pushSize, ops.count)]) } }
+    }
+
+    /// The raw SQLite ceilings: the whole workload merged in the hub merge's pushes (FULL), and a
+    /// prefix committed one op per transaction (NORMAL, the device's mode, and FULL).
+    func measureCeilings(perDevice: [[Op]], reference: Dataset, into results: inout Results) throws {
+        log("raw SQLite ceilings")
+        results.rawSQLiteOpsPerSecond = try RawSQLite.measure(batches: Self.pushes(perDevice), path: path("raw.sqlite"), synchronous: "FULL",
+                                                              pageSize: RawSQLite.mergePageSize, expected: reference)
+        let prefix = Array(perDevice.joined().prefix(Self.perOpCount))
+        results.rawSQLitePerTransactionOpsPerSecond = try RawSQLite.measure(
+            batches: prefix.map { [$0] }, path: path("raw-per-op.sqlite"), synchronous: "NORMAL",
+            pageSize: RawSQLite.perOpPageSize, expected: self.reference(prefix))
+        let fullPrefix = Array(prefix.prefix(Self.perOpFullCount))
+        results.rawSQLitePerTransactionFullOpsPerSecond = try RawSQLite.measure(
+            batches: fullPrefix.map { [$0] }, path: path("raw-per-op-full.sqlite"), synchronous: "FULL",
+            pageSize: RawSQLite.perOpPageSize, expected: self.reference(fullPrefix))
+    }
+
+    /// The hub merge: every device's ops pushed to a `HubStore` in pushes of ``pushSize``, each
+    /// validated and committed durably; the merged hub must equal the reference model.
+    func measureHubMerge(perDevice: [[Op]], reference: Dataset) async throws -> Double {
+        log("hub merge")
+        let mergeHub = try HubStore.create(at: path("merge-hub.sqlite"), plan: plan)
+        for index in 0..<perDevice.count { _ = try mergeHub.addDevice(deviceID(index), units: allUnits, name: nil) }
+        let enrolled = Dictionary(uniqueKeysWithValues: try mergeHub.devices().map { ($0.id, $0) })
+        let pushes = Self.pushes(perDevice).map { ($0, enrolled[$0[0].device]!) }
+        let scope = Set(allUnits)
+        let merging = try await ContinuousClock().measure {
+            for (ops, device) in pushes {
+                _ = try await mergeHub.push(Message.Push(ops: ops), from: device, scope: scope)
+            }
+        }
+        guard try mergeHub.replica.dataset().canonicalJSON() == reference.canonicalJSON() else {
+            throw BenchmarkError("the merged hub differs from the reference model")
+        }
+        return Double(pushes.reduce(0) { $0 + $1.0.count }) / seconds(merging)
     }
 
     func record(_ edits: [Workload.Edit], into store: ReplicaStore) throws {
