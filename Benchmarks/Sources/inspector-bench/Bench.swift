@@ -39,10 +39,12 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customShort("D"), help: "Devices.") var devices = 20
     @Option(name: .customShort("M"), help: "Operations per device.") var operations = 5000
     @Option(help: "History sizes for the incremental sync, comma-separated.") var history = "1000,100000,1000000"
+    @Option(help: "Operations the hub holds when a fresh device bootstraps (0 skips it).") var bootstrapOps = 1_000_000
     @Flag(help: "Print one JSON object on the last line.") var json = false
 
     func run() async throws {
-        let bench = try Benchmark(devices: devices, operations: operations, historySizes: history.split(separator: ",").compactMap { Int($0) })
+        let bench = try Benchmark(devices: devices, operations: operations, historySizes: history.split(separator: ",").compactMap { Int($0) },
+                                  bootstrapOps: max(bootstrapOps, 0))
         let results = try await bench.run()
         print(results.table())
         if json { print(results.json()) }
@@ -64,6 +66,9 @@ struct Results {
     var pullBytesPerOp = 0.0
     var incrementalSyncMs: [(Int, Double)] = []
     var hubPeakRSSMegabytes = 0.0
+    var bootstrapOps = 0
+    var bootstrapSeconds: Double?
+    var bootstrapHubPeakRSSMegabytes: Double?
     var devices = 0
     var operations = 0
 
@@ -92,7 +97,11 @@ struct Results {
         for (size, ms) in incrementalSyncMs {
             lines.append(row("incremental sync, \(size) ops held", String(format: "%10.2f ms", ms)))
         }
+        if let bootstrap = bootstrapSeconds {
+            lines.append(row("bootstrap, fresh device, \(bootstrapOps) ops", String(format: "%10.2f s", bootstrap)))
+        }
         lines.append(row("hub peak RSS", String(format: "%10.1f MB", hubPeakRSSMegabytes)))
+        if let rss = bootstrapHubPeakRSSMegabytes { lines.append(row("hub peak RSS (bootstrap)", String(format: "%10.1f MB", rss))) }
         return lines.joined(separator: "\n")
     }
 
@@ -109,6 +118,11 @@ struct Results {
         members.append(("raw_sqlite_txn_per_op_ops_per_s", number(rawSQLitePerTransactionOpsPerSecond)))
         members.append(("hub_peak_rss_mb", number(hubPeakRSSMegabytes, digits: 1)))
         members.append(("raw_sqlite_txn_per_op_full_ops_per_s", number(rawSQLitePerTransactionFullOpsPerSecond)))
+        if let bootstrap = bootstrapSeconds, let rss = bootstrapHubPeakRSSMegabytes {
+            members.append(("bootstrap_ops", .int(Int64(bootstrapOps))))
+            members.append(("bootstrap_s", number(bootstrap, digits: 3)))
+            members.append(("bootstrap_hub_peak_rss_mb", number(rss, digits: 1)))
+        }
         return JSONValue.object(members).serialized()
     }
 

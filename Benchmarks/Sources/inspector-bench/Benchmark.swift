@@ -4,6 +4,7 @@ import InspectorHub
 import InspectorProtocol
 import InspectorStore
 import InspectorSyncClient
+import Synchronization
 
 struct BenchmarkError: Error, CustomStringConvertible {
     let description: String
@@ -15,6 +16,7 @@ struct Benchmark {
     let devices: Int
     let operations: Int
     let historySizes: [Int]
+    let bootstrapOps: Int
     let plan: Plan
     let folder: URL
 
@@ -24,10 +26,11 @@ struct Benchmark {
     static let perOpCount = 20_000
     static let perOpFullCount = 2000
 
-    init(devices: Int, operations: Int, historySizes: [Int]) throws {
+    init(devices: Int, operations: Int, historySizes: [Int], bootstrapOps: Int) throws {
         self.devices = devices
         self.operations = operations
         self.historySizes = historySizes
+        self.bootstrapOps = bootstrapOps
         self.plan = try Workload.makePlan()
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("inspector-bench-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -37,7 +40,7 @@ struct Benchmark {
     var allUnits: [String] { plan.units.map(\.id) }
     func deviceID(_ index: Int) -> String { String(format: "dev-%02d", index + 1) }
 
-    func log(_ text: String) { FileHandle.standardError.write(Data("· \(text)\n".utf8)) }
+    func log(_ text: String) { logProgress(text) }
 
     func run() async throws -> Results {
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -120,6 +123,12 @@ struct Benchmark {
         for size in historySizes {
             log("incremental sync with \(size) ops held")
             results.incrementalSyncMs.append((size, try await incrementalSync(history: size)))
+        }
+
+        // 6. A fresh device joins a scope holding `bootstrapOps` ops.
+        if bootstrapOps > 0 {
+            (results.bootstrapSeconds, results.bootstrapHubPeakRSSMegabytes) = try await bootstrap(count: bootstrapOps)
+            results.bootstrapOps = bootstrapOps
         }
         return results
     }
@@ -220,6 +229,67 @@ struct Benchmark {
         guard try HubStore.open(at: hubPath).replica.operationCount() == history + 7 else { throw BenchmarkError("incremental sync lost ops") }
         return times.sorted()[times.count / 2]
     }
+
+    /// The wall time for a fresh device to catch up with a hub that holds `count` ops of many
+    /// devices in its scope, and the hub's peak resident set meanwhile.
+    ///
+    /// The hub is seeded through `HubStore.push` (validated merges of generated ops, rounds of one
+    /// push of up to 2000 ops per author, so the log interleaves the authors). The fresh device is
+    /// enrolled and synced like any device (`addDevice`, `ReplicaStore.create`, `SyncClient` with
+    /// its defaults, a hub child process), so a faster bootstrap path in the library is measured by
+    /// this code unchanged. The time runs from the start of the first sync to the end of the sync
+    /// after which the device's dataset equals the hub's view of its scope (`dataset(for:)`, what
+    /// `hub export --json --device` prints); the comparisons are not timed.
+    func bootstrap(count: Int) async throws -> (seconds: Double, hubRSS: Double) {
+        let hubPath = path("bootstrap-hub.sqlite")
+        let hub = try HubStore.create(at: hubPath, plan: plan)
+        let authorCount = max(1, min(100, count / Self.pushSize))
+        let base: Int64 = 1_718_000_000_000
+        var authors = (0..<authorCount).map { index in
+            Workload.OpGenerator(device: String(format: "author-%03d", index + 1), seed: 1000 + index,
+                                 stamp: { base + ($0 - 1) * Int64(authorCount) + Int64(index) })
+        }
+        for author in authors { _ = try hub.addDevice(author.device, units: allUnits, name: nil) }
+        let enrolled = Dictionary(uniqueKeysWithValues: try hub.devices().map { ($0.id, $0) })
+        var remaining = (0..<authorCount).map { count / authorCount + ($0 < count % authorCount ? 1 : 0) }
+        let scope = Set(allUnits)
+        log("bootstrap: seeding a hub with \(count) ops of \(authorCount) devices")
+        var seeded = 0
+        let seeding = try await ContinuousClock().measure {
+            while seeded < count {
+                for index in 0..<authorCount where remaining[index] > 0 {
+                    let ops = authors[index].next(min(Self.pushSize, remaining[index]))
+                    _ = try await hub.push(Message.Push(ops: ops), from: enrolled[authors[index].device]!, scope: scope)
+                    remaining[index] -= ops.count
+                    if (seeded + ops.count) / 100_000 > seeded / 100_000 { log("bootstrap: seeded \(seeded + ops.count) ops") }
+                    seeded += ops.count
+                }
+            }
+        }
+        log("bootstrap: seeded \(seeded) ops in \(String(format: "%.1f", seconds(seeding))) s")
+        guard try hub.replica.operationCount() == count else { throw BenchmarkError("the bootstrap hub holds \(try hub.replica.operationCount()) ops, not \(count)") }
+
+        let token = try hub.addDevice("fresh", units: allUnits, name: nil)
+        let expected = try await hub.dataset(for: "fresh").canonicalJSON()
+        let child = try HubProcess.start(db: hubPath)
+        defer { child.stop() }
+        let device = try ReplicaStore.create(at: path("fresh.sqlite"), device: "fresh", plan: plan)
+        let mark = ProgressMark(every: 100_000)
+        let client = try SyncClient(store: device, address: HubAddress(parsing: child.address), token: token, progress: { progress in
+            if case .pulling(let received) = progress, mark.passes(received) { logProgress("bootstrap: fresh device pulled \(received) ops") }
+        })
+        log("bootstrap: a fresh device syncs")
+        var syncing = Duration.zero
+        for round in 1...3 {
+            let started = ContinuousClock.now
+            let summary = try await client.sync()
+            syncing += ContinuousClock.now - started
+            log("bootstrap: sync \(round) pulled \(summary.pulled) ops in \(String(format: "%.1f", seconds(syncing))) s so far")
+            if try device.dataset().canonicalJSON() == expected { return (seconds(syncing), child.peakRSSMegabytes()) }
+            guard summary.pulled > 0 else { break }
+        }
+        throw BenchmarkError("the fresh device's dataset differs from the hub's view of its scope")
+    }
 }
 
 /// A hub served by a child process running `inspector-bench serve-hub`.
@@ -261,5 +331,28 @@ final class HubProcess {
     func stop() {
         process.terminate()
         process.waitUntilExit()
+    }
+}
+
+/// Writes a line of progress to standard error.
+func logProgress(_ text: String) { FileHandle.standardError.write(Data("· \(text)\n".utf8)) }
+
+/// Tells when a growing count passes the next multiple of a step, from any thread.
+final class ProgressMark: Sendable {
+    let step: Int
+    private let next: Mutex<Int>
+
+    init(every step: Int) {
+        self.step = step
+        next = Mutex(step)
+    }
+
+    /// Whether `count` reached the next mark (which then moves past it).
+    func passes(_ count: Int) -> Bool {
+        next.withLock { next in
+            guard count >= next else { return false }
+            next = (count / step + 1) * step
+            return true
+        }
     }
 }
