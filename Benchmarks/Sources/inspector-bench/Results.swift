@@ -1,0 +1,203 @@
+import Foundation
+import InspectorCore
+
+/// What one run measured, with each figure's ratio to its in-run ceiling and the goals of issue #11.
+///
+/// A figure the run did not measure (`--only`, `--bootstrap-ops 0`) is nil and left out of the table
+/// and the JSON; a full run has every key.
+struct Results {
+    var devices = 0
+    var operations = 0
+    var deviceOpsPerSecond: Double?
+    var deviceOpsPerSecondFull: Double?
+    var hubMergeOpsPerSecond: Double?
+    /// The ceiling of the hub merge: ``RawSQLite`` merging the same batches, durably (FULL).
+    var rawSQLiteOpsPerSecond: Double?
+    /// ``RawSQLite`` committing after every op, WAL and synchronous=NORMAL: the device's mode.
+    var rawSQLitePerTransactionOpsPerSecond: Double?
+    /// The same with synchronous=FULL, the ceiling of `device_ops_per_s_full`.
+    var rawSQLitePerTransactionFullOpsPerSecond: Double?
+    var e2eSeconds: Double?
+    var e2eOpsPerSecond: Double?
+    var wireBytesPerOp: Double?
+    var pullBytesPerOp: Double?
+    var incrementalSyncMs: [(Int, Double)] = []
+    var hubPeakRSSMegabytes: Double?
+    var bootstrapOps = 0
+    var bootstrapSeconds: Double?
+    var bootstrapHubPeakRSSMegabytes: Double?
+
+    // MARK: - Ratios
+
+    static func ratio(_ value: Double?, _ ceiling: Double?) -> Double? {
+        guard let value, let ceiling, ceiling > 0 else { return nil }
+        return value / ceiling
+    }
+    var hubMergeVsCeiling: Double? { Self.ratio(hubMergeOpsPerSecond, rawSQLiteOpsPerSecond) }
+    var deviceVsCeiling: Double? { Self.ratio(deviceOpsPerSecond, rawSQLitePerTransactionOpsPerSecond) }
+    var deviceFullVsCeiling: Double? { Self.ratio(deviceOpsPerSecondFull, rawSQLitePerTransactionFullOpsPerSecond) }
+    /// The end-to-end rate (ops of the workload per second) against the merge ceiling.
+    var e2eVsCeiling: Double? { Self.ratio(e2eOpsPerSecond, rawSQLiteOpsPerSecond) }
+    var bootstrapOpsPerSecond: Double? { bootstrapSeconds.map { Double(bootstrapOps) / $0 } }
+    /// The bootstrap rate (ops the hub holds per second of sync) against the merge ceiling.
+    var bootstrapVsCeiling: Double? { Self.ratio(bootstrapOpsPerSecond, rawSQLiteOpsPerSecond) }
+    /// The incremental sync's time at the largest history over its time at the smallest.
+    var incrementalSyncGrowth: Double? {
+        guard incrementalSyncMs.count >= 2, let first = incrementalSyncMs.min(by: { $0.0 < $1.0 }),
+              let last = incrementalSyncMs.max(by: { $0.0 < $1.0 }) else { return nil }
+        return Self.ratio(last.1, first.1)
+    }
+    /// The greater of the hubs' peak resident sets.
+    var hubPeakRSSAnyMegabytes: Double? { [hubPeakRSSMegabytes, bootstrapHubPeakRSSMegabytes].compactMap { $0 }.max() }
+
+    // MARK: - Goals
+
+    /// One goal of issue #11.
+    struct Goal {
+        /// The JSON key in `goals`.
+        var key: String
+        /// The condition, for the table.
+        var condition: String
+        /// The figure compared, for the table.
+        var measured: String
+        var met: Bool
+    }
+
+    /// The goals this run can judge. A goal set for a size this run did not measure (end to end for
+    /// 20 × 5000, bootstrap for 10⁶ ops, a flat incremental sync up to 10⁶) is left out.
+    var goals: [Goal] {
+        var goals: [Goal] = []
+        if let merge = hubMergeOpsPerSecond {
+            goals.append(Goal(key: "hub_merge_ops_per_s", condition: "≥ 300000 ops/s", measured: String(format: "%.0f ops/s", merge), met: merge >= 300_000))
+        }
+        if let ratio = hubMergeVsCeiling {
+            goals.append(Goal(key: "hub_merge_vs_ceiling", condition: "≥ 1.00× raw merge", measured: String(format: "%.3f×", ratio), met: ratio >= 1.0))
+        }
+        if let ratio = deviceVsCeiling {
+            goals.append(Goal(key: "device_vs_ceiling", condition: "≥ 0.90× raw 1 txn/op", measured: String(format: "%.3f×", ratio), met: ratio >= 0.9))
+        }
+        if let e2e = e2eSeconds, devices * operations >= 100_000 {
+            goals.append(Goal(key: "e2e_sync_s", condition: "≤ 10 s for 20 × 5000", measured: String(format: "%.2f s", e2e), met: e2e <= 10))
+        }
+        if let bootstrap = bootstrapSeconds, bootstrapOps >= 1_000_000 {
+            goals.append(Goal(key: "bootstrap_s", condition: "≤ 10 s for 10⁶ ops", measured: String(format: "%.2f s", bootstrap), met: bootstrap <= 10))
+        }
+        if let wire = wireBytesPerOp {
+            goals.append(Goal(key: "wire_bytes_per_op", condition: "≤ 30 bytes/op", measured: String(format: "%.1f bytes/op", wire), met: wire <= 30))
+        }
+        if let growth = incrementalSyncGrowth, let largest = incrementalSyncMs.map(\.0).max(), largest >= 1_000_000 {
+            goals.append(Goal(key: "incremental_sync_ms", condition: "flat to 10⁶: ≤ 2.00× the smallest history's",
+                              measured: String(format: "%.2f×", growth), met: growth <= 2.0))
+        }
+        if let rss = hubPeakRSSAnyMegabytes {
+            goals.append(Goal(key: "hub_peak_rss_mb", condition: "≤ 150 MB (every hub of the run)", measured: String(format: "%.1f MB", rss), met: rss <= 150))
+        }
+        return goals
+    }
+
+    /// Every goal key of issue #11, in the order the table lists them.
+    static let goalKeys = ["hub_merge_ops_per_s", "hub_merge_vs_ceiling", "device_vs_ceiling", "e2e_sync_s", "bootstrap_s",
+                           "wire_bytes_per_op", "incremental_sync_ms", "hub_peak_rss_mb"]
+
+    /// Why a goal is not in ``goals``.
+    func unjudged(_ key: String) -> String {
+        switch key {
+        case "e2e_sync_s" where e2eSeconds != nil: "set for 20 × 5000 ops; this run synced \(devices) × \(operations)"
+        case "bootstrap_s" where bootstrapSeconds != nil: "set for 10⁶ ops; this run's hub held \(bootstrapOps)"
+        case "incremental_sync_ms" where !incrementalSyncMs.isEmpty: "set for histories up to 10⁶ ops"
+        default: "not measured in this run"
+        }
+    }
+
+    // MARK: - Output
+
+    func table() -> String {
+        let goals = Dictionary(uniqueKeysWithValues: self.goals.map { ($0.key, $0) })
+        func verdict(_ keys: String...) -> String {
+            let judged = keys.compactMap { goals[$0] }
+            guard !judged.isEmpty else { return "" }
+            return judged.map { "\($0.condition): \($0.met ? "met" : "NOT MET")" }.joined(separator: "; ")
+        }
+        func row(_ label: String, _ value: String, _ ratio: String = "", _ goal: String = "") -> String {
+            label.padding(toLength: 44, withPad: " ", startingAt: 0) + value.padding(toLength: 20, withPad: " ", startingAt: 0)
+                + ratio.padding(toLength: 30, withPad: " ", startingAt: 0) + goal
+        }
+        func rate(_ value: Double) -> String { String(format: "%10.0f ops/s", value) }
+        func times(_ ratio: Double?, _ ceiling: String) -> String { ratio.map { String(format: "%7.3f× ", $0) + ceiling } ?? "" }
+        var lines = [
+            "InspectorSync benchmark — \(devices) devices × \(operations) ops = \(devices * operations) ops (12 units × 40 items)",
+            row("", "value", "vs in-run ceiling", "goal (issue #11)"),
+        ]
+        if let raw = rawSQLiteOpsPerSecond { lines.append(row("raw SQLite ceiling: merge, 2000/txn, FULL", rate(raw), "(ceiling: raw merge)")) }
+        if let raw = rawSQLitePerTransactionOpsPerSecond { lines.append(row("raw SQLite ceiling: 1 txn/op, NORMAL", rate(raw), "(ceiling: raw 1 txn/op)")) }
+        if let raw = rawSQLitePerTransactionFullOpsPerSecond { lines.append(row("raw SQLite ceiling: 1 txn/op, FULL", rate(raw), "(ceiling: raw 1 txn/op FULL)")) }
+        if let device = deviceOpsPerSecond {
+            lines.append(row("device record, 1 txn/op (NORMAL)", rate(device), times(deviceVsCeiling, "raw 1 txn/op"), verdict("device_vs_ceiling")))
+        }
+        if let device = deviceOpsPerSecondFull {
+            lines.append(row("device record, 1 txn/op (FULL)", rate(device), times(deviceFullVsCeiling, "raw 1 txn/op FULL")))
+        }
+        if let merge = hubMergeOpsPerSecond {
+            lines.append(row("hub merge, durable (pushes of 2000)", rate(merge), times(hubMergeVsCeiling, "raw merge"),
+                             verdict("hub_merge_ops_per_s", "hub_merge_vs_ceiling")))
+        }
+        if let e2e = e2eSeconds { lines.append(row("end-to-end sync until converged", String(format: "%10.2f s", e2e), "", verdict("e2e_sync_s"))) }
+        if let rate = e2eOpsPerSecond { lines.append(row("end-to-end rate", String(format: "%10.0f ops/s", rate), times(e2eVsCeiling, "raw merge"))) }
+        if let wire = wireBytesPerOp { lines.append(row("wire, devices → hub", String(format: "%10.1f bytes/op", wire), "", verdict("wire_bytes_per_op"))) }
+        if let pull = pullBytesPerOp { lines.append(row("wire, hub → devices", String(format: "%10.1f bytes/op", pull))) }
+        for (index, (size, ms)) in incrementalSyncMs.enumerated() {
+            let last = index == incrementalSyncMs.count - 1
+            lines.append(row("incremental sync, \(size) ops held", String(format: "%10.2f ms", ms),
+                             last ? times(incrementalSyncGrowth, "the smallest history") : "", last ? verdict("incremental_sync_ms") : ""))
+        }
+        if let bootstrap = bootstrapSeconds {
+            lines.append(row("bootstrap, fresh device, \(bootstrapOps) ops", String(format: "%10.2f s", bootstrap), "", verdict("bootstrap_s")))
+            lines.append(row("bootstrap rate", rate(bootstrapOpsPerSecond ?? 0), times(bootstrapVsCeiling, "raw merge")))
+        }
+        if let rss = hubPeakRSSMegabytes { lines.append(row("hub peak RSS (end to end)", String(format: "%10.1f MB", rss), "", verdict("hub_peak_rss_mb"))) }
+        if let rss = bootstrapHubPeakRSSMegabytes { lines.append(row("hub peak RSS (bootstrap)", String(format: "%10.1f MB", rss), "", verdict("hub_peak_rss_mb"))) }
+        let judged = self.goals
+        lines.append("goals (issue #11): \(judged.filter(\.met).count) of the \(judged.count) judged in this run met")
+        for goal in judged {
+            lines.append("  " + goal.key.padding(toLength: 24, withPad: " ", startingAt: 0) + goal.measured.padding(toLength: 18, withPad: " ", startingAt: 0)
+                         + goal.condition.padding(toLength: 46, withPad: " ", startingAt: 0) + (goal.met ? "met" : "NOT MET"))
+        }
+        for key in Self.goalKeys where goals[key] == nil {
+            lines.append("  " + key.padding(toLength: 24, withPad: " ", startingAt: 0) + "not judged: " + unjudged(key))
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    func json() -> String {
+        var members: [(String, JSONValue)] = [("devices", .int(Int64(devices))), ("ops_per_device", .int(Int64(operations)))]
+        func add(_ key: String, _ value: Double?, digits: Int = 0) {
+            if let value { members.append((key, number(value, digits: digits))) }
+        }
+        add("device_ops_per_s", deviceOpsPerSecond)
+        add("device_ops_per_s_full", deviceOpsPerSecondFull)
+        add("hub_merge_ops_per_s", hubMergeOpsPerSecond)
+        add("e2e_sync_s", e2eSeconds, digits: 3)
+        add("e2e_ops_per_s", e2eOpsPerSecond)
+        add("wire_bytes_per_op", wireBytesPerOp, digits: 1)
+        add("pull_bytes_per_op", pullBytesPerOp, digits: 1)
+        members.append(("incremental_sync_ms", .object(incrementalSyncMs.map { (String($0.0), number($0.1, digits: 3)) })))
+        add("raw_sqlite_ops_per_s", rawSQLiteOpsPerSecond)
+        add("raw_sqlite_txn_per_op_ops_per_s", rawSQLitePerTransactionOpsPerSecond)
+        add("hub_peak_rss_mb", hubPeakRSSMegabytes, digits: 1)
+        add("raw_sqlite_txn_per_op_full_ops_per_s", rawSQLitePerTransactionFullOpsPerSecond)
+        if bootstrapSeconds != nil { members.append(("bootstrap_ops", .int(Int64(bootstrapOps)))) }
+        add("bootstrap_s", bootstrapSeconds, digits: 3)
+        add("bootstrap_ops_per_s", bootstrapOpsPerSecond)
+        add("bootstrap_hub_peak_rss_mb", bootstrapHubPeakRSSMegabytes, digits: 1)
+        add("hub_merge_vs_ceiling", hubMergeVsCeiling, digits: 3)
+        add("device_vs_ceiling", deviceVsCeiling, digits: 3)
+        add("device_full_vs_ceiling", deviceFullVsCeiling, digits: 3)
+        add("e2e_vs_ceiling", e2eVsCeiling, digits: 4)
+        add("bootstrap_vs_ceiling", bootstrapVsCeiling, digits: 4)
+        add("incremental_sync_growth", incrementalSyncGrowth, digits: 3)
+        members.append(("goals", .object(goals.map { ($0.key, .bool($0.met)) })))
+        return JSONValue.object(members).serialized()
+    }
+
+    func number(_ value: Double, digits: Int = 0) -> JSONValue { .number(String(format: "%.\(digits)f", value)) }
+}
