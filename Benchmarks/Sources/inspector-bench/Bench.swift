@@ -40,13 +40,17 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customShort("M"), help: "Operations per device.") var operations = 5000
     @Option(help: "History sizes for the incremental sync, comma-separated.") var history = "1000,100000,1000000"
     @Option(help: "Operations the hub holds when a fresh device bootstraps (0 skips it).") var bootstrapOps = 1_000_000
+    @Option(help: "Measure only one part: all, ceiling (the raw SQLite ceilings), merge (the hub merge alone, for profiling), bootstrap.")
+    var only: Benchmark.Part = .all
     @Flag(help: "Print one JSON object on the last line.") var json = false
 
     func run() async throws {
         let bench = try Benchmark(devices: devices, operations: operations, historySizes: history.split(separator: ",").compactMap { Int($0) },
                                   bootstrapOps: max(bootstrapOps, 0))
-        let results = try await bench.run()
+        let results = try await bench.run(only)
         print(results.table())
         if json { print(results.json()) }
     }
 }
+
+extension Benchmark.Part: ExpressibleByArgument {}

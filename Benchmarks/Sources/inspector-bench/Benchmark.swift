@@ -13,6 +13,17 @@ struct BenchmarkError: Error, CustomStringConvertible {
 
 /// The measurements, all in one run, each verified before it is reported.
 struct Benchmark {
+    /// What a run measures: everything, or one part alone (to iterate on it or profile it).
+    enum Part: String, CaseIterable, Sendable {
+        case all
+        /// The raw SQLite ceilings, on ops generated like the devices' (not recorded).
+        case ceiling
+        /// The hub merge alone, on generated ops: what `perf record` should see.
+        case merge
+        /// The bootstrap of a fresh device.
+        case bootstrap
+    }
+
     let devices: Int
     let operations: Int
     let historySizes: [Int]
@@ -42,12 +53,36 @@ struct Benchmark {
 
     func log(_ text: String) { logProgress(text) }
 
-    func run() async throws -> Results {
+    func run(_ part: Part = .all) async throws -> Results {
         defer { try? FileManager.default.removeItem(at: folder) }
         var results = Results()
         results.devices = devices
         results.operations = operations
+        switch part {
+        case .all: try await runAll(into: &results)
+        case .ceiling, .merge:
+            // Ops as the devices would record them, stamped so that the devices interleave in time.
+            log("generating \(devices) × \(operations) ops")
+            let perDevice = (0..<devices).map { index in
+                var generator = Workload.OpGenerator(device: deviceID(index), seed: index,
+                                                     stamp: { [devices] in 1_718_000_000_000 + ($0 - 1) * Int64(devices) + Int64(index) })
+                return generator.next(operations)
+            }
+            let reference = self.reference(perDevice.joined())
+            if part == .ceiling {
+                try measureCeilings(perDevice: perDevice, reference: reference, into: &results)
+            } else {
+                results.hubMergeOpsPerSecond = try await measureHubMerge(perDevice: perDevice, reference: reference)
+            }
+        case .bootstrap:
+            guard bootstrapOps > 0 else { break }
+            (results.bootstrapSeconds, results.bootstrapHubPeakRSSMegabytes) = try await bootstrap(count: bootstrapOps)
+            results.bootstrapOps = bootstrapOps
+        }
+        return results
+    }
 
+    func runAll(into results: inout Results) async throws {
         // 1. Devices record their edits offline, one transaction per op.
         log("recording \(devices) × \(operations) ops on device replicas")
         var stores: [ReplicaStore] = []
@@ -130,7 +165,6 @@ struct Benchmark {
             (results.bootstrapSeconds, results.bootstrapHubPeakRSSMegabytes) = try await bootstrap(count: bootstrapOps)
             results.bootstrapOps = bootstrapOps
         }
-        return results
     }
 
     /// The dataset the `MergeState` reference model builds from these ops.
@@ -170,11 +204,13 @@ struct Benchmark {
         let enrolled = Dictionary(uniqueKeysWithValues: try mergeHub.devices().map { ($0.id, $0) })
         let pushes = Self.pushes(perDevice).map { ($0, enrolled[$0[0].device]!) }
         let scope = Set(allUnits)
+        profiler("enable")
         let merging = try await ContinuousClock().measure {
             for (ops, device) in pushes {
                 _ = try await mergeHub.push(Message.Push(ops: ops), from: device, scope: scope)
             }
         }
+        profiler("disable")
         guard try mergeHub.replica.dataset().canonicalJSON() == reference.canonicalJSON() else {
             throw BenchmarkError("the merged hub differs from the reference model")
         }
@@ -332,6 +368,19 @@ final class HubProcess {
         process.terminate()
         process.waitUntilExit()
     }
+}
+
+/// Sends `perf record` a command (`enable`, `disable`) through the control FIFO named by
+/// `BENCH_PERF_CTL`, so that a profile started disabled covers only the timed hub merge:
+///
+/// ```sh
+/// mkfifo /tmp/perf.ctl
+/// BENCH_PERF_CTL=/tmp/perf.ctl perf record -g --control fifo:/tmp/perf.ctl -D -1 -- inspector-bench --only merge
+/// ```
+func profiler(_ command: String) {
+    guard let path = ProcessInfo.processInfo.environment["BENCH_PERF_CTL"], let fifo = FileHandle(forWritingAtPath: path) else { return }
+    fifo.write(Data("\(command)\n".utf8))
+    try? fifo.close()
 }
 
 /// Writes a line of progress to standard error.
