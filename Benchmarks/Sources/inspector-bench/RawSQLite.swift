@@ -219,10 +219,11 @@ final class RawSQLite {
         return HLCTimestamp(millis: Int64(bits >> 16), counter: Int64(bits & 0xFFFF), device: device)
     }
 
-    /// The identity of a finding from its id, `device/sequence`.
+    /// The identity of a finding from its id, `device/sequence` as `finding_add` makes it (an id in
+    /// any other form could not be read back as it was, so the ceiling stops on it).
     func identity(ofFinding finding: String) throws -> Int64 {
         guard let slash = finding.lastIndex(of: "/"), let sequence = Int64(finding[finding.index(after: slash)...]),
-              sequence >= 1, sequence < 1 << 40 else {
+              sequence >= 1, sequence < 1 << 40, Op.findingID(device: String(finding[..<slash]), sequence: sequence) == finding else {
             throw BenchmarkError("raw SQLite: finding id '\(finding)' is not device/sequence")
         }
         return try devices.id(of: String(finding[..<slash]), in: self) << 40 | sequence
