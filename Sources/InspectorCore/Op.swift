@@ -114,6 +114,6 @@ public struct Op: Hashable, Sendable {
         }
         guard !value.isEmpty else { throw fail("value is empty") }
         // Compare scalars: `String ==` uses canonical equivalence, so it would call any text NFC.
-        guard value.unicodeScalars.elementsEqual(Text.nfc(value).unicodeScalars) else { throw fail("text is not in Unicode NFC") }
+        guard Text.isNFC(value) else { throw fail("text is not in Unicode NFC") }
     }
 }

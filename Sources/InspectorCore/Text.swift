@@ -11,7 +11,31 @@ public enum Text {
 
     /// Returns `text` in Unicode Normalization Form C.
     public static func nfc(_ text: String) -> String {
-        isTriviallyNFC(text) ? text : text.precomposedStringWithCanonicalMapping
+        isQuickNFC(text) ? text : text.precomposedStringWithCanonicalMapping
+    }
+
+    /// Whether `text` is in Unicode Normalization Form C (compared scalar by scalar: Swift's `==` on
+    /// strings is canonical equivalence, which would call any text NFC).
+    public static func isNFC(_ text: String) -> Bool {
+        isQuickNFC(text) || text.unicodeScalars.elementsEqual(text.precomposedStringWithCanonicalMapping.unicodeScalars)
+    }
+
+    /// Whether `text` is certainly in NFC, decided from its scalars alone, without normalizing: every
+    /// scalar is below U+0300 (the first combining mark), a precomposed letter of Latin Extended
+    /// Additional (U+1E00–U+1EFF, where Vietnamese's letters with two marks live), or general
+    /// punctuation in U+2010–U+2027 or U+2030–U+205E (dashes, quotation marks, ellipsis). Each of
+    /// these is NFC_Quick_Check=Yes with canonical combining class 0, and none composes with a
+    /// neighbour, so a string of them is its own NFC. Vietnamese text in NFC takes this path; text
+    /// with any other scalar is normalized to be sure.
+    public static func isQuickNFC(_ text: String) -> Bool {
+        if isTriviallyNFC(text) { return true }
+        for scalar in text.unicodeScalars {
+            switch scalar.value {
+            case 0..<0x300, 0x1E00...0x1EFF, 0x2010...0x2027, 0x2030...0x205E: continue
+            default: return false
+            }
+        }
+        return true
     }
 
     /// Whether `text` is certainly in NFC without normalizing it: every scalar is below U+0300, the
@@ -30,7 +54,7 @@ public enum Text {
         guard text.utf8.count <= maximumBytes else { return false }
         for byte in text.utf8 where (byte < 0x20 && byte != 0x0A && byte != 0x09) || byte == 0x7F { return false }
         if text.unicodeScalars.count > maximumLength && text.count > maximumLength { return false }
-        return isTriviallyNFC(text) || text.unicodeScalars.elementsEqual(text.precomposedStringWithCanonicalMapping.unicodeScalars)
+        return isNFC(text)
     }
 
     /// Normalizes and checks a piece of free text.
