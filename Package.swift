@@ -256,6 +256,8 @@ let package = Package(
                 "InspectorProtocol",
                 "InspectorSyncClient",
             ],
+            // Files written by the previous release, opened by PreviousReleaseTests through #filePath.
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         // Fault-injection tests: hostile lines, slow clients, fuzzing, a full disk (see docs/reliability.md).

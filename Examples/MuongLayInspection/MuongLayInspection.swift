@@ -71,7 +71,7 @@ struct Scenario {
             let token = try hub.addDevice(team[index].device, units: ["muong-lay"], name: team[index].name)
             let store = try ReplicaStore.create(at: folder.appendingPathComponent("\(team[index].device).sqlite").path,
                                                 device: team[index].device, plan: plan)
-            try store.setMeta([.hubAddress: address, .hubToken: token])
+            try store.connect(toHubAt: address, token: token)
             team[index].store = store
         }
         say("2. Enrolled \(team.map { "\($0.name) (\($0.role))" }.joined(separator: ", ")) for muong-lay and xa-lay-nua.")
@@ -82,32 +82,32 @@ struct Scenario {
         // Offline work.
         let lead = team[0].store!, hoa = team[1].store!, tuan = team[2].store!
         for item in ["I.1", "I.2", "II.1", "II.3"] {
-            try lead.set(unit: "muong-lay", item: item, field: "status", value: "done")
-            try lead.set(unit: "muong-lay", item: item, field: "rating", value: "kha")
+            try await lead.set(unit: "muong-lay", item: item, field: "status", value: "done")
+            try await lead.set(unit: "muong-lay", item: item, field: "rating", value: "kha")
         }
-        try lead.set(unit: "muong-lay", item: "I.1", field: "note", value: "Thị xã vùng cao, 3 phường và 2 xã; đội ngũ làm công tác thi đua kiêm nhiệm.")
-        try lead.addFinding(unit: "muong-lay", item: "II.3", kind: .goodPractice, text: "Mô hình “Dân vận khéo” ở phường Na Lay được nhân rộng ra các bản.")
+        try await lead.set(unit: "muong-lay", item: "I.1", field: "note", value: "Thị xã vùng cao, 3 phường và 2 xã; đội ngũ làm công tác thi đua kiêm nhiệm.")
+        try await lead.addFinding(unit: "muong-lay", item: "II.3", kind: .goodPractice, text: "Mô hình “Dân vận khéo” ở phường Na Lay được nhân rộng ra các bản.")
         for (index, item) in ["II.2.a.1", "II.2.a.2", "II.2.a.3", "II.2.a.4", "II.2.a.5", "II.2.a.6", "II.2.a.7"].enumerated() {
-            try hoa.set(unit: "muong-lay", item: item, field: "status", value: "done")
-            try hoa.set(unit: "muong-lay", item: item, field: "collectives_rewarded", value: String(3 + index))
-            try hoa.set(unit: "muong-lay", item: item, field: "note", value: "Đã kiểm tra hồ sơ phát động, sơ kết phong trào năm 2023 (mục \(item)).")
+            try await hoa.set(unit: "muong-lay", item: item, field: "status", value: "done")
+            try await hoa.set(unit: "muong-lay", item: item, field: "collectives_rewarded", value: String(3 + index))
+            try await hoa.set(unit: "muong-lay", item: item, field: "note", value: "Đã kiểm tra hồ sơ phát động, sơ kết phong trào năm 2023 (mục \(item)).")
         }
-        try hoa.set(unit: "muong-lay", item: "II.5", field: "reward_spending_total", value: "182500000")
-        try hoa.set(unit: "muong-lay", item: "II.5", field: "fund_percent", value: "15")
-        try hoa.set(unit: "muong-lay", item: "II.4", field: "share_workers_farmers", value: "38,5")
-        let retracted = try hoa.addFinding(unit: "muong-lay", item: "II.5", kind: .shortcoming, text: "Chưa trích lập quỹ thi đua, khen thưởng năm 2023.")
-        try hoa.retractFinding(retracted.finding!, reason: "Đơn vị đã xuất trình quyết định trích lập quỹ số 45/QĐ-UBND.")
-        try hoa.addFinding(unit: "muong-lay", item: "II.5", kind: .shortcoming, text: "Quỹ thi đua, khen thưởng trích lập thấp hơn mức quy định.")
-        try tuan.set(unit: "xa-lay-nua", item: "II.6.e", field: "status", value: "in_progress")
-        try tuan.addFinding(unit: "xa-lay-nua", item: "II.6.e", kind: .shortcoming, text: "Hồ sơ khen thưởng năm 2023 lưu trữ chưa đầy đủ, thiếu biên bản họp Hội đồng.")
-        try tuan.addFinding(unit: "xa-lay-nua", item: nil, kind: .recommendation, text: "Đề nghị bố trí cán bộ chuyên trách công tác thi đua, khen thưởng cấp xã.")
+        try await hoa.set(unit: "muong-lay", item: "II.5", field: "reward_spending_total", value: "182500000")
+        try await hoa.set(unit: "muong-lay", item: "II.5", field: "fund_percent", value: "15")
+        try await hoa.set(unit: "muong-lay", item: "II.4", field: "share_workers_farmers", value: "38,5")
+        let retracted = try await hoa.addFinding(unit: "muong-lay", item: "II.5", kind: .shortcoming, text: "Chưa trích lập quỹ thi đua, khen thưởng năm 2023.")
+        try await hoa.retractFinding(retracted.finding!, reason: "Đơn vị đã xuất trình quyết định trích lập quỹ số 45/QĐ-UBND.")
+        try await hoa.addFinding(unit: "muong-lay", item: "II.5", kind: .shortcoming, text: "Quỹ thi đua, khen thưởng trích lập thấp hơn mức quy định.")
+        try await tuan.set(unit: "xa-lay-nua", item: "II.6.e", field: "status", value: "in_progress")
+        try await tuan.addFinding(unit: "xa-lay-nua", item: "II.6.e", kind: .shortcoming, text: "Hồ sơ khen thưởng năm 2023 lưu trữ chưa đầy đủ, thiếu biên bản họp Hội đồng.")
+        try await tuan.addFinding(unit: "xa-lay-nua", item: nil, kind: .recommendation, text: "Đề nghị bố trí cán bộ chuyên trách công tác thi đua, khen thưởng cấp xã.")
         for i in 1...120 {
-            try tuan.set(unit: "xa-lay-nua", item: "II.6.c", field: "note", value: "Ghi chép hiện trường lần \(i): phỏng vấn cán bộ văn phòng xã về hồ sơ thi đua.")
+            try await tuan.set(unit: "xa-lay-nua", item: "II.6.c", field: "note", value: "Ghi chép hiện trường lần \(i): phỏng vấn cán bộ văn phòng xã về hồ sơ thi đua.")
         }
         // Two members set the same field, a second apart, both offline.
-        try hoa.set(unit: "muong-lay", item: "II.4", field: "rating", value: "kha")
+        try await hoa.set(unit: "muong-lay", item: "II.4", field: "rating", value: "kha")
         try await Task.sleep(for: .milliseconds(1100))
-        try tuan.set(unit: "muong-lay", item: "II.4", field: "rating", value: "trung_binh")
+        try await tuan.set(unit: "muong-lay", item: "II.4", field: "rating", value: "trung_binh")
         say("3. Offline: \(try lead.lastSequence(of: lead.device)) edits by the lead, \(try hoa.lastSequence(of: hoa.device)) by Quàng Thị Hoa, \(try tuan.lastSequence(of: tuan.device)) by Điêu Chính Tuấn; Hoa and Tuấn both rated item II.4, a second apart.")
 
         // They come back into coverage at different times.
@@ -127,7 +127,7 @@ struct Scenario {
             cutError = "\(error)"
         }
         relay.task.cancel()
-        let cursorAfterCut = try hoa.meta(.pullCursor) ?? "0"
+        let cursorAfterCut = try await hoa.syncState().pullCursor
         let heldAfterCut = try hoa.operationCount()
         let resumed = try await SyncClient(store: hoa, batchSize: 25).sync()
         guard let cutError else { throw ScenarioError("the cut sync did not fail") }

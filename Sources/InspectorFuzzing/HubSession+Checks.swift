@@ -230,7 +230,7 @@ extension HubSession {
             result = try await hub.importBundle(bundle)
         } catch {
             report.refused(Self.code(of: error))
-            if let error = error as? StoreError, error.code == .database {
+            if let error = error as? StoreError, error.code == .storageFailed {
                 throw Broken("a bundle import failed in the database: \(error.message.excerpt(300))")
             }
             try expectUnchanged(since: before, "a bundle refused with '\(Self.code(of: error))'")
@@ -269,7 +269,7 @@ extension HubSession {
         } catch {
             if probing { throw Broken("the clock probe (a decision on \(unit) \(item) \(field)) was refused: \(String(describing: error).excerpt(300))") }
             report.refused(Self.code(of: error))
-            if let error = error as? StoreError, error.code == .database {
+            if let error = error as? StoreError, error.code == .storageFailed {
                 throw Broken("a decision failed in the database: \(error.message.excerpt(300))")
             }
             if let before { try expectUnchanged(since: before, "a refused decision ('\(Self.code(of: error))')") }

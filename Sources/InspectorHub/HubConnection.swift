@@ -95,6 +95,8 @@ struct HubConnection {
         var device: HubStore.Device
         var scope: Set<String>
         var clockOffset: Int64
+        /// Whether this session's pulls are compact (PROTOCOL.md 11.6).
+        var compact: Bool
     }
 
     private func send(_ message: Message, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
@@ -102,7 +104,7 @@ struct HubConnection {
     }
 
     private func handshake(_ hello: Message.Hello, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Session? {
-        let store = server.store
+        let store = server.storage
         guard hello.version == ProtocolLimits.protocolVersion else {
             try await send(.error(ProtocolError(.unsupportedVersion, "this hub speaks protocol version \(ProtocolLimits.protocolVersion)")), outbound)
             return nil
@@ -112,15 +114,20 @@ struct HubConnection {
             try await send(.error(ProtocolError(.unauthorized, "unknown device, wrong token, or revoked device")), outbound)
             return nil
         }
-        try await store.replica.reloadUnits()
+        try await store.reloadUnits()
         let scope = store.scope(of: device)
-        let plan = store.replica.plan
+        let plan = store.plan
         let digest = plan.digest
-        let now = store.replica.clock()
+        let now = store.now()
         // A peer's `time` may be any Int64: the offset is bounded, never overflowing here or later.
         let clockOffset = HybridLogicalClock.offset(from: now, to: hello.time)
         let confirmed = try await store.confirmed(device: device.id)
-        let units = store.replica.units.filter { scope.contains($0.id) }
+        let units = store.units.filter { scope.contains($0.id) }
+        // A count for the device's progress (PROTOCOL.md 4.2); informative, so a failure leaves it out.
+        var toPull: Int64?
+        if let cursor = hello.cursor {
+            toPull = (try? await store.pullCount(after: max(cursor, 0), for: device.id, scope: scope, compact: hello.compact)).map(Int64.init)
+        }
         do {
             try await store.recordHandshake(device: device.id, at: now, clockOffset: clockOffset)
         } catch {
@@ -129,7 +136,8 @@ struct HubConnection {
         }
         let compress = server.configuration.allowsCompression && hello.compress.contains(StreamCompression.deflate) ? StreamCompression.deflate : nil
         let welcome = Message.welcome(Message.Welcome(time: now, confirmed: confirmed, scope: scope.sorted(), units: units,
-                                                      planDigest: digest, plan: hello.planDigest == digest ? nil : plan, compress: compress))
+                                                      planDigest: digest, plan: hello.planDigest == digest ? nil : plan, compress: compress,
+                                                      toPull: toPull))
         // The session is authenticated from here: on the event loop, before the welcome is written (so
         // before the device can send its next line), the 1 MiB regime replaces the pre-handshake limit.
         let raw = channel.channel
@@ -143,7 +151,7 @@ struct HubConnection {
         if compress == nil {
             try await send(welcome, outbound)
         }
-        return Session(device: device, scope: scope, clockOffset: clockOffset)
+        return Session(device: device, scope: scope, clockOffset: clockOffset, compact: hello.compact)
     }
 
     /// Serves one message of an authenticated session; false ends the connection.
@@ -157,7 +165,7 @@ struct HubConnection {
                 return true
             }
             do throws(ProtocolError) {
-                let pushed = try await server.store.push(push, from: session.device, scope: session.scope, clockOffset: session.clockOffset)
+                let pushed = try await server.storage.push(push, from: session.device, scope: session.scope, clockOffset: session.clockOffset)
                 try? await send(.pushed(pushed), outbound)
             } catch {
                 server.configuration.logger.notice("refused a push", metadata: ["device": "\(session.device.id)", "code": "\(error.code)"])
@@ -169,16 +177,17 @@ struct HubConnection {
             let limit = min(max(pull.limit ?? limits.maximumBatchCount, 1), limits.maximumBatchCount)
             if let report = pull.heldBack {
                 do {
-                    try await server.store.recordHeldBack(device: session.device.id, report: report, at: server.store.replica.clock())
+                    try await server.storage.recordHeldBack(device: session.device.id, report: report, at: server.storage.now())
                 } catch {
                     server.configuration.logger.warning("could not record held-back ops", metadata: ["device": "\(session.device.id)"])
                 }
             }
             do {
-                let batch = try await server.store.pull(after: max(pull.cursor, 0), limit: limit, for: session.device.id, scope: session.scope)
+                let batch = try await server.storage.pull(after: max(pull.cursor, 0), limit: limit, for: session.device.id, scope: session.scope,
+                                                          compact: session.compact)
                 try await send(.ops(batch), outbound)
             } catch {
-                try await send(.error(ProtocolError(.internal, "the hub could not read its store")), outbound)
+                try await send(.error(ProtocolError(answering: error)), outbound)
             }
             return true
         case .bye:
@@ -195,9 +204,9 @@ struct HubConnection {
 
     /// The session with its scope recomputed, so that units added while it is open are included.
     private func refreshed(_ session: Session) async throws -> Session {
-        try await server.store.replica.reloadUnits()
+        try await server.storage.reloadUnits()
         var updated = session
-        updated.scope = server.store.scope(of: session.device)
+        updated.scope = server.storage.scope(of: session.device)
         return updated
     }
 
@@ -217,7 +226,7 @@ struct HubConnection {
                 reason = ProtocolError(.timeout, "idle for \(Int(configuration.limits.idleTimeout)) s")
             } else if let device, now - lastRevocationCheck > .seconds(configuration.revocationCheckInterval) {
                 lastRevocationCheck = now
-                if let record = try? await server.store.device(device), record.isRevoked {
+                if let record = try? await server.storage.device(device), record.isRevoked {
                     reason = ProtocolError(.unauthorized, "this device has been revoked")
                 }
             }

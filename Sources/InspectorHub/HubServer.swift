@@ -10,8 +10,8 @@ import Synchronization
 /// The hub's TCP server: devices connect, say `hello`, push their operations and pull the others'.
 ///
 /// NIO handlers only frame lines; each connection is served by an async task that decodes the
-/// lines and calls the ``HubStore`` (whose database work runs on GRDB's queues, never on an event
-/// loop). A bad line is answered with an `error` line and the hub keeps serving.
+/// lines and calls the ``HubStorage`` (for ``HubStore``, database work runs on GRDB's queues, never
+/// on an event loop). A bad line is answered with an `error` line and the hub keeps serving.
 ///
 /// ```swift
 /// let server = HubServer(store: hub, configuration: .init(host: "127.0.0.1", port: 0))
@@ -42,12 +42,19 @@ public struct HubServer: Sendable {
         }
     }
 
-    public let store: HubStore
+    /// Where devices, the log and the merged state are kept.
+    public let storage: any HubStorage
     public let configuration: Configuration
 
-    public init(store: HubStore, configuration: Configuration) {
-        self.store = store
+    /// A server over any hub storage.
+    public init(storage: any HubStorage, configuration: Configuration) {
+        self.storage = storage
         self.configuration = configuration
+    }
+
+    /// A server over a hub file.
+    public init(store: HubStore, configuration: Configuration) {
+        self.init(storage: store, configuration: configuration)
     }
 
     /// Binds the listening socket.

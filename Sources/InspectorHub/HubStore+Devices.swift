@@ -33,7 +33,7 @@ extension HubStore {
         let token = Self.makeToken()
         let normalizedName = try name.map { try Text.validated($0, what: "holder's name", maximumLength: 200) }
         let unitsJSON = String(decoding: try JSONEncoder().encode(units), as: UTF8.self)
-        try replica.writer.write { db in
+        try replica.write { db in
             let exists = try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM devices WHERE id = ?)", arguments: [id]) ?? false
             guard !exists else { throw HubError(.deviceExists, "device '\(id)' is already enrolled") }
             try db.execute(sql: "INSERT INTO devices (id, name, token_hash, units) VALUES (?, ?, ?, ?)",
@@ -44,7 +44,7 @@ extension HubStore {
 
     /// Revokes a device: its token is refused from now on and live connections are cut.
     public func revokeDevice(_ id: String) throws {
-        try replica.writer.write { db in
+        try replica.write { db in
             try db.execute(sql: "UPDATE devices SET revoked = 1 WHERE id = ?", arguments: [id])
             guard db.changesCount == 1 else { throw HubError(.unknownDevice, "no device '\(id.excerpt(70))' is enrolled") }
         }
@@ -52,14 +52,14 @@ extension HubStore {
 
     /// Every enrolled device, by id.
     public func devices() throws -> [Device] {
-        try replica.writer.read { db in
+        try replica.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM devices ORDER BY id").map(Self.device(from:))
         }
     }
 
     /// One device, or nil.
     public func device(_ id: String) async throws -> Device? {
-        try await replica.writer.read { db in
+        try await replica.read { db in
             try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE id = ?", arguments: [id]).map(Self.device(from:))
         }
     }
@@ -77,7 +77,7 @@ extension HubStore {
     ///   (the caller answers `unauthorized` without saying which).
     public func authenticate(device id: String, token: String) async throws -> Device? {
         let hash = Self.hash(token: token)
-        let found = try await replica.writer.read { db -> (Device, String)? in
+        let found = try await replica.read { db -> (Device, String)? in
             try Row.fetchOne(db, sql: "SELECT * FROM devices WHERE id = ?", arguments: [id]).map {
                 (Self.device(from: $0), $0["token_hash"])
             }
@@ -106,7 +106,7 @@ extension HubStore {
 
     /// Records the end of a handshake: when, and the device's clock offset.
     public func recordHandshake(device: String, at time: Int64, clockOffset: Int64) async throws {
-        try await replica.writer.write { db in
+        try await replica.write { db in
             try db.execute(sql: "UPDATE devices SET last_sync = ?, clock_offset = ? WHERE id = ?",
                            arguments: [time, clockOffset, device])
         }
@@ -118,7 +118,7 @@ extension HubStore {
             .object([("d", .string(entry.device)), ("s", .int(entry.sequence)),
                      ("code", .string(entry.code.excerpt(64))), ("message", .string(entry.message.excerpt(300)))])
         }).serialized()
-        try await replica.writer.write { db in
+        try await replica.write { db in
             if report.count == 0 {
                 try db.execute(sql: "DELETE FROM held_back_reports WHERE device = ?", arguments: [device])
             } else {
@@ -132,7 +132,7 @@ extension HubStore {
 
     /// The devices' latest reports of held-back ops, by device.
     public func heldBackReports() throws -> [String: HeldBackSummary] {
-        try replica.writer.read { db in
+        try replica.read { db in
             var result: [String: HeldBackSummary] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT device, count, entries, reported_at FROM held_back_reports") {
                 let text: String = row[2]

@@ -26,7 +26,7 @@ extension HubStore {
     /// Records the day the team arrives at a unit.
     public func schedule(unit: String, arrival: CalendarDate) throws {
         try replica.checkKnownUnit(unit)
-        try replica.writer.write { db in
+        try replica.write { db in
             try db.execute(sql: "INSERT INTO schedules (unit, arrival) VALUES (?, ?) ON CONFLICT(unit) DO UPDATE SET arrival = excluded.arrival",
                            arguments: [unit, arrival.isoString])
         }
@@ -34,7 +34,7 @@ extension HubStore {
 
     /// Reads everything the export files need from one snapshot.
     public func exportInput(asOf: CalendarDate) throws -> ExportInput {
-        try replica.writer.read { db in
+        try replica.read { db in
             let dataset = try replica.dataset(db)
             var holders: [String: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT id, name FROM devices WHERE name IS NOT NULL") {
@@ -48,13 +48,13 @@ extension HubStore {
                 ExportInput.Resolution(unit: row["unit"], item: row["item"], field: row["field"], value: row["value"], by: row["decided_by"],
                                        timestamp: HLCTimestamp(millis: row["ms"], counter: row["counter"], device: Self.deviceID), sequence: row["seq"])
             }
-            let skewed = try Row.fetchAll(db, sql: """
-                SELECT o.device, o.seq FROM push_offsets p JOIN ops o ON o.position BETWEEN p.first_position AND p.last_position
-                WHERE abs(p.clock_offset) > ?
-                """, arguments: [Self.skewThreshold]).map { row -> String in
-                let device: String = row[0]
-                let seq: Int64 = row[1]
-                return "\(device)#\(seq)"
+            var skewed: [String] = []
+            for row in try Row.fetchAll(db, sql: "SELECT first_position, last_position FROM push_offsets WHERE abs(clock_offset) > ?",
+                                        arguments: [Self.skewThreshold]) {
+                let first: Int64 = row[0]
+                let last: Int64 = row[1]
+                guard first <= last else { continue }
+                skewed += try ReplicaStore.operationIdentities(db, positions: first...last)
             }
             return ExportInput(dataset: dataset, holders: holders, schedules: schedules, resolutions: resolutions,
                                skewedOperations: Set(skewed), asOf: asOf)

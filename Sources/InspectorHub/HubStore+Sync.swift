@@ -21,7 +21,7 @@ extension HubStore {
         let retracted = Set(push.ops.compactMap(\.retractedFinding))
         let held: [String: FindingLocation]
         do { held = try await replica.findingLocations(retracted) } catch {
-            throw ProtocolError(.internal, "the hub could not read its store")
+            throw ProtocolError(answering: error)
         }
         var added: [String: FindingLocation] = [:]
         for op in push.ops {
@@ -34,10 +34,8 @@ extension HubStore {
             }
             do {
                 try replica.validate([op])
-            } catch let error as CoreError {
-                throw ProtocolError(.invalidOp, "operation \(op.sequence) refused: \(error.message)", sequence: op.sequence)
             } catch {
-                throw ProtocolError(.invalidOp, "operation \(op.sequence) refused", sequence: op.sequence)
+                throw ProtocolError(answering: error, sequence: op.sequence)
             }
             do throws(CoreError) {
                 try op.checkNotAhead(of: now)
@@ -47,7 +45,7 @@ extension HubStore {
                     if target != nil || !op.retractsOwnFinding { try op.checkRetraction(of: target) }
                 }
             } catch {
-                throw Self.wireError(error, sequence: op.sequence)
+                throw ProtocolError(answering: error, sequence: op.sequence)
             }
         }
         for sequence in push.withdrawn where sequence < 1 {
@@ -58,30 +56,20 @@ extension HubStore {
         do {
             let (result, confirmed) = try await mergeAndConfirm(push.ops, device: deviceID, withdrawn: withdrawn, clockOffset: clockOffset)
             return Message.Pushed(confirmed: confirmed, applied: result.applied, duplicates: result.duplicates)
-        } catch let error as StoreError where error.code == .conflictingOperation {
-            throw ProtocolError(.conflictingOp, error.message, sequence: error.sequence)
         } catch let error as ReplicaStore.RefusedOperation {
-            throw Self.wireError(error.error, sequence: error.sequence)
-        } catch let error as StoreError {
-            throw ProtocolError(.storageFailed, "the hub could not store the batch (\(error.code)); nothing was acknowledged")
+            throw ProtocolError(answering: error.error, sequence: error.sequence)
+        } catch let error as StoreError where error.code == .conflictingOp {
+            throw ProtocolError(answering: error, sequence: error.sequence)
         } catch {
-            throw ProtocolError(.storageFailed, "the hub could not store the batch; nothing was acknowledged")
-        }
-    }
-
-    /// The wire error for an operation refused by a time or reference rule.
-    static func wireError(_ error: CoreError, sequence: Int64) -> ProtocolError {
-        switch error.code {
-        case .clockAhead: ProtocolError(.clockAhead, error.message, sequence: sequence)
-        case .unknownFinding: ProtocolError(.unknownFinding, error.message, sequence: sequence)
-        default: ProtocolError(.invalidOp, "operation \(sequence) refused: \(error.message)", sequence: sequence)
+            // Whatever else stopped the transaction (a full disk, an I/O error), nothing was written.
+            throw ProtocolError(.storageFailed, "the hub could not store the batch (\((error as? any InspectorError)?.code ?? .storageFailed)); nothing was acknowledged")
         }
     }
 
     private func mergeAndConfirm(_ ops: [Op], device: String, withdrawn: [Int64], clockOffset: Int64) async throws -> (ReplicaStore.MergeResult, Int64) {
         try await replica.mergeValidated(ops) { db, result in
             if result.applied > 0 {
-                let last = try Int64.fetchOne(db, sql: "SELECT MAX(position) FROM ops") ?? 0
+                let last = try ReplicaStore.logEnd(db)
                 try db.execute(sql: "INSERT INTO push_offsets (device, first_position, last_position, clock_offset) VALUES (?, ?, ?, ?)",
                                arguments: [device, last - Int64(result.applied) + 1, last, clockOffset])
             }
@@ -95,11 +83,17 @@ extension HubStore {
     /// Moves the device's confirmed number past every sequence number now held or withdrawn.
     static func advanceConfirmed(_ db: Database, device: String) throws -> Int64 {
         var confirmed = try Int64.fetchOne(db, sql: "SELECT confirmed FROM devices WHERE id = ?", arguments: [device]) ?? 0
-        let held = try db.cachedStatement(sql: """
-            SELECT EXISTS (SELECT 1 FROM ops WHERE device = ? AND seq = ?) OR EXISTS (SELECT 1 FROM withdrawn WHERE device = ? AND seq = ?)
-            """)
-        while try Bool.fetchOne(held, arguments: [device, confirmed + 1, device, confirmed + 1]) ?? false {
-            confirmed += 1
+        // Two ordered reads and a walk, rather than a lookup per sequence number (a push of 2000 ops
+        // made 4000 of them).
+        let withdrawn = Set(try Int64.fetchAll(db.cachedStatement(sql: "SELECT seq FROM withdrawn WHERE device = ? AND seq > ?"),
+                                               arguments: [device, confirmed]))
+        let held = try ReplicaStore.sequences(db, of: device, after: confirmed)
+        var index = held.startIndex
+        while confirmed < Int64.max {
+            let wanted = confirmed + 1
+            while index < held.endIndex && held[index] < wanted { index += 1 }
+            guard (index < held.endIndex && held[index] == wanted) || withdrawn.contains(wanted) else { break }
+            confirmed = wanted
         }
         try db.execute(sql: "UPDATE devices SET confirmed = ? WHERE id = ?", arguments: [confirmed, device])
         return confirmed
@@ -109,37 +103,15 @@ extension HubStore {
     ///
     /// The returned cursor is the last log position examined, so a later pull never scans the same
     /// history again.
-    public func pull(after cursor: Int64, limit: Int, for device: String, scope: Set<String>) async throws -> Message.OpsBatch {
-        let units = scope.sorted()
-        return try await replica.writer.read { db in
-            let placeholders = units.map { _ in "?" }.joined(separator: ",")
-            let sql = """
-                SELECT position, \(Op.selectColumns) FROM ops
-                WHERE position > ? AND device != ? AND unit IN (\(placeholders)) ORDER BY position LIMIT ?
-                """
-            var arguments: [any DatabaseValueConvertible] = [cursor, device]
-            arguments.append(contentsOf: units)
-            arguments.append(limit)
-            let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments))
-            var ops: [Op] = []
-            ops.reserveCapacity(rows.count)
-            var bytes = 0
-            for row in rows {
-                let op = Op(row: row, offset: 1)
-                bytes += op.estimatedWireBytes
-                if !ops.isEmpty && bytes > Self.pullByteBudget {
-                    // Stop before the line would grow too long; the cursor is the last op sent.
-                    let previous: Int64 = rows[ops.count - 1][0]
-                    return Message.OpsBatch(ops: ops, cursor: previous, more: true)
-                }
-                ops.append(op)
-            }
-            if rows.count == limit, let last = rows.last {
-                return Message.OpsBatch(ops: ops, cursor: last[0], more: true)
-            }
-            let end = try Int64.fetchOne(db, sql: "SELECT MAX(position) FROM ops") ?? 0
-            return Message.OpsBatch(ops: ops, cursor: max(end, cursor), more: false)
-        }
+    public func pull(after cursor: Int64, limit: Int, for device: String, scope: Set<String>, compact: Bool = false) async throws -> Message.OpsBatch {
+        let batch = try await replica.logBatch(after: cursor, limit: limit, units: Array(scope), excluding: device, compact: compact,
+                                               byteBudget: Self.pullByteBudget, size: { $0.estimatedWireBytes })
+        return Message.OpsBatch(ops: batch.ops, cursor: batch.cursor, more: batch.more)
+    }
+
+    /// How many operations a pull from `cursor` would deliver to the device now.
+    public func pullCount(after cursor: Int64, for device: String, scope: Set<String>, compact: Bool = false) async throws -> Int {
+        try await replica.logCount(after: cursor, units: Array(scope), excluding: device, compact: compact)
     }
 
     /// The most bytes of operations one `ops` line carries, well under the 1 MiB line limit.
@@ -147,7 +119,7 @@ extension HubStore {
 
     /// The confirmed number of a device.
     public func confirmed(device: String) async throws -> Int64 {
-        try await replica.writer.read { db in
+        try await replica.read { db in
             try Int64.fetchOne(db, sql: "SELECT confirmed FROM devices WHERE id = ?", arguments: [device]) ?? 0
         }
     }

@@ -21,7 +21,7 @@ public struct HubStore: Sendable {
 
     /// Creates a hub file.
     public static func create(at path: String, plan: Plan, clock: @escaping @Sendable () -> Int64 = ReplicaStore.systemClock) throws -> HubStore {
-        let replica = try ReplicaStore.create(at: path, device: deviceID, plan: plan, durability: .full, clock: clock)
+        let replica = try ReplicaStore.createHub(at: path, plan: plan, durability: .full, clock: clock)
         try migrate(replica.writer)
         return HubStore(replica: replica)
     }
@@ -29,7 +29,7 @@ public struct HubStore: Sendable {
     /// Opens a hub file.
     public static func open(at path: String, clock: @escaping @Sendable () -> Int64 = ReplicaStore.systemClock) throws -> HubStore {
         let replica = try ReplicaStore.open(at: path, durability: .full, clock: clock)
-        guard replica.device == deviceID else {
+        guard replica.role == .hub else {
             throw HubError(.notAHub, "\(path) is a device replica, not a hub; create a hub with 'hub init'")
         }
         try migrate(replica.writer)

@@ -28,6 +28,8 @@ public enum LineCodec {
             ]
             if let digest = hello.planDigest { members.append(("plan_digest", .string(digest))) }
             if !hello.compress.isEmpty { members.append(("compress", .array(hello.compress.map(JSONValue.string)))) }
+            if let cursor = hello.cursor { members.append(("cursor", .int(cursor))) }
+            if hello.compact { members.append(("compact", .bool(true))) }
             out += JSONValue.object(members).serialized()
         case .welcome(let welcome):
             var members: [(String, JSONValue)] = [
@@ -40,6 +42,7 @@ public enum LineCodec {
                 ("plan_digest", .string(welcome.planDigest)),
             ]
             if let compress = welcome.compress { members.append(("compress", .string(compress))) }
+            if let toPull = welcome.toPull { members.append(("to_pull", .int(toPull))) }
             var text = JSONValue.object(members).serialized()
             if let plan = welcome.plan {
                 text.removeLast()
@@ -116,7 +119,8 @@ public enum LineCodec {
         case "hello":
             let wire: HelloWire = try decodeBody(body, verb)
             return .hello(Message.Hello(version: wire.version, device: wire.device, token: wire.token, time: wire.time,
-                                        planDigest: wire.plan_digest, compress: wire.compress ?? []))
+                                        planDigest: wire.plan_digest, compress: wire.compress ?? [], cursor: wire.cursor,
+                                        compact: wire.compact ?? false))
         case "welcome":
             let wire: WelcomeWire = try decodeBody(body, verb)
             var plan: Plan?
@@ -133,7 +137,7 @@ public enum LineCodec {
             }
             return .welcome(Message.Welcome(version: wire.version, time: wire.time, confirmed: wire.confirmed, scope: wire.scope,
                                             units: wire.units.map { Plan.Unit(id: $0.id, name: $0.name, kind: Plan.Unit.Kind(rawValue: $0.kind) ?? .direct, parent: $0.parent) },
-                                            planDigest: wire.plan_digest, plan: plan, compress: wire.compress))
+                                            planDigest: wire.plan_digest, plan: plan, compress: wire.compress, toPull: wire.to_pull))
         case "push":
             let wire: PushWire = try decodeBody(body, verb)
             var ops: [Op] = []
@@ -249,6 +253,8 @@ struct HelloWire: Decodable {
     var time: Int64
     var plan_digest: String?
     var compress: [String]?
+    var cursor: Int64?
+    var compact: Bool?
 }
 struct UnitWire: Decodable {
     var id: String
@@ -265,6 +271,7 @@ struct WelcomeWire: Decodable {
     var plan_digest: String
     var plan: EmptyWire?
     var compress: String?
+    var to_pull: Int64?
 }
 struct PushWire: Decodable {
     var ops: [WireOp]

@@ -31,8 +31,14 @@ public enum Message: Sendable, Equatable {
         public var planDigest: String?
         /// Stream compressions the device can use, by preference (`deflate`); empty for none.
         public var compress: [String]
+        /// The device's pull cursor, sent to learn how many operations the pull will bring (`to_pull`).
+        public var cursor: Int64?
+        /// Whether this session's pulls leave out superseded `set` ops (PROTOCOL.md 11.6): a new device's first sync.
+        public var compact: Bool
         public init(version: Int = ProtocolLimits.protocolVersion, device: String, token: String, time: Int64, planDigest: String?,
-                    compress: [String] = []) {
+                    compress: [String] = [], cursor: Int64? = nil, compact: Bool = false) {
+            self.cursor = cursor
+            self.compact = compact
             self.version = version
             self.device = device
             self.token = token
@@ -58,8 +64,11 @@ public enum Message: Sendable, Equatable {
         public var plan: Plan?
         /// The stream compression chosen from the device's list; every later byte of both directions uses it.
         public var compress: String?
+        /// How many operations a pull from the hello's `cursor` would bring now; nil when the hello had no cursor.
+        public var toPull: Int64?
         public init(version: Int = ProtocolLimits.protocolVersion, time: Int64, confirmed: Int64, scope: [String],
-                    units: [Plan.Unit], planDigest: String, plan: Plan?, compress: String? = nil) {
+                    units: [Plan.Unit], planDigest: String, plan: Plan?, compress: String? = nil, toPull: Int64? = nil) {
+            self.toPull = toPull
             self.compress = compress
             self.version = version
             self.time = time

@@ -50,7 +50,7 @@ public struct ExportInput: Sendable {
     /// are attributed to "Tổ trưởng (hub)" (the resolution names the supervisor).
     public func holder(_ device: String) -> String {
         if let name = holders[device] { return name }
-        return device == "hub" ? "Tổ trưởng (hub)" : device
+        return device == Identifier.hubDevice ? "Tổ trưởng (hub)" : device
     }
 
     /// The deadlines of a unit.
@@ -61,7 +61,7 @@ public struct ExportInput: Sendable {
     /// The resolution that decided a conflict, if its winner is that decision.
     public func resolution(of conflict: Dataset.Conflict) -> Resolution? {
         resolutions.first { $0.unit == conflict.unit && $0.item == conflict.item && $0.field == conflict.field
-            && conflict.winner.device == "hub" && $0.sequence == conflict.winner.sequence }
+            && conflict.winner.device == Identifier.hubDevice && $0.sequence == conflict.winner.sequence }
     }
 
     /// Whether an op was written with a clock more than 5 minutes off.

@@ -37,10 +37,12 @@ extension ReplicaStore {
     /// A pulled operation and its JSON (kept if the operation is held back).
     public struct PulledOp: Sendable {
         public var op: Op
-        public var json: String
-        public init(op: Op, json: String) {
+        private let makeJSON: @Sendable () -> String
+        /// The JSON, made only when the operation is held back (most never are).
+        public var json: String { makeJSON() }
+        public init(op: Op, json: @autoclosure @escaping @Sendable () -> String) {
             self.op = op
-            self.json = json
+            self.makeJSON = json
         }
     }
 
@@ -50,8 +52,9 @@ extension ReplicaStore {
     /// - Parameters:
     ///   - ops: the batch's operations, in the hub's log order.
     ///   - unreadable: elements of the batch that did not even read as operations.
-    ///   - meta: metadata to write in the same transaction (the pull cursor).
-    public func mergePulled(_ ops: [PulledOp], unreadable: [HeldBackOp] = [], meta: [MetaKey: String]) async throws -> PulledResult {
+    ///   - cursor: the hub log position the batch was pulled through, saved in the same transaction.
+    package func mergePulled(_ ops: [PulledOp], unreadable: [HeldBackOp] = [], cursor: Int64?) async throws -> PulledResult {
+        let meta: [MetaKey: String] = cursor.map { [.pullCursor: String($0)] } ?? [:]
         let now = clock()
         let (index, unitIDs) = context.state.withLock { ($0.index, $0.unitIDs) }
         let device = self.device
@@ -72,7 +75,7 @@ extension ReplicaStore {
                         let identity = "\(pulled.op.device)#\(pulled.op.sequence)"
                         let held = try batch[identity] ?? Row.fetchOne(writers.existing, arguments: [pulled.op.device, pulled.op.sequence]).map({ Op(row: $0) })
                         if let held, held != pulled.op {
-                            throw StoreError(.conflictingOperation, "operation \(pulled.op.device)#\(pulled.op.sequence) differs from the one already held under that number")
+                            throw StoreError(.conflictingOp, "operation \(pulled.op.device)#\(pulled.op.sequence) differs from the one already held under that number")
                         }
                         try Self.check(pulled.op, index: index, unitIDs: unitIDs, now: physical, in: db, addedInBatch: &added,
                                        using: writers, role: role)
@@ -93,7 +96,7 @@ extension ReplicaStore {
                 return result
             }
         } catch let error as DatabaseError {
-            throw StoreError(.database, "the database refused the change (\(error.resultCode)): \(error.message ?? "no detail"); nothing was written")
+            throw StoreError(.storageFailed, "the database refused the change (\(error.resultCode)): \(error.message ?? "no detail"); nothing was written")
         }
     }
 
@@ -120,7 +123,7 @@ extension ReplicaStore {
         let device = self.device
         let countsConflicts = self.countsConflicts
         let role = self.role
-        return try await writer.write { db in
+        return try await write { db in
             let physical = try Self.receiverClock(db, now: now)
             let writers = try Writers(db)
             var added: [String: FindingLocation] = [:]

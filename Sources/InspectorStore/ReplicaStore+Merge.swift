@@ -43,13 +43,20 @@ extension ReplicaStore {
     /// the greatest timestamp received, so a later local edit orders after everything seen.
     ///
     /// - Parameters:
-    ///   - operations: the operations, in any order (a retraction after its finding).
-    ///   - meta: metadata to write in the same transaction.
+    /// - Parameter operations: the operations, in any order (a retraction after its finding).
     /// - Returns: how many were applied, duplicates, and new conflicts.
     /// - Throws: ``InspectorCore/CoreError`` for a plan rule, ``RefusedOperation`` for a time or
     ///   reference rule, or ``StoreError``, naming the first refused operation.
     @discardableResult
-    public func merge(_ operations: [Op], meta: [MetaKey: String] = [:]) throws -> MergeResult {
+    public func merge(_ operations: [Op]) throws -> MergeResult {
+        try merge(operations, pullCursor: nil)
+    }
+
+    /// Merges operations like ``merge(_:)`` and, in the same transaction, saves the hub log position
+    /// they were pulled through (the sync client's and the tests' way of saving a pulled batch).
+    @discardableResult
+    package func merge(_ operations: [Op], pullCursor: Int64?) throws -> MergeResult {
+        let meta: [MetaKey: String] = pullCursor.map { [.pullCursor: String($0)] } ?? [:]
         try validate(operations)
         let now = clock()
         return try Self.wrap {
@@ -57,20 +64,21 @@ extension ReplicaStore {
         }
     }
 
-    /// Merges operations like ``merge(_:meta:)``, without blocking the calling thread: the database
+    /// Merges operations like ``merge(_:)``, without blocking the calling thread: the database
     /// work runs on GRDB's writer queue while the task is suspended.
     @discardableResult
-    public func mergeAsync(_ operations: [Op], meta: [MetaKey: String] = [:]) async throws -> MergeResult {
+    public func mergeAsync(_ operations: [Op]) async throws -> MergeResult {
+        let meta: [MetaKey: String] = [:]
         try validate(operations)
         let now = clock()
         do {
             return try await writer.write { db in try mergeTransaction(db, operations, now: now, checkingTimes: true, meta: meta) }
         } catch let error as DatabaseError {
-            throw StoreError(.database, "the database refused the change (\(error.resultCode)): \(error.message ?? "no detail"); nothing was written")
+            throw StoreError(.storageFailed, "the database refused the change (\(error.resultCode)): \(error.message ?? "no detail"); nothing was written")
         }
     }
 
-    /// Merges operations like ``merge(_:meta:)``, without blocking the calling thread, and runs
+    /// Merges operations like ``merge(_:)``, without blocking the calling thread, and runs
     /// `also` in the same transaction (the hub records its bookkeeping this way).
     ///
     /// The caller has checked the plan (``validate(_:)``) and the times (the hub against its own
@@ -79,7 +87,7 @@ extension ReplicaStore {
     /// - Parameters:
     ///   - operations: operations already checked with ``validate(_:)``.
     ///   - also: more work for the same transaction; if it throws, nothing is written.
-    public func mergeValidated<T: Sendable>(_ operations: [Op], also: @escaping @Sendable (Database, MergeResult) throws -> T) async throws -> (MergeResult, T) {
+    package func mergeValidated<T: Sendable>(_ operations: [Op], also: @escaping @Sendable (Database, MergeResult) throws -> T) async throws -> (MergeResult, T) {
         let now = clock()
         do {
             return try await writer.write { db in
@@ -87,7 +95,7 @@ extension ReplicaStore {
                 return (result, try also(db, result))
             }
         } catch let error as DatabaseError {
-            throw StoreError(.database, "the database refused the change (\(error.resultCode)): \(error.message ?? "no detail"); nothing was written")
+            throw StoreError(.storageFailed, "the database refused the change (\(error.resultCode)): \(error.message ?? "no detail"); nothing was written")
         }
     }
 
@@ -102,7 +110,7 @@ extension ReplicaStore {
     /// Where the findings with these ids belong, for those this replica holds.
     public func findingLocations(_ ids: Set<String>) async throws -> [String: FindingLocation] {
         guard !ids.isEmpty else { return [:] }
-        return try await writer.read { db in
+        return try await read { db in
             var result: [String: FindingLocation] = [:]
             let statement = try db.cachedStatement(sql: "SELECT unit, item FROM findings WHERE id = ?")
             for id in ids {
@@ -277,7 +285,7 @@ extension ReplicaStore {
     /// Appends one operation to the log and applies it to the state.
     ///
     /// - Returns: false when the log already holds this very operation (nothing changes).
-    /// - Throws: ``StoreError`` `conflicting_operation` when it holds a different one under that number.
+    /// - Throws: ``StoreError`` `conflicting_op` when it holds a different one under that number.
     @discardableResult
     static func insert(_ op: Op, into db: Database, using writers: Writers? = nil) throws -> Bool {
         let writers = try writers ?? Writers(db)
@@ -285,7 +293,7 @@ extension ReplicaStore {
         guard db.changesCount == 1 else {
             let existing = try Row.fetchOne(writers.existing, arguments: [op.device, op.sequence])
             guard let existing, Op(row: existing) == op else {
-                throw StoreError(.conflictingOperation, "operation \(op.device)#\(op.sequence) differs from the one already held under that number", sequence: op.sequence)
+                throw StoreError(.conflictingOp, "operation \(op.device)#\(op.sequence) differs from the one already held under that number", sequence: op.sequence)
             }
             return false
         }

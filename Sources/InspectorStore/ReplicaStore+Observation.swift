@@ -95,7 +95,7 @@ extension ReplicaStore {
             } catch is CancellationError {
                 continuation.finish()
             } catch let error as DatabaseError {
-                continuation.finish(throwing: StoreError(.database, "the replica could not be read (\(error.resultCode)): \(error.message ?? "no detail")"))
+                continuation.finish(throwing: StoreError(.storageFailed, "the replica could not be read (\(error.resultCode)): \(error.message ?? "no detail")"))
             } catch {
                 continuation.finish(throwing: error)
             }

@@ -61,17 +61,17 @@ extension ReplicaStore {
                     """), arguments: [device, afterSequence, limit]).map { Op(row: $0) }
             }
         } catch let error as DatabaseError {
-            throw StoreError(.database, "the database could not be read (\(error.resultCode))")
+            throw StoreError(.storageFailed, "the database could not be read (\(error.resultCode))")
         }
     }
 
     /// The value of a metadata key.
-    public func meta(_ key: MetaKey) throws -> String? {
+    func meta(_ key: MetaKey) throws -> String? {
         try Self.wrap { try writer.read { db in try Self.meta(db, key) } }
     }
 
     /// Writes metadata keys in one transaction; a nil value removes the key.
-    public func setMeta(_ values: [MetaKey: String?]) throws {
+    func setMeta(_ values: [MetaKey: String?]) throws {
         try Self.wrap {
             try writer.write { db in
                 for (key, value) in values { try Self.setMeta(db, key, value) }

@@ -2,10 +2,14 @@ import GRDB
 import InspectorCore
 
 extension ReplicaStore {
-    /// Keys of the `meta` table.
-    public enum MetaKey: String, Sendable, CaseIterable {
+    /// Keys of the `meta` table. Private to the store: an app and the sync client read the typed
+    /// ``SyncState`` and change it only through the store's methods, so no caller can set a cursor
+    /// or a confirmed number by hand.
+    enum MetaKey: String, Sendable, CaseIterable {
         /// This replica's device id.
         case device
+        /// This replica's ``Role`` (absent in files of releases before it was recorded; see `make(writer:clock:)`).
+        case role
         /// The plan, as canonical JSON.
         case plan
         /// The hybrid logical clock's last physical part and counter.
@@ -103,6 +107,16 @@ extension ReplicaStore {
                 INSERT INTO units_observable (id, name, kind, parent, from_plan) SELECT id, name, kind, parent, from_plan FROM units;
                 DROP TABLE units;
                 ALTER TABLE units_observable RENAME TO units;
+                """)
+        }
+        migrator.registerMigration("v4-field-history") { db in
+            // A `set` op's field history by author and time: the conflict ledger reads each
+            // author's latest value from it, and a compact pull (PROTOCOL.md 11.6) asks of every
+            // op whether a later one of the same author on the same field supersedes it, with one
+            // index seek instead of a scan of that author's history.
+            try db.execute(sql: """
+                DROP INDEX ops_by_field;
+                CREATE INDEX ops_by_field ON ops (unit, item, field, device, ms, counter) WHERE kind = 'set';
                 """)
         }
         return migrator

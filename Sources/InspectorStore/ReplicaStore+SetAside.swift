@@ -3,15 +3,6 @@ import GRDB
 import InspectorCore
 
 extension ReplicaStore {
-    /// What a replica is: a device's, or the hub's.
-    public enum Role: Sendable, Hashable {
-        case device
-        case hub
-    }
-
-    /// This replica's role: the hub's replica is the one under the reserved device id `hub`.
-    public var role: Role { device == Identifier.hubDevice ? .hub : .device }
-
     /// One of this device's own operations that the hub refused: kept in the log, left out of the
     /// state, never pushed again, and listed to the hub as withdrawn (PROTOCOL.md 10.3).
     public struct SetAsideOp: Codable, Hashable, Sendable {

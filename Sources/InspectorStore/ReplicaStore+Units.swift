@@ -75,7 +75,7 @@ extension ReplicaStore {
 extension ReplicaStore {
     /// Re-reads the units from the file, for when another process has added some.
     public func reloadUnits() async throws {
-        let units = try await writer.read { db in try Self.loadUnits(db) }
+        let units = try await read { db in try Self.loadUnits(db) }
         context.state.withLock {
             $0.units = units
             $0.unitIDs = Set(units.map(\.id))

@@ -28,10 +28,14 @@ public struct ReplicaStore: Sendable {
         case full
     }
 
-    /// The underlying database.
-    public let writer: any DatabaseWriter
+    /// The underlying database. Only the store writes SQL into its tables; the hub's component
+    /// (in this package) reaches it for its own tables, which live in the same file and commit in
+    /// the same transactions. An app reads and observes through the store's methods.
+    package let writer: any DatabaseWriter
     /// The device id of this replica (`hub` for a hub).
     public let device: String
+    /// What this replica is: a device's or the hub's. Fixed when the file is created.
+    public let role: Role
     /// Reads the wall clock in milliseconds since the epoch; replaced in tests.
     public let clock: @Sendable () -> Int64
 
@@ -58,9 +62,10 @@ public struct ReplicaStore: Sendable {
         Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
     }
 
-    init(writer: any DatabaseWriter, device: String, plan: Plan, units: [Plan.Unit], clock: @escaping @Sendable () -> Int64) {
+    init(writer: any DatabaseWriter, device: String, role: Role, plan: Plan, units: [Plan.Unit], clock: @escaping @Sendable () -> Int64) {
         self.writer = writer
         self.device = device
+        self.role = role
         self.clock = clock
         self.context = Context(plan: plan, units: units)
     }
@@ -71,18 +76,32 @@ public struct ReplicaStore: Sendable {
     /// The units this replica knows: the plan's, then those added later, by id.
     public var units: [Plan.Unit] { context.state.withLock { $0.units } }
 
-    /// Creates a new replica file.
+    /// Creates a new device replica file.
     ///
     /// - Parameters:
     ///   - path: the SQLite file to create; it must not exist.
-    ///   - device: this replica's device id.
+    ///   - device: this replica's device id (not `hub`, which names the hub's own operations).
     ///   - plan: the plan to follow.
     ///   - durability: `synchronous` mode for every connection.
     ///   - clock: the wall clock, in milliseconds since the epoch.
-    /// - Throws: ``StoreError`` (`already_exists`, `database_error`) or ``InspectorCore/CoreError`` for a bad device id.
+    /// - Throws: ``StoreError`` (`already_exists`, `storage_failed`) or ``InspectorCore/CoreError`` for a bad device id.
     public static func create(at path: String, device: String, plan: Plan, durability: Durability = .normal,
                               clock: @escaping @Sendable () -> Int64 = systemClock) throws -> ReplicaStore {
         try Identifier.validateDevice(device)
+        guard device != Identifier.hubDevice else {
+            throw CoreError(.invalidDeviceID, "device id '\(device)' is reserved for the hub's own operations; choose another")
+        }
+        return try create(at: path, device: device, role: .device, plan: plan, durability: durability, clock: clock)
+    }
+
+    /// Creates the hub's replica file: every operation and the merged state, under the hub's own device id.
+    package static func createHub(at path: String, plan: Plan, durability: Durability,
+                                  clock: @escaping @Sendable () -> Int64) throws -> ReplicaStore {
+        try create(at: path, device: Identifier.hubDevice, role: .hub, plan: plan, durability: durability, clock: clock)
+    }
+
+    private static func create(at path: String, device: String, role: Role, plan: Plan, durability: Durability,
+                               clock: @escaping @Sendable () -> Int64) throws -> ReplicaStore {
         guard !FileManager.default.fileExists(atPath: path) else {
             throw StoreError(.alreadyExists, "a file already exists at \(path)")
         }
@@ -91,6 +110,7 @@ public struct ReplicaStore: Sendable {
             try migrator.migrate(writer)
             try writer.write { db in
                 try setMeta(db, .device, device)
+                try setMeta(db, .role, role.rawValue)
                 try setMeta(db, .plan, String(decoding: plan.encoded(), as: UTF8.self))
                 try replaceUnits(db, plan.units.map { ($0, true) })
             }
@@ -120,16 +140,20 @@ public struct ReplicaStore: Sendable {
     }
 
     private static func make(writer: any DatabaseWriter, clock: @escaping @Sendable () -> Int64) throws -> ReplicaStore {
-        let (device, plan, units) = try wrap {
-            try writer.read { db -> (String, Plan, [Plan.Unit]) in
+        let (device, role, plan, units) = try wrap {
+            try writer.read { db -> (String, Role, Plan, [Plan.Unit]) in
                 guard let device = try meta(db, .device), let planText = try meta(db, .plan) else {
                     throw StoreError(.notAReplica, "the replica's metadata is missing")
                 }
+                // Files written before the role was recorded are the hub's when they
+                // hold the hub's operations under its reserved id, which no device could take then.
+                let role = try meta(db, .role).flatMap(Role.init(rawValue:))
+                    ?? (device == Identifier.hubDevice ? .hub : .device)
                 let plan = try Plan.decode(from: Data(planText.utf8))
-                return (device, plan, try loadUnits(db))
+                return (device, role, plan, try loadUnits(db))
             }
         }
-        return ReplicaStore(writer: writer, device: device, plan: plan, units: units, clock: clock)
+        return ReplicaStore(writer: writer, device: device, role: role, plan: plan, units: units, clock: clock)
     }
 
     private static func openPool(path: String, durability: Durability) throws -> DatabasePool {
@@ -153,12 +177,43 @@ public struct ReplicaStore: Sendable {
         }
     }
 
-    /// Runs `body`, turning SQLite errors into ``StoreError`` `database_error` without echoing SQL or arguments.
+    /// Runs `body`, turning SQLite errors into ``StoreError`` `storage_failed` without echoing SQL or arguments.
     static func wrap<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch let error as DatabaseError {
-            throw StoreError(.database, "the database refused the change (\(error.resultCode)): \(error.message ?? "no detail"); nothing was written")
+            throw StoreError(.storageFailed, "the database refused the change (\(error.resultCode)): \(error.message ?? "no detail"); nothing was written")
+        }
+    }
+
+    /// Runs a read transaction, turning SQLite errors into ``StoreError`` `storage_failed`.
+    package func read<T>(_ body: (Database) throws -> T) throws -> T {
+        try Self.wrap { try writer.read(body) }
+    }
+
+    /// Runs a write transaction, turning SQLite errors into ``StoreError`` `storage_failed`; nothing
+    /// is written if `body` throws.
+    package func write<T>(_ body: (Database) throws -> T) throws -> T {
+        try Self.wrap { try writer.write(body) }
+    }
+
+    /// Runs a read transaction without blocking the calling thread, turning SQLite errors into
+    /// ``StoreError`` `storage_failed` (a raw `DatabaseError` never leaves the store).
+    package func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await writer.read(body)
+        } catch let error as DatabaseError {
+            throw StoreError(.storageFailed, "the database could not be read (\(error.resultCode)): \(error.message ?? "no detail")")
+        }
+    }
+
+    /// Runs a write transaction without blocking the calling thread, turning SQLite errors into
+    /// ``StoreError`` `storage_failed`; nothing is written if `body` throws.
+    package func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do {
+            return try await writer.write(body)
+        } catch let error as DatabaseError {
+            throw StoreError(.storageFailed, "the database refused the change (\(error.resultCode)): \(error.message ?? "no detail"); nothing was written")
         }
     }
 }

@@ -39,12 +39,21 @@ public struct SyncClient: Sendable {
         /// Bytes this device wrote to the socket, and read from it (compressed, when negotiated).
         public var bytesSent = 0
         public var bytesReceived = 0
+        /// A compact session held an op back, so the cursor went back to 0 for a full pull.
+        var pullsInFullNext = false
     }
 
-    /// Where a sync is.
-    public enum Progress: Sendable {
+    /// Where a sync is: each phase in order, with its totals before any of its work moves.
+    public enum Progress: Sendable, Hashable {
+        /// Opening the connection and shaking hands with the hub.
+        case connecting
+        /// `done` of this device's `total` operations the hub lacked are acknowledged; first reported
+        /// with `done` 0 before the first push (and not at all when there is nothing to push).
         case pushing(done: Int, total: Int)
-        case pulling(received: Int)
+        /// `received` of the `total` operations the hub announced at the handshake have arrived;
+        /// first reported with `received` 0 before the first pull. `total` is nil from a hub that
+        /// does not count (PROTOCOL.md 4.2), and grows with `received` when more came in meanwhile.
+        case pulling(received: Int, total: Int?)
     }
 
     /// Clock offsets beyond this are warned about.
@@ -71,9 +80,8 @@ public struct SyncClient: Sendable {
                 progress: (@Sendable (Progress) -> Void)? = nil) throws {
         self.store = store
         self.compresses = compresses
-        let savedAddress = try store.meta(.hubAddress)
-        let savedToken = try store.meta(.hubToken)
-        guard let resolved = try address ?? savedAddress.map({ try HubAddress(parsing: $0) }), let token = token ?? savedToken else {
+        let saved = try store.hubLink()
+        guard let resolved = try address ?? saved.map({ try HubAddress(parsing: $0.address) }), let token = token ?? saved?.token else {
             throw SyncError(.notConfigured, "this replica does not know its hub; create it with 'inspector init --hub HOST:PORT --token T'")
         }
         self.address = resolved
@@ -87,7 +95,25 @@ public struct SyncClient: Sendable {
     ///
     /// - Throws: ``SyncError``; what was confirmed or pulled before the error stays saved.
     public func sync() async throws -> Summary {
-        let summary = try await syncOnce()
+        var summary = try await syncOnce()
+        if summary.pullsInFullNext {
+            // A compact first sync held an op back (PROTOCOL.md 11.6): it may supersede values the
+            // compact pull left out, which this device can show instead. Pull everything, in full.
+            let full = try await syncOnce()
+            let seen = Set(summary.heldBack.map { "\($0.device ?? "")#\($0.sequence ?? 0)" })
+            summary.pushed += full.pushed
+            summary.pulled += full.pulled
+            summary.newConflicts += full.newConflicts
+            summary.refused += full.refused
+            summary.recordedAgain += full.recordedAgain
+            summary.released += full.released
+            summary.heldBack += full.heldBack.filter { !seen.contains("\($0.device ?? "")#\($0.sequence ?? 0)") }
+            summary.confirmed = full.confirmed
+            summary.clockOffset = full.clockOffset
+            summary.bytesSent += full.bytesSent
+            summary.bytesReceived += full.bytesReceived
+            summary.pullsInFullNext = false
+        }
         guard summary.heldBack.contains(where: { $0.code == CoreError.Code.unknownUnit.rawValue }) else { return summary }
         // A unit was added at the hub after this session's welcome and its ops arrived in the pull:
         // they were held back. A new handshake brings the unit and releases them; try once more.
@@ -105,6 +131,7 @@ public struct SyncClient: Sendable {
 
     private func syncOnce() async throws -> Summary {
         let channel: LineChannel.AsyncChannel
+        progress?(.connecting)
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.seconds(10))
@@ -140,13 +167,15 @@ public struct SyncClient: Sendable {
 
     private func run(_ conversation: inout Conversation) async throws -> Summary {
         var summary = Summary()
+        let before = try await store.syncState()
         // Handshake, with Cristian's method for the clock offset.
         let sentAt = store.clock()
         let hello = Message.Hello(device: store.device, token: token, time: sentAt, planDigest: store.plan.digest,
-                                  compress: compresses ? [StreamCompression.deflate] : [])
+                                  compress: compresses ? [StreamCompression.deflate] : [], cursor: before.pullCursor,
+                                  compact: before.lastSync == nil)
         let greeting = try await conversation.request(.hello(hello))
         if case .error(let error) = greeting {
-            throw SyncError(.refused, "the hub refused the handshake: \(error.message)", hubCode: error.code)
+            throw SyncError(.refusedByHub, "the hub refused the handshake: \(error.message)", hubCode: error.code)
         }
         guard case .welcome(let welcome) = greeting else {
             throw SyncError(.protocolViolation, "the hub answered hello with '\(greeting.verb)'")
@@ -163,12 +192,10 @@ public struct SyncClient: Sendable {
         let halfTrip = HybridLogicalClock.offset(from: sentAt, to: receivedAt) / 2
         let offset = HybridLogicalClock.offset(from: receivedAt, to: HybridLogicalClock.physicalMillis(now: welcome.time, offset: halfTrip))
         summary.clockOffset = offset
-        let isFirstHandshake = try store.meta(.clockOffsetMeasuredAt) == nil
+        let isFirstHandshake = !before.hasMetHub
         if let plan = welcome.plan { try store.replacePlan(plan) }
         try store.upsertUnits(welcome.units)
-        let scope = String(decoding: try JSONEncoder().encode(welcome.scope), as: UTF8.self)
-        try store.setMeta([.scope: scope, .clockOffset: String(offset), .clockOffsetMeasuredAt: String(receivedAt),
-                           .hubConfirmedSequence: String(welcome.confirmed)])
+        try await store.recordWelcome(scope: welcome.scope, clockOffset: offset, measuredAt: receivedAt, confirmed: welcome.confirmed)
 
         guard welcome.confirmed >= 0 else {
             throw SyncError(.protocolViolation, "the hub's welcome confirms a negative sequence number (\(welcome.confirmed))")
@@ -192,8 +219,9 @@ public struct SyncClient: Sendable {
         // Push: this device's operations after what the hub confirmed, minus those set aside.
         var confirmed = welcome.confirmed
         var refused = try store.setAsideOperations()
-        let total = max(0, Int(try store.lastSequence(of: store.device) - confirmed))
+        let total = max(0, Int(try store.lastSequence(of: store.device) - confirmed) - refused.filter { $0.sequence > confirmed }.count)
         var done = 0
+        if total > 0 { progress?(.pushing(done: 0, total: total)) }
         while true {
             let refusedSequences = Set(refused.map(\.sequence))
             let candidates = try await store.ownOperations(afterSequence: confirmed, limit: batchSize + refusedSequences.count)
@@ -208,10 +236,10 @@ public struct SyncClient: Sendable {
                     throw SyncError(.protocolViolation, "the hub acknowledged a push without confirming it")
                 }
                 confirmed = pushed.confirmed
-                try store.setMeta([.hubConfirmedSequence: String(confirmed)])
+                try await store.recordConfirmed(confirmed)
                 summary.pushed += pushed.applied
                 done += pending.count
-                progress?(.pushing(done: done, total: total))
+                progress?(.pushing(done: done, total: max(total, done)))
             case .error(let error) where error.sequence != nil:
                 let sequence = error.sequence!
                 guard pending.contains(where: { $0.sequence == sequence }) else {
@@ -228,7 +256,7 @@ public struct SyncClient: Sendable {
                 summary.refused += now.filter { op in !refused.contains(where: { $0.sequence == op.sequence }) }
                 refused = now
             case .error(let error):
-                throw SyncError(.refused, "the hub refused the push: \(error.message)", hubCode: error.code)
+                throw SyncError(.refusedByHub, "the hub refused the push: \(error.message)", hubCode: error.code)
             default:
                 throw SyncError(.protocolViolation, "the hub answered a push with '\(answer.verb)'")
             }
@@ -237,9 +265,13 @@ public struct SyncClient: Sendable {
 
         // Pull: the others' operations after the saved cursor; each batch, what of it is held back,
         // and its cursor in one transaction.
-        var cursor = Int64(try store.meta(.pullCursor) ?? "0") ?? 0
+        let saved = try await store.syncState()
+        var cursor = saved.pullCursor
+        var received = 0
+        let toPull = welcome.toPull.map { Int(clamping: max(0, $0)) }
+        progress?(.pulling(received: 0, total: toPull))
         // The hub hears of held-back ops when the list changed since it was last told (nothing when none).
-        var reported = try store.meta(.heldBackReported).flatMap { Int($0) } ?? 0
+        var reported = saved.heldBackReported
         var reportedEntries: [Message.HeldBackReport.Entry]?
         func pendingReport() throws -> Message.HeldBackReport? {
             let report = try heldBackReport()
@@ -251,11 +283,11 @@ public struct SyncClient: Sendable {
             if let report {
                 reported = report.count
                 reportedEntries = report.entries
-                try store.setMeta([.heldBackReported: String(report.count)])
+                try await store.recordHeldBackReported(report.count)
             }
             guard case .ops(let batch) = answer else {
                 if case .error(let error) = answer {
-                    throw SyncError(.refused, "the hub refused the pull: \(error.message)", hubCode: error.code)
+                    throw SyncError(.refusedByHub, "the hub refused the pull: \(error.message)", hubCode: error.code)
                 }
                 throw SyncError(.protocolViolation, "the hub answered a pull with '\(answer.verb)'")
             }
@@ -264,22 +296,31 @@ public struct SyncClient: Sendable {
                                         code: $0.error.code.rawValue, message: $0.error.message)
             }
             let result = try await store.mergePulled(batch.ops.map { ReplicaStore.PulledOp(op: $0, json: $0.wireJSON()) },
-                                                     unreadable: unreadable, meta: [.pullCursor: String(batch.cursor)])
+                                                     unreadable: unreadable, cursor: batch.cursor)
             summary.pulled += result.merge.applied
             summary.newConflicts += result.merge.newConflicts
             summary.heldBack += result.heldBack
             cursor = batch.cursor
-            if !batch.ops.isEmpty { progress?(.pulling(received: summary.pulled)) }
+            received += batch.ops.count + batch.unreadable.count
+            if !batch.ops.isEmpty || !batch.unreadable.isEmpty {
+                progress?(.pulling(received: received, total: toPull.map { max($0, received) }))
+            }
             if !batch.more { break }
         }
         if let report = try pendingReport() {
             // What this sync held back reaches the office now, not at the next sync.
             if case .ops = try await conversation.request(.pull(Message.Pull(cursor: cursor, limit: 1, heldBack: report))) {
-                try store.setMeta([.heldBackReported: String(report.count)])
+                try await store.recordHeldBackReported(report.count)
             }
         }
+        if hello.compact, try !store.heldBackOperations().isEmpty {
+            // PROTOCOL.md 11.6: a held-back op may supersede ops this compact session left out. Pull
+            // again from 0, in full (this sync's end makes the next session a full one).
+            try await store.restartPull()
+            summary.pullsInFullNext = true
+        }
         _ = try? await conversation.request(.bye)
-        try store.setMeta([.lastSync: String(store.clock())])
+        try await store.recordSyncEnded(at: store.clock())
         return summary
     }
 }

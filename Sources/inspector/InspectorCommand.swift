@@ -38,7 +38,7 @@ extension InspectorCommand {
             if (hub == nil) != (token == nil) { throw ValidationError("--hub and --token go together") }
             if let hub { _ = try HubAddress(parsing: hub) }
             let store = try ReplicaStore.create(at: database.db, device: device, plan: plan)
-            if let hub, let token { try store.setMeta([.hubAddress: hub, .hubToken: token]) }
+            if let hub, let token { try store.connect(toHubAt: hub, token: token) }
             print("created replica \(database.db) for device \(device) with plan \(plan.id) (\(plan.items.count) items, \(plan.units.count) units)")
         }
     }
@@ -170,18 +170,23 @@ extension InspectorCommand {
     struct Sync: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Push what the hub lacks, pull what this device lacks.")
         @OptionGroup var database: DatabaseOption
+        @Option(help: "The hub's new address, HOST:PORT, when it moved; saved for later syncs.") var hub: String?
         @Flag(help: "Print no progress.") var quiet = false
 
         func run() async throws {
             let store = try database.open()
+            if let hub {
+                _ = try HubAddress(parsing: hub)
+                try store.connect(toHubAt: hub)
+            }
             let quiet = self.quiet
             let client = try SyncClient(store: store, progress: { progress in
                 guard !quiet else { return }
                 switch progress {
-                case .pushing(let done, let total) where total >= 2000:
+                case .pushing(let done, let total) where total >= 2000 && done > 0:
                     FileHandle.standardError.write(Data("  pushed \(done)/\(total)\n".utf8))
-                case .pulling(let received) where received >= 2000:
-                    FileHandle.standardError.write(Data("  pulled \(received)\n".utf8))
+                case .pulling(let received, let total) where (total ?? received) >= 2000 && received > 0:
+                    FileHandle.standardError.write(Data("  pulled \(received)\(total.map { "/\($0)" } ?? "")\n".utf8))
                 default: break
                 }
             })

@@ -74,7 +74,7 @@ extension EndToEnd {
 
                 lap("sync ended")
                 // What the device saved as acknowledged is what it printed last.
-                let acknowledged = try #require(Int64(try ReplicaStore.open(at: device).meta(.hubConfirmedSequence) ?? ""))
+                let acknowledged = try await ReplicaStore.open(at: device).syncState().confirmed
                 let lastPrinted = sync.stderr.compactMap(Self.pushedProgress).last
                 #expect(lastPrinted?.done == Int(acknowledged), "the device saved #\(acknowledged) as confirmed but printed \(String(describing: lastPrinted))")
                 #expect(acknowledged >= Int64(threshold) && acknowledged < Int64(Self.total), "acknowledged #\(acknowledged)")
@@ -91,7 +91,7 @@ extension EndToEnd {
 
                 lap("hub restarted")
                 // Sync again, with the hub's new address: only the remainder is pushed.
-                try ReplicaStore.open(at: device).setMeta([.hubAddress: hub.address])
+                try ReplicaStore.open(at: device).connect(toHubAt: hub.address)
                 let again = try await ws.inspector("sync", "--db", device, timeout: 240)
                 try requireSuccess(again)
                 let remainder = Self.total - Int(atRestart.confirmed)

@@ -210,7 +210,7 @@ extension EndToEnd {
                 let first = try await SyncClient(store: fast).sync()
                 #expect(abs(first.clockOffset + threeDays) < 60_000,
                         "the sync measured a clock offset of \(first.clockOffset) ms; the device is \(threeDays) ms ahead of the hub")
-                let fastOp = try fast.set(unit: "muong-lay", item: "II.4", field: "rating", value: "kha")
+                let fastOp = try await fast.set(unit: "muong-lay", item: "II.4", field: "rating", value: "kha")
                 #expect(abs(fastOp.timestamp.millis - ReplicaStore.systemClock()) < 60_000,
                         "the fast device stamped its edit \(fastOp.timestamp.isoTime), not hub-corrected time")
 

@@ -8,6 +8,30 @@ import Testing
         .set(device: device, sequence: seq, timestamp: ts(millis, counter, device), unit: unit, item: item, field: field, value: value)
     }
 
+    /// Ops of three devices writing three fields from generated `(device, millis, field, value)`
+    /// specs; the third value of a field also adds a finding.
+    static func ops(from specs: [(Int, Int64, Int, Int)]) -> [Op] {
+        let devices = ["dev-a", "dev-b", "dev-c"]
+        let fields = [("II.4", "status", ["not_started", "in_progress", "done"]), ("II.5", "fund_percent", ["1", "12.5", "100"]),
+                      ("I.1", "rating", ["tot", "kha", "yeu"])]
+        var next = [String: Int64]()
+        var ops: [Op] = []
+        for (d, millis, f, v) in specs {
+            let device = devices[d]
+            let seq = (next[device] ?? 0) + 1
+            next[device] = seq
+            let (item, field, values) = fields[f]
+            ops.append(Self.set(device, seq, millis, seq, item: item, field: field, value: values[v]))
+            if v == 2 {
+                let add = Op.findingAdd(device: device, sequence: seq + 1, timestamp: ts(millis, seq + 1, device),
+                                        unit: "muong-ang", item: nil, kind: .observation, text: "ghi nhận \(seq)")
+                next[device] = seq + 1
+                ops.append(add)
+            }
+        }
+        return ops
+    }
+
     static func dataset(_ ops: [Op]) -> Dataset {
         var state = MergeState()
         for op in ops { state.apply(op) }
@@ -122,28 +146,11 @@ import Testing
 
     /// The dataset depends on the set of operations only: any order, any duplicates, the same bytes.
     @Test func datasetIsIndependentOfOrderAndDuplicates() async {
-        let devices = ["dev-a", "dev-b", "dev-c"]
-        let fields = [("II.4", "status", ["not_started", "in_progress", "done"]), ("II.5", "fund_percent", ["1", "12.5", "100"]),
-                      ("I.1", "rating", ["tot", "kha", "yeu"])]
         // Millis from a small range so that devices often tie and the counter and device decide;
         // the counter is the sequence number, so one device never stamps two operations alike.
         let opGen = zip(Gen.int(in: 0...2), Gen.int64(in: 0...5), Gen.int(in: 0...2), Gen.int(in: 0...2))
         await propertyCheck(count: 200, input: opGen.array(of: 1...25), Gen.uint64()) { specs, shuffleSeed in
-            var next = [String: Int64]()
-            var ops: [Op] = []
-            for (d, millis, f, v) in specs {
-                let device = devices[d]
-                let seq = (next[device] ?? 0) + 1
-                next[device] = seq
-                let (item, field, values) = fields[f]
-                ops.append(Self.set(device, seq, millis, seq, item: item, field: field, value: values[v]))
-                if v == 2 {
-                    let add = Op.findingAdd(device: device, sequence: seq + 1, timestamp: ts(millis, seq + 1, device),
-                                            unit: "muong-ang", item: nil, kind: .observation, text: "ghi nhận \(seq)")
-                    next[device] = seq + 1
-                    ops.append(add)
-                }
-            }
+            let ops = Self.ops(from: specs)
             var rng = SplitMix64(seed: shuffleSeed)
             let shuffled = (ops + ops.prefix(5)).shuffled(using: &rng)
             #expect(Self.dataset(shuffled).canonicalJSON() == Self.dataset(ops).canonicalJSON())

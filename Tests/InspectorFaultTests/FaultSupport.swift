@@ -289,7 +289,7 @@ func syntheticOps(device: String, count: Int, unit: String = "muong-lay", startM
 /// A device replica with its hub address and token saved.
 func makeDevice(_ directory: TemporaryDirectory, _ id: String, hub: LiveHub, token: String, ops: Int = 0) throws -> ReplicaStore {
     let store = try ReplicaStore.create(at: directory.path("\(id).sqlite"), device: id, plan: builtInPlan)
-    try store.setMeta([.hubAddress: hub.address.description, .hubToken: token])
+    try store.connect(toHubAt: hub.address.description, token: token)
     // The device's own ops, as if it had recorded them.
     if ops > 0 { try store.restoreOwnOperations(syntheticOps(device: id, count: ops)) }
     return store

@@ -403,7 +403,7 @@ struct HubStorePullTests {
                                                   setOp("dev-b", 3, unit: "so-y-te")]),
                                from: b, scope: hub.scope(of: b))
         // The hub's own op (a supervisor's decision), recorded by the hub: only it writes under "hub".
-        try hub.replica.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot")
+        try await hub.replica.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot")
         let forA = try await hub.pull(after: 0, limit: 100, for: "dev-a", scope: hub.scope(of: a))
         #expect(forA.ops.map { "\($0.device)#\($0.sequence)" } == ["dev-b#2", "hub#1"], "dev-a's scope holds the sub-unit, not so-y-te")
         #expect(forA.cursor == 6)

@@ -122,7 +122,7 @@ import Testing
         try withTemporaryDirectory { dir in
             let store = try makeStore(in: dir, device: "dev-a", clock: ManualClock())
             let earlier = try store.addFinding(unit: "muong-ang", item: nil, kind: .observation, text: "Trước khi phân công")
-            try store.setMeta([.scope: "[\"muong-lay\"]"])
+            try store.recordScope(["muong-lay"])
             #expect(try store.scope() == ["muong-lay"])
             let count = try store.operationCount()
 
@@ -143,7 +143,7 @@ import Testing
             try store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
             #expect(try store.operationCount() == count + 1)
             // Removing the scope lifts the restriction.
-            try store.setMeta([.scope: nil])
+            try store.recordScope(nil)
             try store.set(unit: "muong-ang", item: "II.4", field: "status", value: "done")
         }
     }

@@ -13,25 +13,26 @@ import Testing
             let clock = ManualClock()
             let source = try makeStore(in: dir, device: "dev-b", clock: clock)
             let device = try makeStore(in: dir, device: "dev-a", clock: clock)
-            let first = try source.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
-            var unknownUnit = try source.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot")
+            let first = try await source.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+            var unknownUnit = try await source.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot")
             unknownUnit.unit = "muong-lay.xa-moi"
-            var badValue = try source.set(unit: "muong-lay", item: "II.4", field: "note", value: "Ghi chú")
+            var badValue = try await source.set(unit: "muong-lay", item: "II.4", field: "note", value: "Ghi chú")
             badValue.value = "Ghi chú "  // not canonical: surrounding white space
-            var ahead = try source.set(unit: "muong-lay", item: "II.5", field: "fund_percent", value: "10")
+            var ahead = try await source.set(unit: "muong-lay", item: "II.5", field: "fund_percent", value: "10")
             ahead.timestamp.millis += dayMillis
-            let last = try source.set(unit: "muong-lay", item: "II.6.c", field: "staff_count", value: "3")
+            let last = try await source.set(unit: "muong-lay", item: "II.6.c", field: "staff_count", value: "3")
             let unreadable = ReplicaStore.HeldBackOp(device: "dev-b", sequence: 9, json: "{\"k\":\"photo\"}", code: "bad_message", message: "unknown kind")
             let result = try await device.mergePulled([first, unknownUnit, badValue, ahead, last].map(pulled), unreadable: [unreadable],
-                                                      meta: [.pullCursor: "5"])
+                                                      cursor: 5)
             #expect(result.merge.applied == 2)
             #expect(result.heldBack.map(\.sequence) == [2, 3, 4, 9])
             #expect(result.heldBack.map(\.code) == ["unknown_unit", "invalid_value", "clock_ahead", "bad_message"])
-            #expect(try device.meta(.pullCursor) == "5")
+            let savedCursor = try await device.syncState().pullCursor
+            #expect(savedCursor == 5)
             #expect(try device.operationCount() == 2)
             #expect(try device.heldBackOperations().count == 4)
             // The same batch pulled again (after a cut) holds each op back once.
-            _ = try await device.mergePulled([first, unknownUnit].map(pulled), meta: [.pullCursor: "5"])
+            _ = try await device.mergePulled([first, unknownUnit].map(pulled), cursor: 5)
             #expect(try device.heldBackOperations().count == 4)
 
             // Once the unit arrives (a new welcome), the op is stored; the others stay, with their reasons.
@@ -55,16 +56,17 @@ import Testing
             let clock = ManualClock()
             let source = try makeStore(in: dir, device: "dev-b", clock: clock)
             let device = try makeStore(in: dir, device: "dev-a", clock: clock)
-            let add = try source.addFinding(unit: "muong-lay", item: "II.3", kind: .observation, text: "Bản gốc")
-            _ = try await device.mergePulled([pulled(add)], meta: [:])
+            let add = try await source.addFinding(unit: "muong-lay", item: "II.3", kind: .observation, text: "Bản gốc")
+            _ = try await device.mergePulled([pulled(add)], cursor: nil)
             var forged = add
             forged.value = "Bản khác"
             let retract = Op.findingRetract(device: "dev-c", sequence: 1, timestamp: HLCTimestamp(millis: add.timestamp.millis, counter: 0, device: "dev-c"), unit: "muong-lay", item: "II.4",
                                             finding: add.finding!, reason: "Nhầm")
-            let result = try await device.mergePulled([pulled(forged), pulled(retract)], meta: [.pullCursor: "3"])
-            #expect(result.heldBack.map(\.code) == ["conflicting_operation", "retraction_mismatch"])
+            let result = try await device.mergePulled([pulled(forged), pulled(retract)], cursor: 3)
+            #expect(result.heldBack.map(\.code) == ["conflicting_op", "retraction_mismatch"])
             #expect(try device.dataset().findings.first?.text == "Bản gốc")
-            #expect(try device.meta(.pullCursor) == "3")
+            let savedCursor = try await device.syncState().pullCursor
+            #expect(savedCursor == 3)
         }
     }
 }

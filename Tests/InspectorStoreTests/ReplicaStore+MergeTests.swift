@@ -64,7 +64,7 @@ import Testing
             let fresh = Op.set(device: "dev-a", sequence: 2, timestamp: HLCTimestamp(millis: baseMillis + 5, counter: 0, device: "dev-a"),
                                unit: "muong-ang", item: "I.1", field: "status", value: "done")
             let error = thrown { try b.merge([fresh, forged]) }
-            #expect(error.code == "conflicting_operation")
+            #expect(error.code == "conflicting_op")
             #expect(error.message.contains("dev-a#1"))
             #expect(try b.operationCount() == count)
             #expect(try b.lastSequence(of: "dev-a") == 1)
@@ -72,7 +72,7 @@ import Testing
             // Same identity, another timestamp: also a different operation.
             var restamped = original
             restamped.timestamp.counter += 1
-            #expect(thrown { try b.merge([restamped]) }.code == "conflicting_operation")
+            #expect(thrown { try b.merge([restamped]) }.code == "conflicting_op")
         }
     }
 
@@ -116,12 +116,12 @@ import Testing
             let a = try makeStore(in: dir, device: "dev-a", clock: clock)
             let b = try makeStore(in: dir, device: "dev-b", clock: clock)
             try a.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
-            try b.merge(a.operations().map(\.operation), meta: [.pullCursor: "1"])
-            #expect(try b.meta(.pullCursor) == "1")
+            try b.merge(a.operations().map(\.operation), pullCursor: 1)
+            #expect(try b.syncState().pullCursor == 1)
             var bad = try a.operations()[0].operation
             bad.value = "xong"
-            _ = thrown { try b.merge([bad], meta: [.pullCursor: "2"]) }
-            #expect(try b.meta(.pullCursor) == "1")
+            _ = thrown { try b.merge([bad], pullCursor: 2) }
+            #expect(try b.syncState().pullCursor == 1)
         }
     }
 

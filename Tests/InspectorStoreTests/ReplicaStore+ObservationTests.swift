@@ -16,19 +16,19 @@ import Testing
     @Test func theCurrentDatasetThenOneAfterEachChangingCommit() async throws {
         try await withTemporaryDirectory { dir in
             let store = try makeStore(in: dir, device: "dev-a", clock: ManualClock())
-            try store.set(unit: "muong-lay", item: "II.4", field: "status", value: "in_progress")
+            try await store.set(unit: "muong-lay", item: "II.4", field: "status", value: "in_progress")
             var iterator = store.observeDataset(unitIDs: ["muong-lay"]).makeAsyncIterator()
             let first = try await next(1, of: &iterator)
             #expect(first.first?.values.map(\.current.value) == ["in_progress"])
             // An edit of another unit changes nothing observed here; the next one does.
-            try store.set(unit: "so-y-te", item: "II.4", field: "status", value: "done")
-            try store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+            try await store.set(unit: "so-y-te", item: "II.4", field: "status", value: "done")
+            try await store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
             let second = try await next(1, of: &iterator)
             #expect(second.first?.values.map(\.current.value) == ["done"])
             #expect(second.first.map { $0.changes(since: first[0]).map(\.description) }?.first?.hasPrefix("set muong-lay II.4 status = done (was in_progress;") == true)
             // A merge (what a sync brings in) is observed too.
             let other = try makeStore(in: dir, device: "dev-b", clock: ManualClock(baseMillis + 60_000))
-            let finding = try other.addFinding(unit: "muong-lay", item: "II.4", kind: .observation, text: "Hồ sơ đầy đủ")
+            let finding = try await other.addFinding(unit: "muong-lay", item: "II.4", kind: .observation, text: "Hồ sơ đầy đủ")
             try store.merge([finding])
             let third = try await next(1, of: &iterator)
             #expect(third.first?.findings.map(\.id) == ["dev-b/1"])
@@ -43,7 +43,7 @@ import Testing
             let elsewhere = try ReplicaStore.open(at: dir.appendingPathComponent("dev-a.sqlite").path, clock: clock.read)
             var iterator = store.observeUnit("muong-lay", otherProcessesPolledEvery: .milliseconds(20)).makeAsyncIterator()
             #expect(try await next(1, of: &iterator).first?.values.isEmpty == true)
-            try elsewhere.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot")
+            try await elsewhere.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot")
             let seen = try await next(1, of: &iterator)
             #expect(seen.first?.values.map(\.current.value) == ["tot"])
         }

@@ -45,7 +45,7 @@ import Testing
                 }
                 #expect(try a.dataset().values.first?.current.timestamp == after[2].timestamp)
                 // The clock now follows the corrected log: the next edit is stamped at corrected time.
-                try a.setMeta([.clockOffset: String(offset)])
+                try a.recordClockOffset(offset)
                 let next = try a.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot")
                 #expect(abs(next.timestamp.millis - (clock.now + offset)) <= 1, "\(next.timestamp)")
             }
@@ -74,7 +74,7 @@ import Testing
         try withTemporaryDirectory { dir in
             let clock = ManualClock(baseMillis + dayMillis)  // a day fast, after its last sync
             let a = try makeStore(in: dir, device: "dev-a", clock: clock)
-            try a.setMeta([.clockOffset: "0"])
+            try a.recordClockOffset(0)
             let set = try a.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
             let add = try a.addFinding(unit: "muong-lay", item: "II.3", kind: .shortcoming, text: "Thiếu hồ sơ")
             clock.set(baseMillis)  // the clock is put right

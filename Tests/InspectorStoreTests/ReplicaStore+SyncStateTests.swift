@@ -5,27 +5,32 @@ import Testing
 
 /// The typed sync state (`ReplicaStore+SyncState.swift`), read at once and observed.
 @Suite struct ReplicaStoreSyncStateTests {
-    @Test func aFreshReplicaThenEditsAMergeAndWhatASyncRecords() throws {
-        try withTemporaryDirectory { dir in
+    @Test func aFreshReplicaThenEditsAMergeAndWhatASyncRecords() async throws {
+        try await withTemporaryDirectory { dir in
             let clock = ManualClock()
             let a = try makeStore(in: dir, device: "dev-a", clock: clock)
-            var state = try a.syncState()
+            var state = try await a.syncState()
             #expect(state.hubAddress == nil && state.confirmed == 0 && state.lastSequence == 0 && state.pullCursor == 0)
             #expect(state.clockOffset == nil && state.clockOffsetMeasuredAt == nil && state.lastSync == nil && state.scope == nil)
             #expect(state.setAside.isEmpty && state.heldBack.isEmpty && state.operationCount == 0 && state.pending == 0)
-            for value in ["not_started", "in_progress", "done"] { try a.set(unit: "muong-lay", item: "II.4", field: "status", value: value) }
+            for value in ["not_started", "in_progress", "done"] { try await a.set(unit: "muong-lay", item: "II.4", field: "status", value: value) }
             let b = try makeStore(in: dir, device: "dev-b", clock: clock)
-            try a.merge([try b.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot")])
+            try await a.merge([try b.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot")])
             // What a sync keeps: the hub's answers, written by the sync client.
-            try a.setMeta([.hubAddress: "127.0.0.1:7420", .hubConfirmedSequence: "1", .pullCursor: "17", .clockOffset: "-1234",
-                           .clockOffsetMeasuredAt: String(baseMillis), .lastSync: String(baseMillis + 5), .scope: "[\"muong-lay\"]"])
+            try a.connect(toHubAt: "127.0.0.1:7420", token: "t0ken")
+            try await a.recordWelcome(scope: ["muong-lay"], clockOffset: -1234, measuredAt: baseMillis, confirmed: 1)
+            try a.merge([], pullCursor: 17)
+            try await a.recordSyncEnded(at: baseMillis + 5)
+            try await a.recordHeldBackReported(2)
             try a.setAside(ReplicaStore.SetAsideOp(sequence: 2, code: "out_of_scope", message: "not assigned"))
-            state = try a.syncState()
+            state = try await a.syncState()
             #expect(state.hubAddress == "127.0.0.1:7420" && state.confirmed == 1 && state.pullCursor == 17)
             #expect(state.clockOffset == -1234 && state.clockOffsetMeasuredAt == baseMillis && state.lastSync == baseMillis + 5)
             #expect(state.scope == ["muong-lay"] && state.lastSequence == 3 && state.operationCount == 4)
             #expect(state.setAside.map(\.sequence) == [2] && state.heldBack.isEmpty)
             #expect(state.pending == 1, "3 recorded, 1 confirmed, 1 set aside")
+            #expect(state.heldBackReported == 2 && state.hasMetHub)
+            #expect(try a.hubLink() == ReplicaStore.HubLink(address: "127.0.0.1:7420", token: "t0ken"))
         }
     }
 
@@ -35,10 +40,10 @@ import Testing
             var states = a.observeSyncState().makeAsyncIterator()
             let first = try await states.next()
             #expect(first?.pending == 0)
-            try a.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+            try await a.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
             let second = try await states.next()
             #expect(second?.pending == 1 && second?.lastSequence == 1)
-            try a.setMeta([.hubConfirmedSequence: "1"])
+            try await a.recordConfirmed(1)
             let third = try await states.next()
             #expect(third?.pending == 0 && third?.confirmed == 1)
         }
@@ -51,8 +56,9 @@ import Testing
             let path = dir.appendingPathComponent("dev-a.sqlite").path
             do {
                 let store = try makeStore(in: dir, device: "dev-a", clock: ManualClock())
-                try store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
-                try store.setMeta([.hubAddress: "127.0.0.1:7420", .scope: "[\"muong-lay\"]"])
+                try await store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+                try store.connect(toHubAt: "127.0.0.1:7420")
+                try store.recordScope(["muong-lay"])
                 try store.upsertUnits([Plan.Unit(id: "muong-lay.na-lay", name: "Phường Na Lay", kind: .direct, parent: "muong-lay")])
                 try await store.writer.write { db in
                     try db.execute(sql: """
@@ -69,12 +75,13 @@ import Testing
                 try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE name IN ('meta', 'units') AND sql LIKE '%WITHOUT ROWID%'")
             }
             #expect(withoutRowID.isEmpty)
-            #expect(try reopened.syncState().hubAddress == "127.0.0.1:7420" && reopened.syncState().scope == ["muong-lay"])
+            let reopenedState = try await reopened.syncState()
+            #expect(reopenedState.hubAddress == "127.0.0.1:7420" && reopenedState.scope == ["muong-lay"])
             #expect(reopened.units.contains { $0.id == "muong-lay.na-lay" })
             #expect(try reopened.dataset().values.first?.current.value == "done")
             var states = reopened.observeSyncState().makeAsyncIterator()
             let first = try await states.next()
-            try reopened.setMeta([.lastSync: "1"])
+            try await reopened.recordSyncEnded(at: 1)
             let second = try await states.next()
             #expect(first?.lastSync == nil && second?.lastSync == 1)
             #expect(try reopened.integrityCheck() == "ok")

@@ -12,7 +12,7 @@ import Testing
             #expect(store.units == builtInPlan.units)
             #expect(try store.operationCount() == 0)
             #expect(try store.lastSequence(of: "dev-a") == 0)
-            #expect(try store.meta(.device) == "dev-a")
+            #expect(try store.device == "dev-a")
             #expect(try store.scope() == nil)
             #expect(try store.integrityCheck() == "ok")
             let data = try store.dataset()

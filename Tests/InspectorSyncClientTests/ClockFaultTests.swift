@@ -57,7 +57,7 @@ struct ClockFaultTests {
 
         // dev-fast edits before it ever measured its offset: its stamp is a week ahead.
         let before = ReplicaStore.systemClock()
-        let ahead = try fast.store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+        let ahead = try await fast.store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
         #expect(ahead.timestamp.millis > ReplicaStore.systemClock() + 6 * Self.day)
         // Its first handshake tells it the offset; the op never left it, so its time is corrected before the push.
         let first = try await Self.sync(fast, hub)
@@ -72,11 +72,11 @@ struct ClockFaultTests {
         let pulled = try await Self.sync(slow, hub)
         #expect(pulled.pulled == 1)
         slow.clock.shift(by: -3_600_000)
-        let later = try slow.store.set(unit: "muong-lay", item: "II.4", field: "status", value: "in_progress")
+        let later = try await slow.store.set(unit: "muong-lay", item: "II.4", field: "status", value: "in_progress")
         #expect(later.timestamp > corrected.timestamp, "an edit made after seeing another must order after it: \(later.timestamp) vs \(corrected.timestamp)")
         #expect(try slow.store.dataset(unitIDs: ["muong-lay"]).values.first { $0.item == "II.4" && $0.field == "status" }?.current.value == "in_progress")
         // dev-fine edits the field last, in true time, with a true clock: it wins.
-        let last = try fine.store.set(unit: "muong-lay", item: "II.4", field: "status", value: "not_started")
+        let last = try await fine.store.set(unit: "muong-lay", item: "II.4", field: "status", value: "not_started")
         #expect(last.timestamp > later.timestamp)
         for _ in 0..<2 { for device in [slow, fine, fast] { _ = try await Self.sync(device, hub) } }
 
@@ -98,7 +98,7 @@ struct ClockFaultTests {
         _ = try await Self.sync(jumpy, hub)
         // After its sync, the clock jumps a day ahead; an edit is stamped with it, and leaves in a bundle.
         jumpy.clock.shift(by: Self.day)
-        let ahead = try jumpy.store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+        let ahead = try await jumpy.store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
         _ = try BundleTransfer.export(from: jumpy.store, to: URL(fileURLWithPath: directory.path("jumpy.bundle")))
         let before = ReplicaStore.systemClock()
         let summary = try await Self.sync(jumpy, hub)
@@ -153,7 +153,7 @@ struct ClockFaultTests {
             let device = devices[id]!
             device.clock.shift(by: -Self.day)
             let seenMax = try device.store.operations(includingSetAside: false).map(\.operation.timestamp).max()!
-            let edit = try device.store.set(unit: "muong-lay", item: "II.6.c", field: "staff_count", value: "77")
+            let edit = try await device.store.set(unit: "muong-lay", item: "II.6.c", field: "staff_count", value: "77")
             #expect(edit.timestamp > seenMax, "\(id): a new edit orders before what it saw")
             _ = try await Self.sync(device, hub)
         }

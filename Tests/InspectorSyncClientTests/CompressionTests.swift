@@ -26,6 +26,10 @@ struct ClientCompressionTests {
     @Test func devicesWithAndWithoutCompressionConvergeAndTheCompressedOneSendsFewerBytes() async throws {
         let setup = try await Setup()
         let (a, b) = (setup.a, setup.b)
+        // Both have synced once, so their pulls are in full (not a new device's compact first sync,
+        // PROTOCOL.md 11.6) and carry the same volume each way.
+        _ = try await setup.sync(a)
+        _ = try await setup.sync(b)
         try record(a, 150)
         try record(b, 150)
         let pushedA = try await setup.sync(a, compresses: true)
@@ -63,6 +67,7 @@ struct ClientCompressionTests {
         let directory = TemporaryDirectory()
         let a = try makeDevice(directory, "dev-a")
         let b = try makeDevice(directory, "dev-b")
+        _ = try await SyncClient(store: b, address: hub.address, token: tokenB, compresses: true).sync()   // not new any more: full pulls
         try record(a, 20)
         let offering = try await SyncClient(store: a, address: hub.address, token: token, compresses: true).sync()
         #expect(offering.pushed == 40 && offering.confirmed == 40)
@@ -85,7 +90,7 @@ struct ClientCompressionTests {
             let store = try makeDevice(directory, "dev-a")
             let offer = compresses ? ",\"compress\":[\"deflate\"]" : ""
             let transcript = try Transcript(name: "compress-\(chosen)", text: """
-                C: hello {"version":1,"device":"dev-a","token":"<token:dev-a>","time":0,"plan_digest":"<plan-digest>"\(offer)}
+                C: hello {"version":1,"device":"dev-a","token":"<token:dev-a>","time":0,"plan_digest":"<plan-digest>"\(offer),"cursor":0,"compact":true}
                 S: welcome {"version":1,"time":<hub-time>,"confirmed":0,"scope":["muong-lay"],"units":[{"id":"muong-lay","name":"UBND thị xã Mường Lay","kind":"direct","parent":null}],"plan_digest":"<plan-digest>","compress":"\(chosen)"}
                 S: <closed>
                 """)
@@ -110,7 +115,7 @@ struct ClientCompressionTests {
     @Test func aSubUnitAddedAtTheHubDuringASyncReachesTheDevice() async throws {
         let setup = try await Setup()
         let a = setup.a
-        try a.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+        try await a.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
         let hubStore = setup.hub.store
         let subUnit = Plan.Unit(id: "muong-lay.na-lay", name: "Phường Na Lay", kind: .direct, parent: "muong-lay")
         let op = Op.set(device: "dev-b", sequence: 1, timestamp: ts(1_718_845_320_000, 0, "dev-b"),
@@ -118,7 +123,7 @@ struct ClientCompressionTests {
         let hook = Mutex<(any Error)?>(nil)
         // After the push is acknowledged and before the pull: the hub gains a sub-unit and an op on it.
         let client = try SyncClient(store: a, responseTimeout: .seconds(20), progress: { event in
-            guard case .pushing = event else { return }
+            guard case .pushing(let done, _) = event, done > 0 else { return }
             do {
                 try hubStore.addUnit(subUnit)
                 try hubStore.replica.merge([op])

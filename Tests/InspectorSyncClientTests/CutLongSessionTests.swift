@@ -201,7 +201,7 @@ struct CutLongSessionTests {
             let label = "\(session), cut \(index + 1) of \(offsets.count), \(direction.rawValue) after \(offset) bytes (line \(line + 1))"
             relay.arm(hubPort: run.hubPort, deviceToHub: direction == .deviceToHub ? rule : nil, hubToDevice: direction == .hubToDevice ? rule : nil)
             let before = (held: try hubHeld(run, others: session.pulls), pulled: try devicePulled(run, own: session.pushes),
-                          cursor: Int64(try run.device.meta(.pullCursor) ?? "0") ?? 0)
+                          cursor: try await run.device.syncState().pullCursor)
             do {
                 let summary = try await run.sync(fixture, via: relay.address)
                 Issue.record("\(label): the sync was not cut (\(summary)); the session did not resend that line")
@@ -213,7 +213,7 @@ struct CutLongSessionTests {
             let recording = relay.recording
             try #require(recording.isCut, "\(label): the relay did not cut")
             let held = try hubHeld(run, others: session.pulls), pulled = try devicePulled(run, own: session.pushes)
-            let told = Int64(try run.device.meta(.hubConfirmedSequence) ?? "0") ?? 0
+            let told = try await run.device.syncState().confirmed
             let expected = bounds(recording, pushedFloor: before.held.highest, pulledFloor: before.pulled.count)
             #expect(held.isExactlyOnce && pulled.isExactlyOnce, "\(label): the hub holds \(held) of dev-a, the device \(pulled) of dev-b")
             #expect(expected.pushed.contains(held.highest),

@@ -122,7 +122,7 @@ struct DeliveryOrderTests {
         }
         var pulledApplied = 0
         for batch in pulled {
-            pulledApplied += try inOrder.merge(batch.ops, meta: [.pullCursor: String(batch.cursor)]).applied
+            pulledApplied += try inOrder.merge(batch.ops, pullCursor: batch.cursor).applied
         }
         #expect(pulledApplied == allOps.count, "\(label)")
         var redelivered: [[Op]] = []

@@ -91,7 +91,7 @@ struct FaultScheduleTests {
                                  responseTimeout: .seconds(20), compresses: compresses).sync()
         }
         func checkBelief(_ device: Device, _ step: Int) async throws {
-            let told = Int64(try device.store.meta(.hubConfirmedSequence) ?? "0") ?? 0
+            let told = try await device.store.syncState().confirmed
             let held = try await hub.store.confirmed(device: device.id)
             #expect(told <= held, "\(label), step \(step): \(device.id) believes #\(told), the hub confirms #\(held)")
         }

@@ -62,8 +62,10 @@ struct ClientVectorReplayTests {
         // What the device must have kept, read from the transcript's hub lines.
         let expected = try Expectations(transcript, substitutions: substitutions)
         #expect(summary.confirmed == expected.confirmed)
-        #expect(try store.meta(.hubConfirmedSequence) == String(expected.confirmed))
-        #expect(try store.meta(.pullCursor) == String(expected.cursor))
+        let savedConfirmed = try await store.syncState().confirmed
+        #expect(savedConfirmed == expected.confirmed)
+        let savedCursor = try await store.syncState().pullCursor
+        #expect(savedCursor == expected.cursor)
         #expect(summary.refused.map(\.sequence) == expected.refused)
         #expect(summary.pulled == expected.pulled.count)
         #expect(summary.pushed == expected.applied)

@@ -249,10 +249,11 @@ struct Benchmark {
         let child = try HubProcess.start(db: hubPath)
         defer { child.stop() }
         let probe = try ReplicaStore.create(at: path("probe-\(history).sqlite"), device: "probe", plan: plan)
-        // The probe has already received the history: its cursor is at the end of the hub's log.
-        try probe.setMeta([.pullCursor: String(history)])
+        // The probe catches up first (untimed): a new device's compact sync brings the state, not the
+        // history (PROTOCOL.md 11.6); then its cursor is at the end of the hub's log.
         let client = try SyncClient(store: probe, address: HubAddress(parsing: child.address), token: token)
         _ = try await client.sync()
+        guard try await probe.syncState().pullCursor == Int64(history) else { throw BenchmarkError("the probe did not catch up") }
         var times: [Double] = []
         for round in 0..<7 {
             try probe.set(unit: "don-vi-1", item: "II.1", field: "score", value: String(round))
@@ -312,7 +313,9 @@ struct Benchmark {
         let device = try ReplicaStore.create(at: path("fresh.sqlite"), device: "fresh", plan: plan)
         let mark = ProgressMark(every: 100_000)
         let client = try SyncClient(store: device, address: HubAddress(parsing: child.address), token: token, progress: { progress in
-            if case .pulling(let received) = progress, mark.passes(received) { logProgress("bootstrap: fresh device pulled \(received) ops") }
+            if case .pulling(let received, let total) = progress, mark.passes(received) {
+                logProgress("bootstrap: fresh device pulled \(received) of \(total.map(String.init) ?? "?") ops")
+            }
         })
         log("bootstrap: a fresh device syncs")
         var syncing = Duration.zero

@@ -1,0 +1,103 @@
+import GRDB
+import InspectorCore
+
+// The queries of the operation log that only the hub needs: what it sends a device, its log's end,
+// and which operations a range of positions holds. The hub's component (InspectorHub) owns its own
+// tables in the same file; it reads the log through these, never with its own SQL.
+
+extension ReplicaStore {
+    /// A slice of the log for one device's pull.
+    package struct LogBatch: Sendable {
+        /// The operations, in log order.
+        package var ops: [Op]
+        /// The last log position examined: the next pull starts after it.
+        package var cursor: Int64
+        /// Whether the log holds more for this device after `cursor`.
+        package var more: Bool
+    }
+
+    /// The condition that leaves out a `set` op superseded by a later `set` op of the same author on
+    /// the same field (a compact pull, PROTOCOL.md 11.6): the merged state and the conflict ledger
+    /// read only each author's latest value of a field, so the state is the same without it.
+    static let notSuperseded = """
+        NOT (kind = 'set' AND EXISTS (
+            SELECT 1 FROM ops AS later INDEXED BY ops_by_field
+            WHERE later.kind = 'set' AND later.unit = ops.unit AND later.item = ops.item AND later.field = ops.field
+              AND later.device = ops.device AND later.set_aside = 0
+              AND (later.ms > ops.ms OR (later.ms = ops.ms AND later.counter > ops.counter))))
+        """
+
+    /// The next operations for a device: after `cursor`, of `units`, not `excludedDevice`'s own, at most
+    /// `limit` of them and at most `byteBudget` by `size` (at least one; the hub measures wire bytes);
+    /// when `compact`, without the `set` ops a later one of the same author on the same field supersedes.
+    ///
+    /// The returned cursor is the last position examined, so a later pull never scans the same
+    /// history again; when nothing is left it is the log's end.
+    package func logBatch(after cursor: Int64, limit: Int, units: [String], excluding excludedDevice: String, compact: Bool = false,
+                          byteBudget: Int, size: @escaping @Sendable (Op) -> Int) async throws -> LogBatch {
+        let units = units.sorted()
+        return try await read { db in
+            let placeholders = units.map { _ in "?" }.joined(separator: ",")
+            let sql = """
+                SELECT position, \(Op.selectColumns) FROM ops
+                WHERE position > ? AND device != ? AND unit IN (\(placeholders))\(compact ? " AND " + Self.notSuperseded : "")
+                ORDER BY position LIMIT ?
+                """
+            var arguments: [any DatabaseValueConvertible] = [cursor, excludedDevice]
+            arguments.append(contentsOf: units)
+            arguments.append(limit)
+            let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments))
+            var ops: [Op] = []
+            ops.reserveCapacity(rows.count)
+            var bytes = 0
+            for row in rows {
+                let op = Op(row: row, offset: 1)
+                bytes += size(op)
+                if !ops.isEmpty && bytes > byteBudget {
+                    // Stop before the line would grow too long; the cursor is the last op sent.
+                    let previous: Int64 = rows[ops.count - 1][0]
+                    return LogBatch(ops: ops, cursor: previous, more: true)
+                }
+                ops.append(op)
+            }
+            if rows.count == limit, let last = rows.last {
+                return LogBatch(ops: ops, cursor: last[0], more: true)
+            }
+            return LogBatch(ops: ops, cursor: max(try Self.logEnd(db), cursor), more: false)
+        }
+    }
+
+    /// How many operations of `units`, not `excludedDevice`'s own, the log holds after `cursor`
+    /// (when `compact`, leaving out those a compact pull leaves out).
+    package func logCount(after cursor: Int64, units: [String], excluding excludedDevice: String, compact: Bool = false) async throws -> Int {
+        try await read { db in
+            let placeholders = units.map { _ in "?" }.joined(separator: ",")
+            var arguments: [any DatabaseValueConvertible] = [cursor, excludedDevice]
+            arguments.append(contentsOf: units)
+            return try Int.fetchOne(db, sql: """
+                SELECT COUNT(*) FROM ops WHERE position > ? AND device != ? AND unit IN (\(placeholders))\(compact ? " AND " + Self.notSuperseded : "")
+                """, arguments: StatementArguments(arguments)) ?? 0
+        }
+    }
+
+    /// The log's last position (0 when empty), read inside an open transaction.
+    package static func logEnd(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(position) FROM ops")) ?? 0
+    }
+
+    /// The sequence numbers of `device`'s operations after `sequence`, ascending, read inside an open transaction.
+    package static func sequences(_ db: Database, of device: String, after sequence: Int64) throws -> [Int64] {
+        try Int64.fetchAll(db.cachedStatement(sql: "SELECT seq FROM ops WHERE device = ? AND seq > ? ORDER BY seq"),
+                           arguments: [device, sequence])
+    }
+
+    /// The identities (`device#seq`) of the operations at these log positions, read inside an open transaction.
+    package static func operationIdentities(_ db: Database, positions: ClosedRange<Int64>) throws -> [String] {
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT device, seq FROM ops WHERE position BETWEEN ? AND ? ORDER BY position"),
+                         arguments: [positions.lowerBound, positions.upperBound]).map { row in
+            let device: String = row[0]
+            let sequence: Int64 = row[1]
+            return "\(device)#\(sequence)"
+        }
+    }
+}
