@@ -23,8 +23,8 @@ extension ReplicaStore {
         NOT (kind = 'set' AND EXISTS (
             SELECT 1 FROM ops AS later INDEXED BY ops_by_field
             WHERE later.kind = 'set' AND later.unit = ops.unit AND later.item = ops.item AND later.field = ops.field
-              AND later.device = ops.device AND later.set_aside = 0
-              AND (later.ms > ops.ms OR (later.ms = ops.ms AND later.counter > ops.counter))))
+              AND later.device = ops.device AND (later.ms, later.counter) > (ops.ms, ops.counter)
+              AND later.set_aside = 0))
         """
 
     /// The next operations for a device: after `cursor`, of `units`, not `excludedDevice`'s own, at most
