@@ -98,6 +98,12 @@ public struct ProtocolFuzzer: Sendable {
             return
         }
         report.decoded += 1
+        // The hand-written reader of push and ops lines (a fast path) agrees with the full reader.
+        do {
+            if try LineCodec.decodeInFull(line) != message { fail("the fast path and the full reader read a '\(message.verb)' line differently") }
+        } catch {
+            fail("a '\(message.verb)' line read by the fast path is refused by the full reader (\(error.code))")
+        }
         let encoded = LineCodec.encode(message)
         guard encoded.last == 0x0A, !encoded.dropLast().contains(0x0A) else {
             fail("the re-encoded line holds a newline inside it")

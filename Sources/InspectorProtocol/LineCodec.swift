@@ -115,6 +115,20 @@ public enum LineCodec {
     /// - Throws: ``ProtocolError`` `bad_line`, `unknown_verb`, `bad_message` or `invalid_op`.
     public static func decode<Bytes: Collection<UInt8>>(_ line: Bytes) throws(ProtocolError) -> Message {
         let (verb, body) = try split(line)
+        // `push` and `ops` lines in this implementation's own form are read by hand, in one pass;
+        // anything else (and any op that does not read) goes to the full reader below.
+        if verb == "push" || verb == "ops", let message = OpsLineReader.read(verb: verb, body: body) { return message }
+        return try decodeInFull(verb: verb, body: body)
+    }
+
+    /// Reads one line (without its `\n`) with the full reader only, never the hand-written fast path:
+    /// for the tests and the fuzzer, which check that the two agree.
+    package static func decodeInFull<Bytes: Collection<UInt8>>(_ line: Bytes) throws(ProtocolError) -> Message {
+        let (verb, body) = try split(line)
+        return try decodeInFull(verb: verb, body: body)
+    }
+
+    private static func decodeInFull(verb: String, body: Data) throws(ProtocolError) -> Message {
         switch verb {
         case "hello":
             let wire: HelloWire = try decodeBody(body, verb)
