@@ -182,7 +182,7 @@ let package = Package(
         ),
         .testTarget(
             name: "InspectorReportsTests",
-            dependencies: ["InspectorCore", "InspectorPlans", "InspectorReports"],
+            dependencies: ["InspectorTestSupport", "InspectorCore", "InspectorPlans", "InspectorReports"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -246,6 +246,7 @@ let package = Package(
         .testTarget(
             name: "EndToEndTests",
             dependencies: [
+                "InspectorTestSupport",
                 "inspector",
                 "hub",
                 "MuongLayInspection",
@@ -264,6 +265,7 @@ let package = Package(
         .testTarget(
             name: "InspectorFaultTests",
             dependencies: [
+                "InspectorTestSupport",
                 "InspectorCore",
                 "InspectorPlans",
                 "InspectorStore",

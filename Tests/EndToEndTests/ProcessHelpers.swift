@@ -1,4 +1,5 @@
 import Foundation
+import InspectorTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -108,7 +109,7 @@ func runBlocking(_ executable: String, _ arguments: [String], in directory: URL?
     let exited = DispatchSemaphore(value: 0)
     process.terminationHandler = { _ in exited.signal() }
     let started = Date()
-    do { try process.run() } catch { throw ProcessError.launch("\(executable): \(error)") }
+    do { try ProcessLaunchGate.launch { try process.run() } } catch { throw ProcessError.launch("\(executable): \(error)") }
     let outData = Locked(Data()), errData = Locked(Data())
     let readers = DispatchGroup()
     for (pipe, box) in [(out, outData), (err, errData)] {
@@ -183,7 +184,7 @@ final class ChildProcess: @unchecked Sendable {
             finished.withLock { $0 = true }
             exited.signal()
         }
-        do { try process.run() } catch { throw ProcessError.launch("\(executable): \(error)") }
+        do { try ProcessLaunchGate.launch { try process.run() } } catch { throw ProcessError.launch("\(executable): \(error)") }
         for (pipe, box) in [(out, stdoutLines), (err, stderrLines)] {
             DispatchQueue.global().async(group: readers) {
                 let handle = pipe.fileHandleForReading

@@ -1,4 +1,5 @@
 import Foundation
+import InspectorTestSupport
 import InspectorCore
 import InspectorHub
 import InspectorProtocol
@@ -122,6 +123,12 @@ extension FaultTests {
 
         @Test("1,000 connections that never authenticate or trickle bytes are closed by the deadlines; a real sync beside them takes under twice its normal time")
         func aThousandSlowConnections() async throws {
+            // Two thousand descriptors in this process: no child process may be launched meanwhile
+            // (Foundation's Process.run() over-reads /proc/self/fd then; see ProcessLaunchGate).
+            try await ProcessLaunchGate.holdingManyDescriptors { try await thousandSlowConnections() }
+        }
+
+        func thousandSlowConnections() async throws {
             let total = Self.silent + Self.trickleBeforeHello + Self.trickleAfterHello
             let fileLimit = raiseOpenFileLimit(to: UInt64(total * 2 + 512))
             try #require(fileLimit >= UInt64(total * 2 + 256), "the open-file limit is \(fileLimit); 1,000 connections need both ends in this process")

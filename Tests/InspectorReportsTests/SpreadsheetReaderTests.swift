@@ -1,4 +1,5 @@
 import Foundation
+import InspectorTestSupport
 import InspectorCore
 import Testing
 @testable import InspectorReports
@@ -35,7 +36,7 @@ import Testing
                                  "--outdir", folder.path, folder.appendingPathComponent("\(name).csv").path]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            try ProcessLaunchGate.launch { try process.run() }
             process.waitUntilExit()
             #expect(process.terminationStatus == 0, "LibreOffice failed to convert \(name).csv")
         }
@@ -81,7 +82,7 @@ import Testing
         process.arguments = ["python3", "-c", script, xlsx.path]
         let pipe = Pipe()
         process.standardOutput = pipe
-        try process.run()
+        try ProcessLaunchGate.launch { try process.run() }
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         #expect(process.terminationStatus == 0)
