@@ -63,6 +63,10 @@ extension EndToEnd {
                 var acknowledged: [String: Int64] = [:]
                 var completed = 0, failed = 0
                 var delays: [Int] = []
+                // The kill comes a random time into the syncs, up to `longest` ms: halved after a round
+                // that no kill cut (the syncs were faster than the window), doubled after one that cut
+                // every sync, so the kills keep landing inside syncs on a fast machine and a slow one.
+                var longest = 300
                 for kill in 1...Self.hubKills {
                     for device in Self.pushers {
                         let store = try ReplicaStore.open(at: db(device))
@@ -71,15 +75,17 @@ extension EndToEnd {
                         try store.connect(toHubAt: hub.address)
                     }
                     let syncs = try Self.pushers.map { try ws.spawn(Products.inspector, ["sync", "--quiet", "--db", db($0)]) }
-                    let delay = Int.random(in: 20...300, using: &random)
+                    let delay = Int.random(in: 0...longest, using: &random)
                     delays.append(delay)
                     try await Task.sleep(for: .milliseconds(delay))
                     await hub.kill()
+                    var cutThisRound = 0
                     for sync in syncs {
                         let exited = try await offThread { sync.waitForExit(timeout: 60) }
                         try #require(exited, "kill \(kill): a sync did not end after the hub died")
-                        if sync.status == 0 { completed += 1 } else { failed += 1 }
+                        if sync.status == 0 { completed += 1 } else { failed += 1; cutThisRound += 1 }
                     }
+                    if cutThisRound == 0 { longest = max(4, longest / 2) } else if cutThisRound == syncs.count { longest = min(300, longest * 2) }
                     // What each device was told the hub holds (the welcome's and every push's confirmed number).
                     for device in Self.pushers {
                         let told = try await ReplicaStore.open(at: db(device)).syncState().confirmed
@@ -104,7 +110,7 @@ extension EndToEnd {
                     }
                     hub = try await ws.startHub(hubDB)
                 }
-                lap("\(Self.hubKills) hub kills: \(completed) syncs completed before the kill, \(failed) cut; delays \(delays.min()!)…\(delays.max()!) ms; acknowledged \(acknowledged.sorted { $0.key < $1.key })")
+                lap("\(Self.hubKills) hub kills: \(completed) syncs completed before the kill, \(failed) cut; delays \(delays.min()!)…\(delays.max()!) ms (window now \(longest) ms); acknowledged \(acknowledged.sorted { $0.key < $1.key })")
                 #expect(failed > 0, "no sync was ever cut by the hub's death")
 
                 // Everyone finishes: every device pushes the rest, then every device pulls everything.
@@ -135,18 +141,19 @@ extension EndToEnd {
                     let remaining = hubPositions.count - heldBefore
                     if remaining < 3000 { break }
                     let sync = try ws.spawn(Products.inspector, ["sync", "--db", pullerDB])
-                    // Half the kills after a random progress line ("pulled N", from 2,000 on), half after a random delay.
+                    // Half the kills right after a random progress line ("pulled N", from 1,000 on), half after a
+                    // short random delay: a pull now runs at tens of thousands of ops a second, so a kill
+                    // that waits lands after the whole pull.
                     if deviceKillsDone % 2 == 0 {
-                        let threshold = Int.random(in: 2...min(3, remaining / 1000 - 1), using: &random) * 1000
+                        let threshold = Int.random(in: 1...min(2, remaining / 1000 - 1), using: &random) * 1000
                         let line = try await offThread { sync.waitForLine(onStderr: true, timeout: 120) { line in
                             let trimmed = line.trimmingCharacters(in: .whitespaces)
                             // "pulled N/TOTAL"
                             return trimmed.hasPrefix("pulled ") && (Int(trimmed.dropFirst("pulled ".count).prefix { $0 != "/" }) ?? 0) >= threshold
                         } }
                         try #require(line != nil, "the pull never reported \(threshold): \(sync.stderr) \(sync.stdout)")
-                        try await Task.sleep(for: .milliseconds(Int.random(in: 0...40, using: &random)))
                     } else {
-                        try await Task.sleep(for: .milliseconds(Int.random(in: 30...300, using: &random)))
+                        try await Task.sleep(for: .milliseconds(Int.random(in: 10...120, using: &random)))
                     }
                     let child = sync
                     try await offThread { child.killNow() }

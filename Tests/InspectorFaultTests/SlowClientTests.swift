@@ -139,7 +139,7 @@ extension FaultTests {
             // Each device on a sub-unit of its own: every sync pushes 300 ops and pulls none, so all do the same work.
             var tokens: [String: String] = [:]
             var units: [String: Plan.Unit] = [:]
-            let names = (1...(2 * Self.syncsPerMeasure)).map { "dev-\($0)" }
+            let names = (1...(3 * Self.syncsPerMeasure)).map { "dev-\($0)" }
             for name in names {
                 let unit = Plan.Unit(id: "so-y-te.\(name)", name: "Phòng \(name)", kind: .direct, parent: "so-y-te")
                 try store.addUnit(unit)
@@ -199,15 +199,21 @@ extension FaultTests {
                 }
                 return most
             }
-            let loaded = try await Self.timedSyncs(Array(names.suffix(Self.syncsPerMeasure)), hub: hub, tokens: tokens, units: units, directory: directory)
+            let loaded = try await Self.timedSyncs(Array(names.dropFirst(Self.syncsPerMeasure).prefix(Self.syncsPerMeasure)), hub: hub, tokens: tokens,
+                                                   units: units, directory: directory)
             let openAfter = hub.running.connectionCount
             let loadedEnded = ContinuousClock.now
             sampler.cancel()
             let mostOpen = await sampler.value
             await driver.value
+            // The normal time again, once the swarm is gone: the machine's own load (other suites run
+            // beside this one) changes from moment to moment, so the loaded syncs are held against the
+            // slower of the two normal measurements, taken just before and just after them.
+            let normalAfter = try await Self.timedSyncs(Array(names.suffix(Self.syncsPerMeasure)), hub: hub, tokens: tokens, units: units,
+                                                        directory: directory)
 
-            let (normalTime, loadedTime) = (Self.median(normal), Self.median(loaded))
-            print("[aThousandSlowConnections] a sync of \(Self.opsPerSync) ops: normal \(normal) (median \(normalTime)); beside \(total) hostile connections \(loaded) (median \(loadedTime)); hub connections open before/most/after the loaded syncs: \(openBefore)/\(mostOpen)/\(openAfter); the loaded syncs ended \(loadedEnded - swarmStarted) after the swarm started")
+            let (normalTime, loadedTime) = (max(Self.median(normal), Self.median(normalAfter)), Self.median(loaded))
+            print("[aThousandSlowConnections] a sync of \(Self.opsPerSync) ops: normal \(normal) before, \(normalAfter) after (the slower median \(normalTime)); beside \(total) hostile connections \(loaded) (median \(loadedTime)); hub connections open before/most/after the loaded syncs: \(openBefore)/\(mostOpen)/\(openAfter); the loaded syncs ended \(loadedEnded - swarmStarted) after the swarm started")
             // The loaded syncs ran while the hub held all 1,000 hostile connections (plus the sync's own).
             #expect(mostOpen >= total, "the hub never held the \(total) hostile connections while the loaded syncs ran (at most \(mostOpen))")
             #expect(loadedTime < normalTime * 2, "a sync beside 1,000 slow connections took \(loadedTime), normally \(normalTime)")
