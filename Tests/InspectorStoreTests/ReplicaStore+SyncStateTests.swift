@@ -34,6 +34,23 @@ import Testing
         }
     }
 
+    /// Setting the hub: an empty address or token, or the hub's own replica, is refused and changes nothing.
+    @Test func connectingRefusesAnEmptyAddressOrTokenAndTheHubsReplica() async throws {
+        try await withTemporaryDirectory { dir in
+            let a = try makeStore(in: dir, device: "dev-a", clock: ManualClock())
+            try a.connect(toHubAt: "127.0.0.1:7420", token: "t0ken")
+            #expect(thrown { try a.connect(toHubAt: "") }.code == "invalid_argument")
+            #expect(thrown { try a.connect(toHubAt: "10.0.0.5:7420", token: "") }.code == "invalid_argument")
+            #expect(try a.hubLink() == ReplicaStore.HubLink(address: "127.0.0.1:7420", token: "t0ken"))
+            try a.connect(toHubAt: "10.0.0.5:7420")   // a hub that moved: the token stays
+            #expect(try a.hubLink() == ReplicaStore.HubLink(address: "10.0.0.5:7420", token: "t0ken"))
+            let hub = try ReplicaStore.createHub(at: dir.appendingPathComponent("hub.sqlite").path, plan: builtInPlan, durability: .full,
+                                                 clock: ManualClock().read)
+            #expect(thrown { try hub.connect(toHubAt: "127.0.0.1:7420", token: "t") }.code == "invalid_argument")
+            #expect(try hub.hubLink() == nil)
+        }
+    }
+
     @Test func theStateIsObservedAsEditsAreCommitted() async throws {
         try await withTemporaryDirectory { dir in
             let a = try makeStore(in: dir, device: "dev-a", clock: ManualClock())

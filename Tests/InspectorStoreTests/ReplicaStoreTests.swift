@@ -72,6 +72,22 @@ import Testing
         }
     }
 
+    /// `hub` names the hub's own operations: a device may not take it (it would merge as the hub).
+    @Test func createRefusesTheHubsReservedIDAndRecordsTheRole() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.appendingPathComponent("x.sqlite").path
+            let error = thrown { _ = try ReplicaStore.create(at: path, device: "hub", plan: builtInPlan) }
+            #expect(error.code == "invalid_device_id" && error.message.contains("reserved"), "\(error)")
+            #expect(!FileManager.default.fileExists(atPath: path))
+            let device = try ReplicaStore.create(at: path, device: "dev-a", plan: builtInPlan)
+            #expect(device.role == .device)
+            let hub = try ReplicaStore.createHub(at: dir.appendingPathComponent("hub.sqlite").path, plan: builtInPlan, durability: .full,
+                                                 clock: ReplicaStore.systemClock)
+            let reopened = try ReplicaStore.open(at: dir.appendingPathComponent("hub.sqlite").path)
+            #expect(hub.role == .hub && reopened.role == .hub)
+        }
+    }
+
     @Test func openRefusesAMissingFile() throws {
         try withTemporaryDirectory { dir in
             let path = dir.appendingPathComponent("none.sqlite").path
