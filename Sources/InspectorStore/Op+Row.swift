@@ -2,16 +2,11 @@ import GRDB
 import InspectorCore
 
 extension Op {
-    /// The columns of the `ops` table, in the order of ``insertArguments``.
+    /// Appends an op to the `ops` table (``ReplicaStore/insert(_:into:using:)`` binds its 11 parameters).
     static let insertSQL = """
         INSERT INTO ops (device, seq, ms, counter, kind, unit, item, field, finding, finding_kind, value)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING
         """
-
-    var insertArguments: StatementArguments {
-        [device, sequence, timestamp.millis, timestamp.counter, kind.rawValue, unit, item, field, finding,
-         findingKind?.rawValue, value]
-    }
 
     /// The columns to select from `ops` for ``init(row:offset:)``.
     public static let selectColumns = "device, seq, ms, counter, kind, unit, item, field, finding, finding_kind, value"

@@ -101,7 +101,7 @@ extension ReplicaStore {
     }
 
     private static func findingLocation(_ db: Database, _ id: String) throws -> FindingLocation? {
-        try Row.fetchOne(db, sql: "SELECT unit, item FROM findings WHERE id = ?", arguments: [id]).map {
+        try Row.fetchOne(db, sql: "SELECT unit, item FROM finding_rows WHERE id = ?", arguments: [id]).map {
             FindingLocation(unit: $0["unit"], item: $0["item"])
         }
     }
@@ -131,8 +131,8 @@ extension ReplicaStore {
             // Set-aside ops are out of the state and never sent: the clock does not follow them
             // (one re-recorded after `clock_ahead` must not inherit the time it replaces).
             var (millis, counter): (Int64, Int64) = (meta.millis, meta.counter)
-            let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM ops WHERE device = ?"), arguments: [device]) ?? 0
-            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT ms, counter FROM ops WHERE device = ? AND set_aside = 0 ORDER BY seq DESC LIMIT 1"),
+            let last = try Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM ops WHERE device = (SELECT id FROM names WHERE name = ?)"), arguments: [device]) ?? 0
+            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT ms, counter FROM op_rows WHERE device_id = (SELECT id FROM names WHERE name = ?) AND set_aside = 0 ORDER BY seq DESC LIMIT 1"),
                                           arguments: [device]) {
                 let ownMillis: Int64 = row[0], ownCounter: Int64 = row[1]
                 if (ownMillis, ownCounter) > (millis, counter) { (millis, counter) = (ownMillis, ownCounter) }

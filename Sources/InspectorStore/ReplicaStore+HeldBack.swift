@@ -73,7 +73,7 @@ extension ReplicaStore {
                         // An op that conflicts with a held one (same identity, other content) is held
                         // back before it can stand for a finding a later retraction names.
                         let identity = "\(pulled.op.device)#\(pulled.op.sequence)"
-                        let held = try batch[identity] ?? Row.fetchOne(writers.existing, arguments: [pulled.op.device, pulled.op.sequence]).map({ Op(row: $0) })
+                        let held = try batch[identity] ?? writers.held(device: pulled.op.device, sequence: pulled.op.sequence)
                         if let held, held != pulled.op {
                             throw StoreError(.conflictingOp, "operation \(pulled.op.device)#\(pulled.op.sequence) differs from the one already held under that number")
                         }

@@ -20,10 +20,10 @@ extension ReplicaStore {
     /// the same field (a compact pull, PROTOCOL.md 11.6): the merged state and the conflict ledger
     /// read only each author's latest value of a field, so the state is the same without it.
     static let notSuperseded = """
-        NOT (kind = 'set' AND EXISTS (
+        NOT (kind_code = 0 AND EXISTS (
             SELECT 1 FROM ops AS later INDEXED BY ops_by_field
-            WHERE later.kind = 'set' AND later.unit = ops.unit AND later.item = ops.item AND later.field = ops.field
-              AND later.device = ops.device AND (later.ms, later.counter) > (ops.ms, ops.counter)
+            WHERE later.kind = 0 AND later.unit = op_rows.unit_id AND later.item = op_rows.item_id AND later.field = op_rows.field_id
+              AND later.device = op_rows.device_id AND later.hlc > op_rows.hlc
               AND later.set_aside = 0))
         """
 
@@ -39,7 +39,7 @@ extension ReplicaStore {
         return try await read { db in
             let placeholders = units.map { _ in "?" }.joined(separator: ",")
             let sql = """
-                SELECT position, \(Op.selectColumns) FROM ops
+                SELECT position, \(Op.selectColumns) FROM op_rows
                 WHERE position > ? AND device != ? AND unit IN (\(placeholders))\(compact ? " AND " + Self.notSuperseded : "")
                 ORDER BY position LIMIT ?
                 """
@@ -75,7 +75,7 @@ extension ReplicaStore {
             var arguments: [any DatabaseValueConvertible] = [cursor, excludedDevice]
             arguments.append(contentsOf: units)
             return try Int.fetchOne(db, sql: """
-                SELECT COUNT(*) FROM ops WHERE position > ? AND device != ? AND unit IN (\(placeholders))\(compact ? " AND " + Self.notSuperseded : "")
+                SELECT COUNT(*) FROM op_rows WHERE position > ? AND device != ? AND unit IN (\(placeholders))\(compact ? " AND " + Self.notSuperseded : "")
                 """, arguments: StatementArguments(arguments)) ?? 0
         }
     }
@@ -87,13 +87,13 @@ extension ReplicaStore {
 
     /// The sequence numbers of `device`'s operations after `sequence`, ascending, read inside an open transaction.
     package static func sequences(_ db: Database, of device: String, after sequence: Int64) throws -> [Int64] {
-        try Int64.fetchAll(db.cachedStatement(sql: "SELECT seq FROM ops WHERE device = ? AND seq > ? ORDER BY seq"),
+        try Int64.fetchAll(db.cachedStatement(sql: "SELECT seq FROM ops WHERE device = (SELECT id FROM names WHERE name = ?) AND seq > ? ORDER BY seq"),
                            arguments: [device, sequence])
     }
 
     /// The identities (`device#seq`) of the operations at these log positions, read inside an open transaction.
     package static func operationIdentities(_ db: Database, positions: ClosedRange<Int64>) throws -> [String] {
-        try Row.fetchAll(db.cachedStatement(sql: "SELECT device, seq FROM ops WHERE position BETWEEN ? AND ? ORDER BY position"),
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT device, seq FROM op_rows WHERE position BETWEEN ? AND ? ORDER BY position"),
                          arguments: [positions.lowerBound, positions.upperBound]).map { row in
             let device: String = row[0]
             let sequence: Int64 = row[1]

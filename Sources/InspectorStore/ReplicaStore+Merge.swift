@@ -112,7 +112,7 @@ extension ReplicaStore {
         guard !ids.isEmpty else { return [:] }
         return try await read { db in
             var result: [String: FindingLocation] = [:]
-            let statement = try db.cachedStatement(sql: "SELECT unit, item FROM findings WHERE id = ?")
+            let statement = try db.cachedStatement(sql: "SELECT unit, item FROM finding_rows WHERE id = ?")
             for id in ids {
                 if let row = try Row.fetchOne(statement, arguments: [id]) {
                     result[id] = FindingLocation(unit: row[0], item: row[1])
@@ -171,8 +171,8 @@ extension ReplicaStore {
         var added: [String: FindingLocation] = [:]
         var nextOwn: Int64?
         for op in operations {
-            if op.device == receiver, try !isHeld(op, in: db) {
-                let next = try nextOwn ?? Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM ops WHERE device = ?"), arguments: [receiver]).map { $0 &+ 1 } ?? 1
+            if op.device == receiver, try !writers.holds(op) {
+                let next = try nextOwn ?? Int64.fetchOne(db.cachedStatement(sql: "SELECT MAX(seq) FROM ops WHERE device = (SELECT id FROM names WHERE name = ?)"), arguments: [receiver]).map { $0 &+ 1 } ?? 1
                 guard restoring, op.sequence == next, next < .max else {
                     throw RefusedOperation(device: op.device, sequence: op.sequence, error: CoreError(.ownOperation, restoring
                         ? "operation \(op.device.excerpt(64))#\(op.sequence) does not continue this replica's own operations, which go on at \(next): restore them in order, without a gap"
@@ -182,15 +182,9 @@ extension ReplicaStore {
             }
             try checkReferences(op, in: db, addedInBatch: &added, using: writers, role: role)
             if countingConflicts && op.kind == .set {
-                // Two index lookups (the least and greatest device that set the field), whatever the
-                // number of earlier edits: the field becomes contested when one other device held it.
-                let range = try Row.fetchOne(db.cachedStatement(sql: """
-                    SELECT (SELECT MIN(device) FROM ops INDEXED BY ops_by_field WHERE kind = 'set' AND unit = ?1 AND item = ?2 AND field = ?3),
-                           (SELECT MAX(device) FROM ops INDEXED BY ops_by_field WHERE kind = 'set' AND unit = ?1 AND item = ?2 AND field = ?3)
-                    """), arguments: [op.unit, op.item, op.field])
-                let least: String? = range?[0], greatest: String? = range?[1]
-                if let least, least == greatest, least != op.device,
-                   try !isHeld(op, in: db), conflicted.insert([op.unit, op.item!, op.field!]).inserted {
+                // The field becomes contested when one other device held it.
+                if try writers.isHeldByOneOther(op), try !writers.holds(op),
+                   conflicted.insert([op.unit, op.item!, op.field!]).inserted {
                     result.newConflicts += 1
                 }
             }
@@ -235,64 +229,127 @@ extension ReplicaStore {
         }
     }
 
-    private static func isHeld(_ op: Op, in db: Database) throws -> Bool {
-        try Bool.fetchOne(db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM ops WHERE device = ? AND seq = ?)"),
-                          arguments: [op.device, op.sequence]) ?? false
-    }
-
     /// The statements that append an operation and apply it, prepared once per transaction.
+    ///
+    /// The per-op ones bind through SQLite's C API (``BoundStatement``); making a `Writers`
+    /// tells GRDB's observers that the log and the state change in this transaction.
     struct Writers {
-        let insert: Statement
-        let setValue: Statement
-        let addFinding: Statement
-        let retract: Statement
-        let existing: Statement
+        let names: Names
+        let insert: BoundStatement
+        let setValue: BoundStatement
+        let addFinding: BoundStatement
+        let retract: BoundStatement
+        let isHeld: BoundStatement
+        let authorRange: BoundStatement
+        private let existing: Statement
         let findingLocation: Statement
         /// The op of the retraction shown for a finding (the winner), if one is held.
         let heldRetraction: Statement
 
         init(_ db: Database) throws {
-            findingLocation = try db.cachedStatement(sql: "SELECT unit, item FROM findings WHERE id = ?")
+            for table in ["ops", "field_values", "findings", "retractions"] {
+                try db.notifyChanges(in: Table(table))
+            }
+            names = try Names(db)
+            findingLocation = try db.cachedStatement(sql: "SELECT unit, item FROM finding_rows WHERE id = ?")
             heldRetraction = try db.cachedStatement(sql: """
-                SELECT \(Op.selectColumns.split(separator: ", ").map { "ops.\($0)" }.joined(separator: ", "))
-                FROM retractions JOIN ops ON ops.device = retractions.device AND ops.seq = retractions.seq
+                SELECT \(Op.selectColumns.split(separator: ", ").map { "op_rows.\($0)" }.joined(separator: ", "))
+                FROM retractions JOIN op_rows ON op_rows.device_id = retractions.device AND op_rows.seq = retractions.seq
                 WHERE retractions.finding = ?
                 """)
-            insert = try db.cachedStatement(sql: Op.insertSQL)
-            setValue = try db.cachedStatement(sql: """
-                INSERT INTO field_values (unit, item, field, value, device, seq, ms, counter)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            insert = try BoundStatement(db, sql: """
+                INSERT INTO ops (device, seq, hlc, kind, unit, item, field, finding, finding_kind, value)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING
+                """)
+            // Last writer wins: the greater packed clock, then the greater device id (by name; ?8 is
+            // the writer's), as HLCTimestamp orders.
+            setValue = try BoundStatement(db, sql: """
+                INSERT INTO field_values (unit, item, field, value, device, seq, hlc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                 ON CONFLICT (unit, item, field) DO UPDATE SET
-                    value = excluded.value, device = excluded.device, seq = excluded.seq,
-                    ms = excluded.ms, counter = excluded.counter
-                WHERE (excluded.ms, excluded.counter, excluded.device) > (field_values.ms, field_values.counter, field_values.device)
+                    value = excluded.value, device = excluded.device, seq = excluded.seq, hlc = excluded.hlc
+                WHERE excluded.hlc > field_values.hlc
+                   OR (excluded.hlc = field_values.hlc AND ?8 > (SELECT name FROM names WHERE id = field_values.device))
                 """)
-            addFinding = try db.cachedStatement(sql: """
-                INSERT INTO findings (id, unit, item, kind, text, device, seq, ms, counter)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            addFinding = try BoundStatement(db, sql: """
+                INSERT INTO findings (id, unit, item, kind, text, device, seq, hlc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """)
-            retract = try db.cachedStatement(sql: """
-                INSERT INTO retractions (finding, reason, device, seq, ms, counter) VALUES (?, ?, ?, ?, ?, ?)
+            retract = try BoundStatement(db, sql: """
+                INSERT INTO retractions (finding, reason, device, seq, hlc) VALUES (?1, ?2, ?3, ?4, ?5)
                 ON CONFLICT (finding) DO UPDATE SET
-                    reason = excluded.reason, device = excluded.device, seq = excluded.seq,
-                    ms = excluded.ms, counter = excluded.counter
-                WHERE (excluded.ms, excluded.counter, excluded.device) > (retractions.ms, retractions.counter, retractions.device)
+                    reason = excluded.reason, device = excluded.device, seq = excluded.seq, hlc = excluded.hlc
+                WHERE excluded.hlc > retractions.hlc
+                   OR (excluded.hlc = retractions.hlc AND ?6 > (SELECT name FROM names WHERE id = retractions.device))
                 """)
-            existing = try db.cachedStatement(sql: "SELECT \(Op.selectColumns) FROM ops WHERE device = ? AND seq = ?")
+            isHeld = try BoundStatement(db, sql: "SELECT EXISTS (SELECT 1 FROM ops WHERE device = ? AND seq = ?)")
+            // Two index lookups (the least and greatest device that set the field), whatever the
+            // number of earlier edits.
+            authorRange = try BoundStatement(db, sql: """
+                SELECT (SELECT MIN(device) FROM ops INDEXED BY ops_by_field WHERE kind = 0 AND unit = ?1 AND item = ?2 AND field = ?3),
+                       (SELECT MAX(device) FROM ops INDEXED BY ops_by_field WHERE kind = 0 AND unit = ?1 AND item = ?2 AND field = ?3)
+                """)
+            existing = try db.cachedStatement(sql: "SELECT \(Op.selectColumns) FROM op_rows WHERE device_id = ? AND seq = ?")
+        }
+
+        /// The op the log holds under this author and sequence number, if any.
+        func held(device: String, sequence: Int64) throws -> Op? {
+            guard let id = try names.existingID(of: device) else { return nil }
+            return try Row.fetchOne(existing, arguments: [id, sequence]).map { Op(row: $0) }
+        }
+
+        /// Whether the log holds an op under this author and sequence number.
+        func holds(_ op: Op) throws -> Bool {
+            guard let device = try names.existingID(of: op.device) else { return false }
+            return try isHeld.fetchFirst({ bind in
+                bind(1, device)
+                bind(2, op.sequence)
+            }, { $0.int64(0) != 0 }) ?? false
+        }
+
+        /// Whether one device, other than `op`'s author, is the only one to have set `op`'s field.
+        func isHeldByOneOther(_ op: Op) throws -> Bool {
+            guard let unit = try names.existingID(of: op.unit), let item = try op.item.flatMap(names.existingID(of:)),
+                  let field = try op.field.flatMap(names.existingID(of:)) else { return false }
+            let author = try names.existingID(of: op.device)
+            return try authorRange.fetchFirst({ bind in
+                bind(1, unit)
+                bind(2, item)
+                bind(3, field)
+            }, { row in
+                guard !row.isNull(0), !row.isNull(1) else { return false }
+                let least = row.int64(0), greatest = row.int64(1)
+                return least == greatest && least != author
+            }) ?? false
         }
     }
 
     /// Appends one operation to the log and applies it to the state.
     ///
     /// - Returns: false when the log already holds this very operation (nothing changes).
-    /// - Throws: ``StoreError`` `conflicting_op` when it holds a different one under that number.
+    /// - Throws: ``StoreError`` `conflicting_op` when it holds a different one under that number,
+    ///   `invalid_op` for a timestamp outside the valid range (which no checked op has).
     @discardableResult
     static func insert(_ op: Op, into db: Database, using writers: Writers? = nil) throws -> Bool {
         let writers = try writers ?? Writers(db)
-        try writers.insert.execute(arguments: op.insertArguments)
-        guard db.changesCount == 1 else {
-            let existing = try Row.fetchOne(writers.existing, arguments: [op.device, op.sequence])
-            guard let existing, Op(row: existing) == op else {
+        guard op.timestamp.isValid else {
+            throw StoreError(.invalidOp, "operation \(op.device.excerpt(64))#\(op.sequence) has a timestamp outside the valid range; nothing was written", sequence: op.sequence)
+        }
+        let names = writers.names
+        let device = try names.id(of: op.device), unit = try names.id(of: op.unit)
+        let item = try names.id(of: op.item), field = try names.id(of: op.field)
+        let changed = try writers.insert.execute { bind in
+            bind(1, device)
+            bind(2, op.sequence)
+            bind(3, op.timestamp.packed)
+            bind(4, op.kind.code)
+            bind(5, unit)
+            if let item { bind(6, item) } else { bind(6, nil as String?) }
+            if let field { bind(7, field) } else { bind(7, nil as String?) }
+            bind(8, op.finding)
+            bind(9, op.findingKind?.rawValue)
+            bind(10, op.value)
+        }
+        guard changed == 1 else {
+            guard let existing = try writers.held(device: op.device, sequence: op.sequence), existing == op else {
                 throw StoreError(.conflictingOp, "operation \(op.device)#\(op.sequence) differs from the one already held under that number", sequence: op.sequence)
             }
             return false
@@ -303,15 +360,55 @@ extension ReplicaStore {
 
     /// Applies one operation held in the log to the state (field values, findings, retractions).
     static func apply(_ op: Op, using writers: Writers) throws {
-        let ms = op.timestamp.millis, counter = op.timestamp.counter
+        let names = writers.names
+        let clock = op.timestamp.packed
+        let device = try names.id(of: op.device)
         switch op.kind {
         case .set:
-            try writers.setValue.execute(arguments: [op.unit, op.item, op.field, op.value, op.device, op.sequence, ms, counter])
+            let unit = try names.id(of: op.unit), item = try names.id(of: op.item ?? ""), field = try names.id(of: op.field ?? "")
+            try writers.setValue.execute { bind in
+                bind(1, unit)
+                bind(2, item)
+                bind(3, field)
+                bind(4, op.value)
+                bind(5, device)
+                bind(6, op.sequence)
+                bind(7, clock)
+                bind(8, op.device)
+            }
         case .findingAdd:
-            try writers.addFinding.execute(arguments: [op.finding, op.unit, op.item, op.findingKind?.rawValue, op.value, op.device,
-                                                       op.sequence, ms, counter])
+            let unit = try names.id(of: op.unit), item = try names.id(of: op.item)
+            try writers.addFinding.execute { bind in
+                bind(1, op.finding)
+                bind(2, unit)
+                if let item { bind(3, item) } else { bind(3, nil as String?) }
+                bind(4, op.findingKind?.rawValue)
+                bind(5, op.value)
+                bind(6, device)
+                bind(7, op.sequence)
+                bind(8, clock)
+            }
         case .findingRetract:
-            try writers.retract.execute(arguments: [op.finding, op.value, op.device, op.sequence, ms, counter])
+            try writers.retract.execute { bind in
+                bind(1, op.finding)
+                bind(2, op.value)
+                bind(3, device)
+                bind(4, op.sequence)
+                bind(5, clock)
+                bind(6, op.device)
+            }
+        }
+    }
+}
+
+extension Op.Kind {
+    /// The kind as the log stores it: 0 `set`, 1 `finding_add`, 2 `finding_retract` (the view
+    /// `op_rows` gives the name back).
+    var code: Int64 {
+        switch self {
+        case .set: 0
+        case .findingAdd: 1
+        case .findingRetract: 2
         }
     }
 }

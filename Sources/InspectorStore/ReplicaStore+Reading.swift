@@ -12,7 +12,7 @@ extension ReplicaStore {
     public func lastSequence(of device: String) throws -> Int64 {
         try Self.wrap {
             try writer.read { db in
-                try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM ops WHERE device = ?", arguments: [device]) ?? 0
+                try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM ops WHERE device = (SELECT id FROM names WHERE name = ?)", arguments: [device]) ?? 0
             }
         }
     }
@@ -35,12 +35,12 @@ extension ReplicaStore {
                 let rows: [Row]
                 if let device {
                     rows = try Row.fetchAll(db, sql: """
-                        SELECT position, \(Op.selectColumns) FROM ops
-                        WHERE device = ? AND seq > ? AND position > ? \(setAside) ORDER BY seq LIMIT ?
+                        SELECT position, \(Op.selectColumns) FROM op_rows
+                        WHERE device_id = (SELECT id FROM names WHERE name = ?) AND seq > ? AND position > ? \(setAside) ORDER BY seq LIMIT ?
                         """, arguments: [device, afterSequence, position, limit])
                 } else {
                     rows = try Row.fetchAll(db, sql: """
-                        SELECT position, \(Op.selectColumns) FROM ops WHERE position > ? \(setAside) ORDER BY position LIMIT ?
+                        SELECT position, \(Op.selectColumns) FROM op_rows WHERE position > ? \(setAside) ORDER BY position LIMIT ?
                         """, arguments: [position, limit])
                 }
                 return rows.map { row in
@@ -57,7 +57,7 @@ extension ReplicaStore {
         do {
             return try await writer.read { db in
                 try Row.fetchAll(db.cachedStatement(sql: """
-                    SELECT \(Op.selectColumns) FROM ops WHERE device = ? AND seq > ? AND set_aside = 0 ORDER BY seq LIMIT ?
+                    SELECT \(Op.selectColumns) FROM op_rows WHERE device_id = (SELECT id FROM names WHERE name = ?) AND seq > ? AND set_aside = 0 ORDER BY seq LIMIT ?
                     """), arguments: [device, afterSequence, limit]).map { Op(row: $0) }
             }
         } catch let error as DatabaseError {
@@ -106,15 +106,15 @@ extension ReplicaStore {
                                            timestamp: HLCTimestamp(millis: row["ms"], counter: row["counter"], device: device))
                 }
                 var values: [Dataset.Value] = []
-                for row in try Row.fetchAll(db, sql: "SELECT * FROM field_values") where included(row["unit"]) {
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM field_value_rows") where included(row["unit"]) {
                     values.append(Dataset.Value(unit: row["unit"], item: row["item"], field: row["field"], current: version(row)))
                 }
                 var retractions: [String: Dataset.Version] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT * FROM retractions") {
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM retraction_rows") {
                     retractions[row["finding"]] = version(row, value: "reason")
                 }
                 var findings: [Dataset.Finding] = []
-                for row in try Row.fetchAll(db, sql: "SELECT * FROM findings") where included(row["unit"]) {
+                for row in try Row.fetchAll(db, sql: "SELECT * FROM finding_rows") where included(row["unit"]) {
                     let id: String = row["id"]
                     let device: String = row["device"]
                     findings.append(Dataset.Finding(
@@ -131,8 +131,10 @@ extension ReplicaStore {
     /// Fields set by more than one device: the winner and each other device's latest value.
     static func conflicts(_ db: Database, values: [Dataset.Value]) throws -> [Dataset.Conflict] {
         let contested = try Row.fetchAll(db, sql: """
-            SELECT unit, item, field FROM ops INDEXED BY ops_by_field WHERE kind = 'set' AND set_aside = 0
-            GROUP BY unit, item, field HAVING COUNT(DISTINCT device) > 1
+            SELECT u.name AS unit, i.name AS item, f.name AS field, c.unit AS unit_id, c.item AS item_id, c.field AS field_id
+            FROM (SELECT unit, item, field FROM ops INDEXED BY ops_by_field WHERE kind = 0 AND set_aside = 0
+                  GROUP BY unit, item, field HAVING COUNT(DISTINCT device) > 1) AS c
+            JOIN names AS u ON u.id = c.unit JOIN names AS i ON i.id = c.item JOIN names AS f ON f.id = c.field
             """)
         let winners = Dictionary(values.map { ([$0.unit, $0.item, $0.field], $0.current) }, uniquingKeysWith: { a, _ in a })
         var result: [Dataset.Conflict] = []
@@ -140,10 +142,10 @@ extension ReplicaStore {
             let key: [String] = [row["unit"], row["item"], row["field"]]
             guard let winner = winners[key] else { continue }
             let latest = try Row.fetchAll(db, sql: """
-                SELECT device, seq, ms, counter, value FROM ops
-                WHERE kind = 'set' AND unit = ? AND item = ? AND field = ? AND device != ? AND set_aside = 0
-                ORDER BY device, ms DESC, counter DESC
-                """, arguments: [key[0], key[1], key[2], winner.device])
+                SELECT device, seq, ms, counter, value FROM op_rows
+                WHERE kind_code = 0 AND unit_id = ? AND item_id = ? AND field_id = ? AND device != ? AND set_aside = 0
+                ORDER BY device, hlc DESC
+                """, arguments: [row["unit_id"], row["item_id"], row["field_id"], winner.device])
             var seen = Set<String>()
             var losers: [Dataset.Version] = []
             for row in latest {

@@ -87,7 +87,7 @@ extension ReplicaStore {
                 for op in list {
                     try db.execute(sql: "UPDATE ops SET set_aside = 1 WHERE device = ? AND seq = ?", arguments: [device, op.sequence])
                 }
-                try rebuildState(db)
+                // The state is rebuilt without them by "v5-interned", which rebuilds every file's state.
             }
         }
         migrator.registerMigration("v3-observable") { db in
@@ -119,7 +119,90 @@ extension ReplicaStore {
                 CREATE INDEX ops_by_field ON ops (unit, item, field, device, ms, counter) WHERE kind = 'set';
                 """)
         }
+        migrator.registerMigration("v5-interned") { db in
+            // The schema the merge profile asked for (docs/performance.md): names (devices, units,
+            // items, fields) interned as integers, the clock packed into one integer that orders as
+            // the timestamp, the kind as a small integer, and the state tables keyed by integers.
+            // Readers see the old columns through views. The state is rebuilt from the log.
+            try db.execute(sql: """
+                CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+                INSERT INTO names (name)
+                    SELECT device FROM ops UNION SELECT unit FROM ops
+                    UNION SELECT item FROM ops WHERE item IS NOT NULL UNION SELECT field FROM ops WHERE field IS NOT NULL;
+                CREATE TABLE interned_ops (
+                    position INTEGER PRIMARY KEY,
+                    device INTEGER NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL, kind INTEGER NOT NULL,
+                    unit INTEGER NOT NULL, item INTEGER, field INTEGER,
+                    finding TEXT, finding_kind TEXT, value TEXT NOT NULL, set_aside INTEGER NOT NULL DEFAULT 0,
+                    UNIQUE (device, seq)
+                );
+                INSERT INTO interned_ops (position, device, seq, hlc, kind, unit, item, field, finding, finding_kind, value, set_aside)
+                    SELECT position, (SELECT id FROM names WHERE name = ops.device), seq,
+                           \(Self.packedClockSQL(millis: "ms", counter: "counter")),
+                           CASE kind WHEN 'set' THEN 0 WHEN 'finding_add' THEN 1 ELSE 2 END,
+                           (SELECT id FROM names WHERE name = ops.unit), (SELECT id FROM names WHERE name = ops.item),
+                           (SELECT id FROM names WHERE name = ops.field), finding, finding_kind, value, set_aside
+                    FROM ops;
+                DROP TABLE ops;
+                ALTER TABLE interned_ops RENAME TO ops;
+                CREATE INDEX ops_by_field ON ops (unit, item, field, device, hlc) WHERE kind = 0;
+                DROP TABLE field_values;
+                DROP TABLE findings;
+                DROP TABLE retractions;
+                CREATE TABLE field_values (
+                    unit INTEGER NOT NULL, item INTEGER NOT NULL, field INTEGER NOT NULL, value TEXT NOT NULL,
+                    device INTEGER NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL,
+                    PRIMARY KEY (unit, item, field)
+                ) WITHOUT ROWID;
+                CREATE TABLE findings (
+                    id TEXT PRIMARY KEY, unit INTEGER NOT NULL, item INTEGER, kind TEXT NOT NULL, text TEXT NOT NULL,
+                    device INTEGER NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE retractions (
+                    finding TEXT PRIMARY KEY, reason TEXT NOT NULL, device INTEGER NOT NULL, seq INTEGER NOT NULL, hlc INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE VIEW op_rows AS
+                    SELECT ops.position AS position, ops.device AS device_id, d.name AS device, ops.seq AS seq, ops.hlc AS hlc,
+                           \(Self.millisSQL("ops.hlc")) AS ms, \(Self.counterSQL("ops.hlc")) AS counter,
+                           ops.kind AS kind_code, CASE ops.kind WHEN 0 THEN 'set' WHEN 1 THEN 'finding_add' ELSE 'finding_retract' END AS kind,
+                           ops.unit AS unit_id, u.name AS unit, ops.item AS item_id, i.name AS item, ops.field AS field_id, f.name AS field,
+                           ops.finding AS finding, ops.finding_kind AS finding_kind, ops.value AS value, ops.set_aside AS set_aside
+                    FROM ops JOIN names AS d ON d.id = ops.device JOIN names AS u ON u.id = ops.unit
+                    LEFT JOIN names AS i ON i.id = ops.item LEFT JOIN names AS f ON f.id = ops.field;
+                CREATE VIEW field_value_rows AS
+                    SELECT u.name AS unit, i.name AS item, f.name AS field, v.value AS value, d.name AS device, v.seq AS seq,
+                           v.hlc AS hlc, \(Self.millisSQL("v.hlc")) AS ms, \(Self.counterSQL("v.hlc")) AS counter
+                    FROM field_values AS v JOIN names AS u ON u.id = v.unit JOIN names AS i ON i.id = v.item
+                    JOIN names AS f ON f.id = v.field JOIN names AS d ON d.id = v.device;
+                CREATE VIEW finding_rows AS
+                    SELECT x.id AS id, u.name AS unit, i.name AS item, x.kind AS kind, x.text AS text, d.name AS device, x.seq AS seq,
+                           x.hlc AS hlc, \(Self.millisSQL("x.hlc")) AS ms, \(Self.counterSQL("x.hlc")) AS counter
+                    FROM findings AS x JOIN names AS u ON u.id = x.unit LEFT JOIN names AS i ON i.id = x.item
+                    JOIN names AS d ON d.id = x.device;
+                CREATE VIEW retraction_rows AS
+                    SELECT r.finding AS finding, r.reason AS reason, d.name AS device, r.device AS device_id, r.seq AS seq,
+                           r.hlc AS hlc, \(Self.millisSQL("r.hlc")) AS ms, \(Self.counterSQL("r.hlc")) AS counter
+                    FROM retractions AS r JOIN names AS d ON d.id = r.device;
+                """)
+            try rebuildState(db)
+        }
         return migrator
+    }
+
+    /// SQL for a packed clock (``InspectorCore/HLCTimestamp/packed``) from two integer expressions:
+    /// the bits of `millis << 16 | counter` with the top bit flipped, so that signed order is time order.
+    static func packedClockSQL(millis: String, counter: String) -> String {
+        "(((\(millis) << 16) | \(counter)) | (1 << 63)) - (((\(millis) << 16) | \(counter)) & (1 << 63))"
+    }
+
+    /// SQL for the milliseconds of a packed clock.
+    static func millisSQL(_ packed: String) -> String {
+        "(((\(packed) | (1 << 63)) - (\(packed) & (1 << 63))) >> 16) & 281474976710655"
+    }
+
+    /// SQL for the counter of a packed clock.
+    static func counterSQL(_ packed: String) -> String {
+        "((\(packed) | (1 << 63)) - (\(packed) & (1 << 63))) & 65535"
     }
 
     static func meta(_ db: Database, _ key: MetaKey) throws -> String? {

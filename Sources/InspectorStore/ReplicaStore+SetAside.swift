@@ -37,7 +37,7 @@ extension ReplicaStore {
         let known = Set(list.map(\.sequence))
         for op in ops where !known.contains(op.sequence) {
             list.append(op)
-            try db.execute(sql: "UPDATE ops SET set_aside = 1 WHERE device = ? AND seq = ?", arguments: [device, op.sequence])
+            try db.execute(sql: "UPDATE ops SET set_aside = 1 WHERE device = (SELECT id FROM names WHERE name = ?) AND seq = ?", arguments: [device, op.sequence])
         }
         try Self.setMeta(db, .refused, String(decoding: try JSONEncoder().encode(list), as: UTF8.self))
     }
@@ -51,7 +51,7 @@ extension ReplicaStore {
     static func rebuildState(_ db: Database) throws {
         try db.execute(sql: "DELETE FROM field_values; DELETE FROM findings; DELETE FROM retractions")
         let writers = try Writers(db)
-        let rows = try Row.fetchCursor(db, sql: "SELECT \(Op.selectColumns) FROM ops WHERE set_aside = 0 ORDER BY position")
+        let rows = try Row.fetchCursor(db, sql: "SELECT \(Op.selectColumns) FROM op_rows WHERE set_aside = 0 ORDER BY position")
         while let row = try rows.next() {
             try apply(Op(row: row), using: writers)
         }
@@ -59,7 +59,7 @@ extension ReplicaStore {
 
     /// The greatest timestamp held in the log, set-aside operations left out.
     static func newestTimestamp(_ db: Database) throws -> (millis: Int64, counter: Int64) {
-        let row = try Row.fetchOne(db, sql: "SELECT ms, counter FROM ops WHERE set_aside = 0 ORDER BY ms DESC, counter DESC LIMIT 1")
+        let row = try Row.fetchOne(db, sql: "SELECT ms, counter FROM op_rows WHERE set_aside = 0 ORDER BY hlc DESC LIMIT 1")
         return row.map { ($0[0], $0[1]) } ?? (0, 0)
     }
 
@@ -88,19 +88,21 @@ extension ReplicaStore {
             try writer.write { db -> Int in
                 let first = try Self.firstUnsentSequence(db, confirmed: confirmed)
                 guard let range = try Row.fetchOne(db, sql: """
-                    SELECT MIN(ms), MAX(ms), COUNT(*) FROM ops WHERE device = ? AND seq >= ? AND set_aside = 0
+                    SELECT MIN(ms), MAX(ms), COUNT(*) FROM op_rows WHERE device_id = (SELECT id FROM names WHERE name = ?) AND seq >= ? AND set_aside = 0
                     """, arguments: [device, first]), let least = range[0] as Int64?, let greatest = range[1] as Int64? else { return 0 }
                 let (low, lowOverflow) = least.addingReportingOverflow(offset)
                 let (high, highOverflow) = greatest.addingReportingOverflow(offset)
                 guard !lowOverflow, !highOverflow, HLCTimestamp.validMillis.contains(low), HLCTimestamp.validMillis.contains(high) else { return 0 }
                 // Own ops that left keep their times; the corrected ones must still order after them.
                 if let left = try Row.fetchOne(db, sql: """
-                    SELECT ms, counter FROM ops WHERE device = ? AND seq < ? AND set_aside = 0 ORDER BY seq DESC LIMIT 1
+                    SELECT ms, counter FROM op_rows WHERE device_id = (SELECT id FROM names WHERE name = ?) AND seq < ? AND set_aside = 0 ORDER BY seq DESC LIMIT 1
                     """, arguments: [device, first]) {
                     let leftMillis: Int64 = left[0]
                     guard low > leftMillis else { return 0 }
                 }
-                try db.execute(sql: "UPDATE ops SET ms = ms + ? WHERE device = ? AND seq >= ? AND set_aside = 0",
+                // The packed clock's milliseconds are its bits above the 16 of the counter; the
+                // corrected times were checked to stay within the valid range.
+                try db.execute(sql: "UPDATE ops SET hlc = hlc + (? << 16) WHERE device = (SELECT id FROM names WHERE name = ?) AND seq >= ? AND set_aside = 0",
                                arguments: [offset, device, first])
                 let count = db.changesCount
                 try Self.rebuildState(db)
@@ -130,7 +132,7 @@ extension ReplicaStore {
                 let limit = HybridLogicalClock.physicalMillis(now: physical, offset: HybridLogicalClock.futureTolerance)
                 let first = try Self.firstUnsentSequence(db, confirmed: confirmed)
                 let rows = try Row.fetchAll(db, sql: """
-                    SELECT \(Op.selectColumns) FROM ops WHERE device = ? AND set_aside = 0 AND ((seq >= ? AND ms > ?) OR seq IN (\(sequences.map(String.init).joined(separator: ","))))
+                    SELECT \(Op.selectColumns) FROM op_rows WHERE device_id = (SELECT id FROM names WHERE name = ?) AND set_aside = 0 AND ((seq >= ? AND ms > ?) OR seq IN (\(sequences.map(String.init).joined(separator: ","))))
                     ORDER BY seq
                     """, arguments: [device, first, limit])
                 var old = rows.map { Op(row: $0) }
@@ -139,12 +141,12 @@ extension ReplicaStore {
                 let moved = Set(old.compactMap { $0.addedFinding?.id })
                 let chosen = Set(old.map(\.sequence))
                 let followers = try Row.fetchAll(db, sql: """
-                    SELECT \(Op.selectColumns) FROM ops WHERE device = ? AND set_aside = 0 AND seq >= ? AND kind = 'finding_retract'
+                    SELECT \(Op.selectColumns) FROM op_rows WHERE device_id = (SELECT id FROM names WHERE name = ?) AND set_aside = 0 AND seq >= ? AND kind_code = 2
                     ORDER BY seq
                     """, arguments: [device, first]).map { Op(row: $0) }
                 old += followers.filter { !chosen.contains($0.sequence) && moved.contains($0.finding ?? "") }
                 old.sort { $0.sequence < $1.sequence }
-                let last = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM ops WHERE device = ?", arguments: [device]) ?? 0
+                let last = try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM ops WHERE device = (SELECT id FROM names WHERE name = ?)", arguments: [device]) ?? 0
                 guard last <= Int64.max - Int64(old.count) else {
                     throw StoreError(.sequenceExhausted, "this replica's log holds sequence numbers up to \(last) for '\(device)'; it cannot record \(old.count) edit(s) again")
                 }

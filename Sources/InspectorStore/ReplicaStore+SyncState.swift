@@ -60,7 +60,7 @@ extension ReplicaStore {
         return SyncState(
             hubAddress: try Self.meta(db, .hubAddress),
             confirmed: try number(.hubConfirmedSequence) ?? 0,
-            lastSequence: try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM ops WHERE device = ?", arguments: [device]) ?? 0,
+            lastSequence: try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM ops WHERE device = (SELECT id FROM names WHERE name = ?)", arguments: [device]) ?? 0,
             pullCursor: try number(.pullCursor) ?? 0,
             clockOffset: try number(.clockOffset),
             clockOffsetMeasuredAt: try number(.clockOffsetMeasuredAt),

@@ -169,6 +169,7 @@ public struct ReplicaStore: Sendable {
                 // prepareDatabase: set the durability again on the writer connection itself.
                 try pool.writeWithoutTransaction { db in
                     try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+                    try db.execute(sql: "PRAGMA cache_size = -32768")
                 }
                 return pool
             } catch let error as DatabaseError where error.resultCode == .SQLITE_NOTADB {

@@ -2,6 +2,7 @@ import Foundation
 import InspectorCore
 import InspectorPlans
 import InspectorProtocol
+import InspectorStore
 import Testing
 
 // The five defects of issue #10, each with real processes: a hub that must not crash or be
@@ -249,8 +250,10 @@ extension EndToEnd {
                 // device's plan refuses, between two ordinary ops (written into its file by hand).
                 let now = wallClock()
                 try requireSuccess(try await run("/usr/bin/sqlite3", [hubDB, """
-                    INSERT INTO ops (device, seq, ms, counter, kind, unit, item, field, finding, finding_kind, value)
-                    VALUES ('dev-b', 1000, \(now), 0, 'set', 'muong-lay', 'II.4', 'status', NULL, NULL, 'finished');
+                    INSERT INTO ops (device, seq, hlc, kind, unit, item, field, finding, finding_kind, value)
+                    VALUES ((SELECT id FROM names WHERE name = 'dev-b'), 1000, \(HLCTimestamp(millis: now, counter: 0, device: "dev-b").packed),
+                            0, (SELECT id FROM names WHERE name = 'muong-lay'), (SELECT id FROM names WHERE name = 'II.4'),
+                            (SELECT id FROM names WHERE name = 'status'), NULL, NULL, 'finished');
                     """]))
                 try requireSuccess(try await ws.inspector("set", "--db", b, "muong-lay", "II.4", "rating", "tot"))
                 try requireSuccess(try await ws.inspector("sync", "--db", b))

@@ -185,8 +185,12 @@ import Testing
             #expect(thrown { try store.restoreOwnOperations([last]) }.code == "own_operation")
             // The damaged file: the row written behind the store's back.
             try store.writer.write { db in
-                try db.execute(sql: "INSERT INTO ops (device, seq, ms, counter, kind, unit, item, field, value) VALUES ('dev-a', ?, ?, 0, 'set', 'muong-lay', 'II.4', 'status', 'done')",
-                               arguments: [Int64.max, baseMillis])
+                try db.execute(sql: """
+                    INSERT OR IGNORE INTO names (name) VALUES ('dev-a'), ('muong-lay'), ('II.4'), ('status');
+                    INSERT INTO ops (device, seq, hlc, kind, unit, item, field, value) VALUES (
+                        (SELECT id FROM names WHERE name = 'dev-a'), ?, ?, 0, (SELECT id FROM names WHERE name = 'muong-lay'),
+                        (SELECT id FROM names WHERE name = 'II.4'), (SELECT id FROM names WHERE name = 'status'), 'done')
+                    """, arguments: [Int64.max, last.timestamp.packed])
             }
             let error = thrown { try store.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot") }
             #expect(error.code == "sequence_exhausted", "\(error)")

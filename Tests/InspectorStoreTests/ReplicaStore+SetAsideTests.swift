@@ -99,22 +99,51 @@ import Testing
     @Test func aReplicaOfThePreviousReleaseMigratesItsSetAsideOps() throws {
         try withTemporaryDirectory { dir in
             let path = dir.appendingPathComponent("old.sqlite").path
+            // A file of the release before set-aside ops had a column, written as that release wrote
+            // it: its schema (migration v1), two edits of one field, the state still holding the
+            // second, which the hub refused, and the refusal only in meta.
             do {
-                let clock = ManualClock()
-                let store = try ReplicaStore.create(at: path, device: "dev-a", plan: builtInPlan, clock: clock.read)
-                try store.set(unit: "muong-lay", item: "II.4", field: "status", value: "in_progress")
-                clock.advance(by: 5)
-                try store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
-                // Back to the previous release's schema: no set_aside column, no held_back table, the
-                // refusals only in meta, and the refused op still in the state.
-                try store.writer.write { db in
+                let queue = try DatabaseQueue(path: path)
+                try queue.write { db in
                     try db.execute(sql: """
-                        ALTER TABLE ops DROP COLUMN set_aside; DROP TABLE held_back;
-                        DELETE FROM grdb_migrations WHERE identifier = 'v2-set-aside';
-                        INSERT INTO meta (key, value) VALUES ('refused', '[{"sequence":2,"code":"out_of_scope","message":"old"}]');
-                        """)
+                        CREATE TABLE grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY);
+                        INSERT INTO grdb_migrations VALUES ('v1');
+                        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+                        CREATE TABLE units (
+                            id TEXT PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL, parent TEXT, from_plan INTEGER NOT NULL
+                        ) WITHOUT ROWID;
+                        CREATE TABLE ops (
+                            position INTEGER PRIMARY KEY, device TEXT NOT NULL, seq INTEGER NOT NULL,
+                            ms INTEGER NOT NULL, counter INTEGER NOT NULL, kind TEXT NOT NULL, unit TEXT NOT NULL, item TEXT, field TEXT,
+                            finding TEXT, finding_kind TEXT, value TEXT NOT NULL, UNIQUE (device, seq)
+                        );
+                        CREATE INDEX ops_by_field ON ops (unit, item, field, device) WHERE kind = 'set';
+                        CREATE TABLE field_values (
+                            unit TEXT NOT NULL, item TEXT NOT NULL, field TEXT NOT NULL, value TEXT NOT NULL,
+                            device TEXT NOT NULL, seq INTEGER NOT NULL, ms INTEGER NOT NULL, counter INTEGER NOT NULL,
+                            PRIMARY KEY (unit, item, field)
+                        ) WITHOUT ROWID;
+                        CREATE TABLE findings (
+                            id TEXT PRIMARY KEY, unit TEXT NOT NULL, item TEXT, kind TEXT NOT NULL, text TEXT NOT NULL,
+                            device TEXT NOT NULL, seq INTEGER NOT NULL, ms INTEGER NOT NULL, counter INTEGER NOT NULL
+                        ) WITHOUT ROWID;
+                        CREATE TABLE retractions (
+                            finding TEXT PRIMARY KEY, reason TEXT NOT NULL,
+                            device TEXT NOT NULL, seq INTEGER NOT NULL, ms INTEGER NOT NULL, counter INTEGER NOT NULL
+                        ) WITHOUT ROWID;
+                        INSERT INTO meta (key, value) VALUES ('device', 'dev-a'), ('clock_millis', ?), ('clock_counter', '0'),
+                            ('refused', '[{"sequence":2,"code":"out_of_scope","message":"old"}]');
+                        INSERT INTO ops (device, seq, ms, counter, kind, unit, item, field, value) VALUES
+                            ('dev-a', 1, ?, 0, 'set', 'muong-lay', 'II.4', 'status', 'in_progress'),
+                            ('dev-a', 2, ?, 0, 'set', 'muong-lay', 'II.4', 'status', 'done');
+                        INSERT INTO field_values VALUES ('muong-lay', 'II.4', 'status', 'done', 'dev-a', 2, ?, 0);
+                        """, arguments: [String(baseMillis + 5), baseMillis, baseMillis + 5, baseMillis + 5])
+                    try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('plan', ?)",
+                                   arguments: [String(decoding: builtInPlan.encoded(), as: UTF8.self)])
+                    for unit in builtInPlan.units {
+                        try db.execute(sql: "INSERT INTO units VALUES (?, ?, ?, ?, 1)", arguments: [unit.id, unit.name, unit.kind.rawValue, unit.parent])
+                    }
                 }
-                #expect(try store.writer.read { db in try String.fetchOne(db, sql: "SELECT value FROM field_values") } == "done")
             }
             let reopened = try ReplicaStore.open(at: path)
             #expect(try reopened.dataset().values.first?.current.value == "in_progress")
