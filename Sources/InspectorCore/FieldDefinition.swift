@@ -74,6 +74,8 @@ public struct FieldDefinition: Codable, Hashable, Sendable {
             if Text.isCanonical(raw, maximumLength: maxLength ?? Text.defaultMaximumLength) { return raw }
             return try Text.validated(raw, what: "field '\(id)'", maximumLength: maxLength ?? Text.defaultMaximumLength)
         case .enum:
+            // Already an id (what every op carries): no trimming, which is Foundation's and slow.
+            if let values, values.contains(where: { $0.id == raw }) { return raw }
             let value = raw.trimmingCharacters(in: .whitespaces)
             let allowed = values ?? []
             guard allowed.contains(where: { $0.id == value }) else {
@@ -81,6 +83,7 @@ public struct FieldDefinition: Codable, Hashable, Sendable {
             }
             return value
         case .integer:
+            if let number = Self.canonicalInteger(raw), isWithinBounds(number) { return raw }
             let value = raw.trimmingCharacters(in: .whitespaces)
             guard let canonical = Self.canonicalNumber(value, allowFraction: false) else {
                 throw CoreError(.invalidValue, "field '\(id)' takes a whole number; got '\(value.excerpt(40))'")
@@ -108,6 +111,28 @@ public struct FieldDefinition: Codable, Hashable, Sendable {
         }
     }
 
+    /// Whether `number` lies within ``min`` and ``max``.
+    private func isWithinBounds(_ number: Int64) -> Bool {
+        let value = Decimal(number)
+        return (min.map { value >= $0 } ?? true) && (max.map { value <= $0 } ?? true)
+    }
+
+    /// The value of `text` when it is already a canonical integer (ASCII digits, an optional `-`, no
+    /// leading zero, not `-0`) of at most 18 digits, or nil for anything else (which the full path reads).
+    static func canonicalInteger(_ text: String) -> Int64? {
+        var utf8 = text.utf8[...]
+        let negative = utf8.first == UInt8(ascii: "-")
+        if negative { utf8 = utf8.dropFirst() }
+        guard (1...18).contains(utf8.count), utf8.first != UInt8(ascii: "0") || utf8.count == 1 else { return nil }
+        var value: Int64 = 0
+        for byte in utf8 {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int64(byte - UInt8(ascii: "0"))
+        }
+        if negative && value == 0 { return nil }
+        return negative ? -value : value
+    }
+
     private func checkBounds(_ canonical: String) throws(CoreError) {
         let number = Decimal(string: canonical)!
         if let min, number < min {
@@ -119,7 +144,7 @@ public struct FieldDefinition: Codable, Hashable, Sendable {
     }
 
     /// The canonical text of a number, or nil when `text` is not one.
-    static func canonicalNumber(_ text: String, allowFraction: Bool) -> String? {
+    package static func canonicalNumber(_ text: String, allowFraction: Bool) -> String? {
         var bytes = Array(text.utf8)
         var negative = false
         if bytes.first == UInt8(ascii: "-") { negative = true; bytes.removeFirst() }

@@ -28,10 +28,18 @@ public enum Text {
     /// neighbour, so a string of them is its own NFC. Vietnamese text in NFC takes this path; text
     /// with any other scalar is normalized to be sure.
     public static func isQuickNFC(_ text: String) -> Bool {
-        if isTriviallyNFC(text) { return true }
-        for scalar in text.unicodeScalars {
-            switch scalar.value {
-            case 0..<0x300, 0x1E00...0x1EFF, 0x2010...0x2027, 0x2030...0x205E: continue
+        // One pass over the UTF-8 bytes (a String's are always valid), without decoding scalars:
+        // below U+0300 is a byte below 0xCC (ASCII, a lead C2–CB, or a continuation byte);
+        // U+1E00–U+1EFF is E1 B8–BB xx; U+2010–U+2027 is E2 80 90–A7; U+2030–U+205E is E2 80 B0–BF
+        // or E2 81 80–9E.
+        var bytes = text.utf8.makeIterator()
+        while let byte = bytes.next() {
+            if byte < 0xCC { continue }
+            guard let second = bytes.next(), let third = bytes.next() else { return false }
+            switch (byte, second) {
+            case (0xE1, 0xB8...0xBB): continue
+            case (0xE2, 0x80) where (0x90...0xA7).contains(third) || (0xB0...0xBF).contains(third): continue
+            case (0xE2, 0x81) where third <= 0x9E: continue
             default: return false
             }
         }
@@ -53,7 +61,8 @@ public enum Text {
               !first.properties.isWhitespace, !last.properties.isWhitespace else { return false }
         guard text.utf8.count <= maximumBytes else { return false }
         for byte in text.utf8 where (byte < 0x20 && byte != 0x0A && byte != 0x09) || byte == 0x7F { return false }
-        if text.unicodeScalars.count > maximumLength && text.count > maximumLength { return false }
+        // Each character holds at least one byte: a text of no more bytes than the limit is within it.
+        if text.utf8.count > maximumLength, text.unicodeScalars.count > maximumLength, text.count > maximumLength { return false }
         return isNFC(text)
     }
 

@@ -185,4 +185,38 @@ import Testing
     @Test func numericTypes() {
         #expect(FieldDefinition.FieldType.allCases.filter(\.isNumeric) == [.integer, .decimal, .percent])
     }
+
+    /// The integer fast path (a value already canonical, within bounds, is returned as it is) gives
+    /// what the full path gives, for every kind of input near its edges: leading zeros, `-0`, signs,
+    /// white space, 18 and 19 digits, the bounds themselves.
+    @Test func theIntegerFastPathAgreesWithTheFullPath() throws {
+        let bounded = FieldDefinition(id: "staff_count", title: "Số", type: .integer, min: -5, max: 1000)
+        let cases = ["0", "-0", "00", "7", "-5", "-6", "1000", "1001", "0100", "+7", " 7", "7 ", "1e3", "", "-",
+                     "999999999999999999", "9999999999999999999", "-999999999999999999", "12a", "١٢", "1,0", "1.0"]
+        var random = SplitMix64(seed: 1181)
+        let generated = (0..<500).map { _ in
+            let digits = Int(random.next() % 20) + 1
+            let sign = random.next() % 3 == 0 ? "-" : ""
+            return sign + String((0..<digits).map { _ in Character(String(random.next() % 10)) })
+        }
+        for field in [Self.integer, bounded] {
+            for raw in cases + generated {
+                let fast: Result<String, CoreError> = Result { () throws(CoreError) in try field.normalize(raw) }
+                // The full path, as `normalize` takes it when the fast path declines.
+                let full: Result<String, CoreError> = Result { () throws(CoreError) in
+                    let value = raw.trimmingCharacters(in: .whitespaces)
+                    guard let canonical = FieldDefinition.canonicalNumber(value, allowFraction: false) else {
+                        throw CoreError(.invalidValue, "not a number")
+                    }
+                    let number = Decimal(string: canonical)!
+                    if let min = field.min, number < min { throw CoreError(.invalidValue, "below") }
+                    if let max = field.max, number > max { throw CoreError(.invalidValue, "above") }
+                    return canonical
+                }
+                #expect((try? fast.get()) == (try? full.get()), "'\(raw)' on \(field.id) (min \(String(describing: field.min)))")
+            }
+        }
+        #expect(try Self.status.normalize("done") == "done")
+        #expect(coreError { _ = try Self.status.normalize("xong") }?.code == .invalidValue)
+    }
 }

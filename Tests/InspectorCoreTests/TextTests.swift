@@ -20,6 +20,20 @@ import Testing
         }
     }
 
+    /// The byte-level fast path accepts exactly the scalars of its ranges: every other scalar of the
+    /// Basic Multilingual Plane and a sample of the others is refused, alone and between letters.
+    @Test func theQuickCheckRefusesEveryScalarOutsideItsRanges() {
+        let accepted: [ClosedRange<UInt32>] = [0...0x2FF, 0x1E00...0x1EFF, 0x2010...0x2027, 0x2030...0x205E]
+        for value in Array(UInt32(0x300)...0xFFFF) + Array(stride(from: UInt32(0x10000), through: 0x10FFFF, by: 97)) {
+            guard let scalar = Unicode.Scalar(value) else { continue }
+            let expected = accepted.contains { range in range.contains(value) }
+            let texts = [String(Character(scalar)), "a" + String(Character(scalar)) + "b"]
+            for text in texts where Text.isQuickNFC(text) != expected {
+                Issue.record("U+\(String(value, radix: 16)): isQuickNFC is \(!expected) in '\(text)'")
+            }
+        }
+    }
+
     @Test func vietnameseInNFCTakesTheFastPathAndDecomposedTextDoesNot() {
         let nfc = "Chưa trích lập quỹ thi đua, khen thưởng “đúng tỷ lệ” — Mường Ảng…"
         #expect(Text.isQuickNFC(nfc) && Text.isNFC(nfc))
