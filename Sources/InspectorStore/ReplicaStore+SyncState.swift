@@ -68,7 +68,9 @@ extension ReplicaStore {
             scope: scope,
             setAside: try Self.setAsideList(db),
             heldBack: try Self.heldBackList(db),
-            operationCount: try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM ops") ?? 0,
+            // The log only ever appends, one position after the last: its last position is its
+            // size, read from the primary key's end instead of counting every row.
+            operationCount: Int(clamping: try Self.logEnd(db)),
             heldBackReported: try number(.heldBackReported).map { Int(clamping: $0) } ?? 0)
     }
 

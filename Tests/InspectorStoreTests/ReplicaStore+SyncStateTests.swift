@@ -27,6 +27,14 @@ import Testing
             #expect(state.hubAddress == "127.0.0.1:7420" && state.confirmed == 1 && state.pullCursor == 17)
             #expect(state.clockOffset == -1234 && state.clockOffsetMeasuredAt == baseMillis && state.lastSync == baseMillis + 5)
             #expect(state.scope == ["muong-lay"] && state.lastSequence == 3 && state.operationCount == 4)
+            // The count is read from the log's end: duplicates and a refused batch leave it equal to the rows.
+            let held = try a.operations().map(\.operation)
+            try await a.merge(held.filter { $0.device == "dev-b" })
+            var forged = held[3]
+            forged.value = "kha"
+            #expect(throws: (any Error).self) { try a.merge([try b.set(unit: "muong-lay", item: "II.4", field: "note", value: "x"), forged]) }
+            let counted = try await a.syncState().operationCount
+            #expect(try counted == a.operationCount() && counted == 4)
             #expect(state.setAside.map(\.sequence) == [2] && state.heldBack.isEmpty)
             #expect(state.pending == 1, "3 recorded, 1 confirmed, 1 set aside")
             #expect(state.heldBackReported == 2 && state.hasMetHub)
