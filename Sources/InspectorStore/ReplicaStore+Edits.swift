@@ -147,7 +147,7 @@ extension ReplicaStore {
             }
             let timestamp = hlc.tick(physical: HybridLogicalClock.physicalMillis(now: now, offset: meta.offset))
             let op = make(last + 1, timestamp)
-            try Self.insert(op, into: db)
+            try Self.insert(op, into: db, using: makeWriters(db))
             try also?(db, op)
             return op
         }

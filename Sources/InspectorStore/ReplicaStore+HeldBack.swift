@@ -67,7 +67,7 @@ extension ReplicaStore {
                 var batch: [String: Op] = [:]
                 let physical = try Self.receiverClock(db, now: now)
                 var added: [String: FindingLocation] = [:]
-                let writers = try Writers(db)
+                let writers = try makeWriters(db)
                 for pulled in ops {
                     do {
                         // An op that conflicts with a held one (same identity, other content) is held
@@ -88,7 +88,7 @@ extension ReplicaStore {
                     }
                 }
                 let merged = stored
-                result.merge = try Self.merge(merged, into: db, countingConflicts: countsConflicts, role: role, receiver: device)
+                result.merge = try Self.merge(merged, into: db, using: writers, countingConflicts: countsConflicts, role: role, receiver: device)
                 try Self.advanceClock(db, device: device, past: merged, physical: physical)
                 for held in result.heldBack + unreadable { try Self.insertHeldBack(db, held) }
                 result.heldBack += unreadable
@@ -125,7 +125,7 @@ extension ReplicaStore {
         let role = self.role
         return try await write { db in
             let physical = try Self.receiverClock(db, now: now)
-            let writers = try Writers(db)
+            let writers = try makeWriters(db)
             var added: [String: FindingLocation] = [:]
             var applied: [Op] = []
             for id in decoded.keys.sorted() {
@@ -133,7 +133,7 @@ extension ReplicaStore {
                     guard let op = decoded[id] else { continue }
                     try Self.check(op, index: index, unitIDs: unitIDs, now: physical, in: db, addedInBatch: &added,
                                    using: writers, role: role)
-                    _ = try Self.merge([op], into: db, countingConflicts: countsConflicts, role: role, receiver: device)
+                    _ = try Self.merge([op], into: db, using: writers, countingConflicts: countsConflicts, role: role, receiver: device)
                     applied.append(op)
                     try db.execute(sql: "DELETE FROM held_back WHERE id = ?", arguments: [id])
                 } catch let error as DatabaseError {

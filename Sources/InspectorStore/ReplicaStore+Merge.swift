@@ -122,6 +122,12 @@ extension ReplicaStore {
         }
     }
 
+    /// The per-op statements for one write transaction, telling GRDB's observers of the changes
+    /// when something observes this store.
+    func makeWriters(_ db: Database) throws -> Writers {
+        try Writers(db, notifying: context.state.withLock { $0.observations > 0 }, committedNames: context.names)
+    }
+
     /// Devices count new conflicts on merge; the hub does not.
     var countsConflicts: Bool { role == .device }
 
@@ -136,7 +142,8 @@ extension ReplicaStore {
                 }
             }
         }
-        let result = try Self.merge(operations, into: db, countingConflicts: countsConflicts, role: role, receiver: device, restoring: restoring)
+        let result = try Self.merge(operations, into: db, using: makeWriters(db), countingConflicts: countsConflicts, role: role,
+                                    receiver: device, restoring: restoring)
         try Self.advanceClock(db, device: device, past: operations, physical: receiverNow)
         for (key, value) in meta { try Self.setMeta(db, key, value) }
         return result
@@ -163,11 +170,10 @@ extension ReplicaStore {
     ///     per `set`; devices report it after a pull, the hub does not need it).
     ///   - receiver: this replica's own device id.
     ///   - restoring: whether own operations are being restored from a copy (``restoreOwnOperations(_:)``).
-    static func merge(_ operations: [Op], into db: Database, countingConflicts: Bool, role: Role, receiver: String,
-                      restoring: Bool = false) throws -> MergeResult {
+    static func merge(_ operations: [Op], into db: Database, using writers: Writers, countingConflicts: Bool, role: Role,
+                      receiver: String, restoring: Bool = false) throws -> MergeResult {
         var result = MergeResult()
         var conflicted = Set<[String]>()
-        let writers = try Writers(db)
         var added: [String: FindingLocation] = [:]
         var nextOwn: Int64?
         for op in operations {
@@ -231,8 +237,10 @@ extension ReplicaStore {
 
     /// The statements that append an operation and apply it, prepared once per transaction.
     ///
-    /// The per-op ones bind through SQLite's C API (``BoundStatement``); making a `Writers`
-    /// tells GRDB's observers that the log and the state change in this transaction.
+    /// The per-op ones bind through SQLite's C API (``BoundStatement``), which GRDB's observers do
+    /// not see: when the store is observed, making a `Writers` tells them that the log and the
+    /// state change in this transaction (GRDB's `notifyChanges`, which costs a schema lookup per
+    /// table, so it is skipped when nothing observes).
     struct Writers {
         let names: Names
         let insert: BoundStatement
@@ -246,17 +254,15 @@ extension ReplicaStore {
         /// The op of the retraction shown for a finding (the winner), if one is held.
         let heldRetraction: Statement
 
-        init(_ db: Database) throws {
-            for table in ["ops", "field_values", "findings", "retractions"] {
-                try db.notifyChanges(in: Table(table))
+        init(_ db: Database, notifying: Bool, committedNames: CommittedNames?) throws {
+            if notifying {
+                for table in ["ops", "field_values", "findings", "retractions"] {
+                    try db.notifyChanges(in: Table(table))
+                }
             }
-            names = try Names(db)
+            names = try Names(db, committed: committedNames)
             findingLocation = try db.cachedStatement(sql: "SELECT unit, item FROM finding_rows WHERE id = ?")
-            heldRetraction = try db.cachedStatement(sql: """
-                SELECT \(Op.selectColumns.split(separator: ", ").map { "op_rows.\($0)" }.joined(separator: ", "))
-                FROM retractions JOIN op_rows ON op_rows.device_id = retractions.device AND op_rows.seq = retractions.seq
-                WHERE retractions.finding = ?
-                """)
+            heldRetraction = try db.cachedStatement(sql: Self.heldRetractionSQL)
             insert = try BoundStatement(db, sql: """
                 INSERT INTO ops (device, seq, hlc, kind, unit, item, field, finding, finding_kind, value)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING
@@ -289,6 +295,12 @@ extension ReplicaStore {
                 """)
             existing = try db.cachedStatement(sql: "SELECT \(Op.selectColumns) FROM op_rows WHERE device_id = ? AND seq = ?")
         }
+
+        private static let heldRetractionSQL = """
+            SELECT \(Op.selectColumns.split(separator: ", ").map { "op_rows.\($0)" }.joined(separator: ", "))
+            FROM retractions JOIN op_rows ON op_rows.device_id = retractions.device AND op_rows.seq = retractions.seq
+            WHERE retractions.finding = ?
+            """
 
         /// The op the log holds under this author and sequence number, if any.
         func held(device: String, sequence: Int64) throws -> Op? {
@@ -328,8 +340,7 @@ extension ReplicaStore {
     /// - Throws: ``StoreError`` `conflicting_op` when it holds a different one under that number,
     ///   `invalid_op` for a timestamp outside the valid range (which no checked op has).
     @discardableResult
-    static func insert(_ op: Op, into db: Database, using writers: Writers? = nil) throws -> Bool {
-        let writers = try writers ?? Writers(db)
+    static func insert(_ op: Op, into db: Database, using writers: Writers) throws -> Bool {
         guard op.timestamp.isValid else {
             throw StoreError(.invalidOp, "operation \(op.device.excerpt(64))#\(op.sequence) has a timestamp outside the valid range; nothing was written", sequence: op.sequence)
         }

@@ -1,20 +1,36 @@
 import GRDB
+import Synchronization
 
 extension ReplicaStore {
+    /// The integers of names committed to the file, shared by a store's write transactions.
+    ///
+    /// Only a name read back from the table enters it (never one a transaction is adding, which
+    /// a rollback could take back): names are never deleted and never change their integer, so
+    /// an entry stays true for the life of the file.
+    final class CommittedNames: Sendable {
+        private let ids = Mutex<[String: Int64]>([:])
+
+        func id(of name: String) -> Int64? { ids.withLock { $0[name] } }
+
+        func record(_ name: String, _ id: Int64) { ids.withLock { $0[name] = id } }
+    }
+
     /// The integers the log and the state store for names: device, unit, item and field ids.
     ///
     /// A name gets its integer the first time an op that carries it is written, in that op's
     /// transaction, and keeps it (the `names` table only grows). An instance lives for one write
-    /// transaction and remembers what it has looked up, so an op whose names are already known costs
-    /// no query for them.
+    /// transaction and remembers what it has looked up; names found in the table also go to the
+    /// store's ``CommittedNames``, so an op whose names are known costs no query for them.
     final class Names {
         private let db: Database
         private let find: BoundStatement
         private let add: BoundStatement
+        private let committed: CommittedNames?
         private var known: [String: Int64] = [:]
 
-        init(_ db: Database) throws {
+        init(_ db: Database, committed: CommittedNames?) throws {
             self.db = db
+            self.committed = committed
             find = try BoundStatement(db, sql: "SELECT id FROM names WHERE name = ?")
             add = try BoundStatement(db, sql: "INSERT INTO names (name) VALUES (?)")
         }
@@ -30,9 +46,11 @@ extension ReplicaStore {
 
         /// The integer of `name`, or nil for a name no op has carried.
         func existingID(of name: String) throws -> Int64? {
-            if let id = known[name] { return id }
+            if let id = known[name] ?? committed?.id(of: name) { return id }
             guard let id = try find.fetchFirst({ bind in bind(1, name) }, { $0.int64(0) }) else { return nil }
             known[name] = id
+            // Found in the table without this transaction adding it: committed before it began.
+            committed?.record(name, id)
             return id
         }
 

@@ -47,7 +47,12 @@ extension ReplicaStore {
                                                      _ value: @escaping @Sendable (Database) throws -> Value) -> AsyncThrowingStream<Value, any Error> {
         let writer = self.writer
         let (stream, continuation) = AsyncThrowingStream<Value, any Error>.makeStream()
+        // Counted before the observation starts, so that every write transaction that begins from
+        // now on notifies it; one already under way is seen by the observation's first read.
+        let context = self.context
+        context.state.withLock { $0.observations += 1 }
         let task = Task {
+            defer { context.state.withLock { $0.observations -= 1 } }
             do {
                 let observation = ValueObservation.tracking(value)
                 if let interval {

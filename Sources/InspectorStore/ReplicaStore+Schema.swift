@@ -184,7 +184,8 @@ extension ReplicaStore {
                            r.hlc AS hlc, \(Self.millisSQL("r.hlc")) AS ms, \(Self.counterSQL("r.hlc")) AS counter
                     FROM retractions AS r JOIN names AS d ON d.id = r.device;
                 """)
-            try rebuildState(db)
+            // Nothing observes a store while it opens.
+            try rebuildState(db, using: Writers(db, notifying: false, committedNames: nil))
         }
         return migrator
     }

@@ -27,7 +27,7 @@ extension ReplicaStore {
         try Self.wrap {
             try writer.write { db in
                 try markSetAside(db, [op])
-                try Self.rebuildState(db)
+                try Self.rebuildState(db, using: makeWriters(db))
             }
         }
     }
@@ -48,9 +48,8 @@ extension ReplicaStore {
     }
 
     /// Recomputes field values, findings and retractions from the log, leaving out set-aside operations.
-    static func rebuildState(_ db: Database) throws {
+    static func rebuildState(_ db: Database, using writers: Writers) throws {
         try db.execute(sql: "DELETE FROM field_values; DELETE FROM findings; DELETE FROM retractions")
-        let writers = try Writers(db)
         let rows = try Row.fetchCursor(db, sql: "SELECT \(Op.selectColumns) FROM op_rows WHERE set_aside = 0 ORDER BY position")
         while let row = try rows.next() {
             try apply(Op(row: row), using: writers)
@@ -105,7 +104,7 @@ extension ReplicaStore {
                 try db.execute(sql: "UPDATE ops SET hlc = hlc + (? << 16) WHERE device = (SELECT id FROM names WHERE name = ?) AND seq >= ? AND set_aside = 0",
                                arguments: [offset, device, first])
                 let count = db.changesCount
-                try Self.rebuildState(db)
+                try Self.rebuildState(db, using: makeWriters(db))
                 let newest = try Self.newestTimestamp(db)
                 try Self.saveClock(db, HybridLogicalClock(device: device, millis: newest.millis, counter: newest.counter))
                 return count
@@ -159,7 +158,8 @@ extension ReplicaStore {
                 var hlc = HybridLogicalClock(device: device, millis: base.millis, counter: base.counter)
                 var recorded: [Op] = []
                 var renamed: [String: String] = [:]
-                try Self.rebuildState(db)
+                let writers = try makeWriters(db)
+                try Self.rebuildState(db, using: writers)
                 for (index, op) in old.enumerated() {
                     let sequence = last + Int64(index) + 1
                     let timestamp = hlc.tick(physical: physical)
@@ -176,7 +176,7 @@ extension ReplicaStore {
                     case .set:
                         break
                     }
-                    try Self.insert(again, into: db)
+                    try Self.insert(again, into: db, using: writers)
                     recorded.append(again)
                 }
                 try Self.saveClock(db, hlc)

@@ -50,8 +50,13 @@ public struct ReplicaStore: Sendable {
             var index: PlanIndex
             var units: [Plan.Unit]
             var unitIDs: Set<String>
+            /// How many observations of this store run (``observe(otherProcessesPolledEvery:_:)``):
+            /// while there are none, writes do not tell GRDB's observers (``Writers``).
+            var observations = 0
         }
         let state: Mutex<State>
+        /// The integers of the names in the file (``CommittedNames``).
+        let names = CommittedNames()
         init(plan: Plan, units: [Plan.Unit]) {
             state = Mutex(State(plan: plan, index: PlanIndex(plan), units: units, unitIDs: Set(units.map(\.id))))
         }
