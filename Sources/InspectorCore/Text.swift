@@ -76,6 +76,8 @@ public enum Text {
     /// - Throws: ``CoreError/Code/invalidText`` when it is empty, too long, or holds control characters
     ///   other than line breaks and tabs.
     public static func validated(_ text: String, what: String, maximumLength: Int = defaultMaximumLength) throws(CoreError) -> String {
+        // Most text arrives already canonical: checked without Foundation's normalizing and trimming.
+        if isCanonical(text, maximumLength: maximumLength) { return text }
         let normalized = nfc(text).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !normalized.isEmpty else {
             throw CoreError(.invalidText, "\(what) is empty")

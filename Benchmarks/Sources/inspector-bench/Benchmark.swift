@@ -22,6 +22,8 @@ struct Benchmark {
         case merge
         /// The bootstrap of a fresh device.
         case bootstrap
+        /// Devices recording edits, one transaction each, alone.
+        case device
     }
 
     let devices: Int
@@ -74,6 +76,17 @@ struct Benchmark {
             } else {
                 results.hubMergeOpsPerSecond = try await measureHubMerge(perDevice: perDevice, reference: reference)
             }
+        case .device:
+            log("recording \(devices) × \(operations) ops on device replicas")
+            var recording = Duration.zero
+            for index in 0..<devices {
+                let store = try ReplicaStore.create(at: path("\(deviceID(index)).sqlite"), device: deviceID(index), plan: plan)
+                let edits = Workload.edits(device: index, count: operations)
+                profiler("enable")
+                recording += try ContinuousClock().measure { try record(edits, into: store) }
+                profiler("disable")
+            }
+            results.deviceOpsPerSecond = Double(devices * operations) / seconds(recording)
         case .bootstrap:
             guard bootstrapOps > 0 else { break }
             (results.bootstrapSeconds, results.bootstrapHubPeakRSSMegabytes) = try await bootstrap(count: bootstrapOps)
