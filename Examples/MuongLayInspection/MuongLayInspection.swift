@@ -108,7 +108,7 @@ struct Scenario {
         try await hoa.set(unit: "muong-lay", item: "II.4", field: "rating", value: "kha")
         try await Task.sleep(for: .milliseconds(1100))
         try await tuan.set(unit: "muong-lay", item: "II.4", field: "rating", value: "trung_binh")
-        say("3. Offline: \(try lead.lastSequence(of: lead.device)) edits by the lead, \(try hoa.lastSequence(of: hoa.device)) by Quàng Thị Hoa, \(try tuan.lastSequence(of: tuan.device)) by Điêu Chính Tuấn; Hoa and Tuấn both rated item II.4, a second apart.")
+        say("3. Offline: \(try await lead.lastSequence(of: lead.device)) edits by the lead, \(try await hoa.lastSequence(of: hoa.device)) by Quàng Thị Hoa, \(try await tuan.lastSequence(of: tuan.device)) by Điêu Chính Tuấn; Hoa and Tuấn both rated item II.4, a second apart.")
 
         // They come back into coverage at different times.
         let leadSync = try await SyncClient(store: lead).sync()

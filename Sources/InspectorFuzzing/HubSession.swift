@@ -314,7 +314,7 @@ final class HubSession {
             if reader.chance(8) {
                 // A supervisor's decision relayed back by a device, under a number the hub has used, will use next, or never can.
                 let (item, field) = reader.pick(maker.fields)
-                let sequence = reader.pick([1, Int64(probes) + 1, try hub.replica.lastSequence(of: Identifier.hubDevice) &+ 1, Int64.max, Int64.max - 1])
+                let sequence = reader.pick([1, Int64(probes) + 1, try await hub.replica.lastSequence(of: Identifier.hubDevice) &+ 1, Int64.max, Int64.max - 1])
                 ops.append(.set(device: Identifier.hubDevice, sequence: sequence,
                                 timestamp: HLCTimestamp(millis: clock.now, counter: Int64(reader.int(0...2)), device: Identifier.hubDevice),
                                 unit: reader.pick(allUnits), item: item, field: field.id, value: maker.value(of: field, &reader)))

@@ -105,6 +105,11 @@ extension ReplicaStore {
         try Self.wrap { try writer.read { db in try Self.heldBackList(db) } }
     }
 
+    /// The pulled operations held back, like ``heldBackOperations()``, without blocking the calling thread.
+    public func heldBackOperations() async throws -> [HeldBackOp] {
+        try await read { db in try Self.heldBackList(db) }
+    }
+
     static func heldBackList(_ db: Database) throws -> [HeldBackOp] {
         try Row.fetchAll(db, sql: "SELECT id, device, seq, json, code, message FROM held_back ORDER BY id").map {
             HeldBackOp(id: $0[0], device: $0[1], sequence: $0[2], json: $0[3], code: $0[4], message: $0[5])

@@ -216,8 +216,7 @@ extension ReplicaStore {
                                 using writers: Writers, role: Role) throws {
         if let (id, location) = op.addedFinding {
             added[id] = location
-            if let row = try Row.fetchOne(writers.heldRetraction, arguments: [id]) {
-                let retraction = Op(row: row)
+            if let retraction = try writers.retraction(ofFinding: id) {
                 do { try retraction.checkRetraction(of: location) } catch {
                     throw RefusedOperation(device: op.device, sequence: op.sequence, error: CoreError(.retractionMismatch,
                         "operation \(op.device.excerpt(64))#\(op.sequence) adds finding '\(id.excerpt(80))' on unit '\(op.unit.excerpt(64))' item '\((op.item ?? "none").excerpt(32))', but the retraction of it already held (\(retraction.device.excerpt(64))#\(retraction.sequence)) names unit '\(retraction.unit.excerpt(64))' item '\((retraction.item ?? "none").excerpt(32))'"))
@@ -225,9 +224,7 @@ extension ReplicaStore {
             }
         } else if let id = op.retractedFinding {
             var target = added[id]
-            if target == nil, let row = try Row.fetchOne(writers.findingLocation, arguments: [id]) {
-                target = FindingLocation(unit: row[0], item: row[1])
-            }
+            if target == nil { target = try writers.location(ofFinding: id) }
             if target == nil && (role == .device || op.retractsOwnFinding) { return }
             do { try op.checkRetraction(of: target) } catch {
                 throw RefusedOperation(device: op.device, sequence: op.sequence, error: error)
@@ -250,9 +247,10 @@ extension ReplicaStore {
         let isHeld: BoundStatement
         let authorRange: BoundStatement
         private let existing: Statement
-        let findingLocation: Statement
+        private let findingLocation: BoundStatement
+        private let hasRetraction: BoundStatement
         /// The op of the retraction shown for a finding (the winner), if one is held.
-        let heldRetraction: Statement
+        private let heldRetraction: Statement
 
         init(_ db: Database, notifying: Bool, committedNames: CommittedNames?) throws {
             if notifying {
@@ -261,7 +259,8 @@ extension ReplicaStore {
                 }
             }
             names = try Names(db, committed: committedNames)
-            findingLocation = try db.cachedStatement(sql: "SELECT unit, item FROM finding_rows WHERE id = ?")
+            findingLocation = try BoundStatement(db, sql: "SELECT unit, item FROM finding_rows WHERE id = ?")
+            hasRetraction = try BoundStatement(db, sql: "SELECT 1 FROM retractions WHERE finding = ?")
             heldRetraction = try db.cachedStatement(sql: Self.heldRetractionSQL)
             insert = try BoundStatement(db, sql: """
                 INSERT INTO ops (device, seq, hlc, kind, unit, item, field, finding, finding_kind, value)
@@ -305,7 +304,25 @@ extension ReplicaStore {
         /// The op the log holds under this author and sequence number, if any.
         func held(device: String, sequence: Int64) throws -> Op? {
             guard let id = try names.existingID(of: device) else { return nil }
+            // Most ops asked about are new: one index probe decides, and only a held one is read.
+            guard try isHeld.fetchFirst({ bind in
+                bind(1, id)
+                bind(2, sequence)
+            }, { $0.int64(0) != 0 }) == true else { return nil }
             return try Row.fetchOne(existing, arguments: [id, sequence]).map { Op(row: $0) }
+        }
+
+        /// The op of the retraction shown for finding `id`, if one is held.
+        func retraction(ofFinding id: String) throws -> Op? {
+            guard try hasRetraction.fetchFirst({ bind in bind(1, id) }, { _ in true }) == true else { return nil }
+            return try Row.fetchOne(heldRetraction, arguments: [id]).map { Op(row: $0) }
+        }
+
+        /// Where finding `id` belongs, if it is held.
+        func location(ofFinding id: String) throws -> FindingLocation? {
+            try findingLocation.fetchFirst({ bind in bind(1, id) }, { row in
+                FindingLocation(unit: row.string(0) ?? "", item: row.string(1))
+            })
         }
 
         /// Whether the log holds an op under this author and sequence number.

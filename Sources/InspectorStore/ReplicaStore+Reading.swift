@@ -17,6 +17,14 @@ extension ReplicaStore {
         }
     }
 
+    /// The highest sequence number of `device` in the log, like ``lastSequence(of:)``, without
+    /// blocking the calling thread.
+    public func lastSequence(of device: String) async throws -> Int64 {
+        try await read { db in
+            try Int64.fetchOne(db, sql: "SELECT MAX(seq) FROM ops WHERE device = (SELECT id FROM names WHERE name = ?)", arguments: [device]) ?? 0
+        }
+    }
+
     /// Operations of the log in the order this replica received them.
     ///
     /// - Parameters:

@@ -21,6 +21,11 @@ extension ReplicaStore {
         try Self.wrap { try writer.read { db in try Self.setAsideList(db) } }
     }
 
+    /// This device's set-aside operations, like ``setAsideOperations()``, without blocking the calling thread.
+    public func setAsideOperations() async throws -> [SetAsideOp] {
+        try await read { db in try Self.setAsideList(db) }
+    }
+
     /// Sets one of this device's operations aside: it leaves the state (which is rebuilt without
     /// it) and is never pushed again. One transaction.
     public func setAside(_ op: SetAsideOp) throws {

@@ -201,7 +201,7 @@ public struct SyncClient: Sendable {
             throw SyncError(.protocolViolation, "the hub's welcome confirms a negative sequence number (\(welcome.confirmed))")
         }
         // A replica re-created under an id the hub already knows would reuse sequence numbers: refuse.
-        let ownLast = try store.lastSequence(of: store.device)
+        let ownLast = try await store.lastSequence(of: store.device)
         if welcome.confirmed > ownLast {
             throw SyncError(.replicaBehindHub, "the hub already holds \(welcome.confirmed) operations of device '\(store.device)' but this replica has only \(ownLast); this replica was re-created or restored from an old copy — enroll it under a new device id")
         }
@@ -218,8 +218,8 @@ public struct SyncClient: Sendable {
 
         // Push: this device's operations after what the hub confirmed, minus those set aside.
         var confirmed = welcome.confirmed
-        var refused = try store.setAsideOperations()
-        let total = max(0, Int(try store.lastSequence(of: store.device) - confirmed) - refused.filter { $0.sequence > confirmed }.count)
+        var refused = try await store.setAsideOperations()
+        let total = max(0, Int(try await store.lastSequence(of: store.device) - confirmed) - refused.filter { $0.sequence > confirmed }.count)
         var done = 0
         if total > 0 { progress?(.pushing(done: 0, total: total)) }
         while true {
@@ -252,7 +252,7 @@ public struct SyncClient: Sendable {
                 } else {
                     try store.setAside(RefusedOp(sequence: sequence, code: error.code.rawValue, message: error.message))
                 }
-                let now = try store.setAsideOperations()
+                let now = try await store.setAsideOperations()
                 summary.refused += now.filter { op in !refused.contains(where: { $0.sequence == op.sequence }) }
                 refused = now
             case .error(let error):
@@ -273,12 +273,12 @@ public struct SyncClient: Sendable {
         // The hub hears of held-back ops when the list changed since it was last told (nothing when none).
         var reported = saved.heldBackReported
         var reportedEntries: [Message.HeldBackReport.Entry]?
-        func pendingReport() throws -> Message.HeldBackReport? {
-            let report = try heldBackReport()
+        func pendingReport() async throws -> Message.HeldBackReport? {
+            let report = try await heldBackReport()
             return report.count == reported && (reportedEntries == nil || reportedEntries == report.entries) ? nil : report
         }
         while true {
-            let report = try pendingReport()
+            let report = try await pendingReport()
             let answer = try await conversation.request(.pull(Message.Pull(cursor: cursor, limit: batchSize, heldBack: report)))
             if let report {
                 reported = report.count
@@ -307,13 +307,13 @@ public struct SyncClient: Sendable {
             }
             if !batch.more { break }
         }
-        if let report = try pendingReport() {
+        if let report = try await pendingReport() {
             // What this sync held back reaches the office now, not at the next sync.
             if case .ops = try await conversation.request(.pull(Message.Pull(cursor: cursor, limit: 1, heldBack: report))) {
                 try await store.recordHeldBackReported(report.count)
             }
         }
-        if hello.compact, try !store.heldBackOperations().isEmpty {
+        if hello.compact, try await !store.heldBackOperations().isEmpty {
             // PROTOCOL.md 11.6: a held-back op may supersede ops this compact session left out. Pull
             // again from 0, in full (this sync's end makes the next session a full one).
             try await store.restartPull()
@@ -352,15 +352,15 @@ extension SyncClient {
     /// Tries the held-back pulled operations again; returns how many could be stored.
     func retryHeldBack() async throws -> Int {
         var decoded: [Int64: Op] = [:]
-        for held in try store.heldBackOperations() {
+        for held in try await store.heldBackOperations() {
             if let op = try? Op(wireJSON: held.json) { decoded[held.id] = op }
         }
         return try await store.retryHeldBack(decoded)
     }
 
     /// The report of held-back operations the next pull carries (PROTOCOL.md 11.5).
-    func heldBackReport() throws -> Message.HeldBackReport {
-        let held = try store.heldBackOperations()
+    func heldBackReport() async throws -> Message.HeldBackReport {
+        let held = try await store.heldBackOperations()
         return Message.HeldBackReport(count: held.count, entries: held.prefix(Message.HeldBackReport.maximumEntries).map {
             Message.HeldBackReport.Entry(device: $0.device ?? "", sequence: $0.sequence ?? 0, code: $0.code, message: $0.message)
         })

@@ -333,7 +333,7 @@ public final class SoakRound {
             // A device's own ops less those it set aside: ops stamped beyond the hub's tolerance after
             // a clock jump are recorded again with the corrected clock (PROTOCOL.md 10.3).
             let own = try device.store.operations(device: device.id, includingSetAside: false).map(\.operation)
-            let last = try device.store.lastSequence(of: device.id)
+            let last = try await device.store.lastSequence(of: device.id)
             total += own.count
             for op in own {
                 let outcome = reference.apply(op)
@@ -372,7 +372,7 @@ public final class SoakRound {
                 result.failures.append("\(device.id): differs from the reference model: \(firstDifference(local, expectedHere))")
             }
             // Its log also keeps the ops it set aside, which the hub never holds.
-            let held = try device.store.operationCount() - device.store.setAsideOperations().count
+            let held = try await device.store.operationCount() - device.store.setAsideOperations().count
             if held != restricted.count {
                 result.failures.append("\(device.id): holds \(held) ops besides those it set aside, its scope has \(restricted.count)")
             }

@@ -49,7 +49,8 @@ extension EndToEnd {
                     let store = try ReplicaStore.open(at: device)
                     let merged = try store.restoreOwnOperations(ops)
                     try #require(merged.applied == Self.total)
-                    try #require(try store.lastSequence(of: "dev-big") == Int64(Self.total))
+                    let last = try await store.lastSequence(of: "dev-big")
+                    try #require(last == Int64(Self.total))
                 }
 
                 lap("device replica ready")

@@ -30,14 +30,15 @@ import Testing
             let savedCursor = try await device.syncState().pullCursor
             #expect(savedCursor == 5)
             #expect(try device.operationCount() == 2)
-            #expect(try device.heldBackOperations().count == 4)
+            #expect(try await device.heldBackOperations().count == 4)
             // The same batch pulled again (after a cut) holds each op back once.
             _ = try await device.mergePulled([first, unknownUnit].map(pulled), cursor: 5)
-            #expect(try device.heldBackOperations().count == 4)
+            let heldAgain = try await device.heldBackOperations()
+            #expect(heldAgain.count == 4)
 
             // Once the unit arrives (a new welcome), the op is stored; the others stay, with their reasons.
             try device.upsertUnits([Plan.Unit(id: "muong-lay.xa-moi", name: "UBND xã mới", kind: .direct, parent: "muong-lay")])
-            let held = try device.heldBackOperations()
+            let held = try await device.heldBackOperations()
             let decoded = Dictionary(uniqueKeysWithValues: held.compactMap { entry -> (Int64, Op)? in
                 switch entry.sequence {
                 case 2: (entry.id, unknownUnit)
@@ -46,7 +47,8 @@ import Testing
                 }
             })
             #expect(try await device.retryHeldBack(decoded) == 1)
-            #expect(try device.heldBackOperations().map(\.sequence) == [3, 4, 9])
+            let left = try await device.heldBackOperations()
+            #expect(left.map(\.sequence) == [3, 4, 9])
             #expect(try device.dataset().values.contains { $0.unit == "muong-lay.xa-moi" && $0.current.value == "tot" })
         }
     }

@@ -116,7 +116,8 @@ struct FaultScheduleTests {
                 try await checkBelief(device, step)
             case 65..<80:
                 let summary = try await sync(device, via: hub.address, compresses: rng.chance(50))
-                #expect(summary.confirmed == (try device.store.lastSequence(of: device.id)), "\(label), step \(step)")
+                let last = try await device.store.lastSequence(of: device.id)
+                #expect(summary.confirmed == last, "\(label), step \(step)")
                 counts.fullSyncs += 1
                 try await hub.settle()
                 try await checkBelief(device, step)
