@@ -79,6 +79,22 @@ struct BoundStatement {
         }
     }
 
+    /// Binds with `bind` and hands each row to `body`, in order, until the rows end or `body`
+    /// returns false.
+    func forEachRow(_ bind: (Binder) -> Void, _ body: (Columns) throws -> Bool) throws {
+        let handle = statement.sqliteStatement
+        sqlite3_reset(handle)
+        bind(Binder(handle: handle))
+        defer { sqlite3_reset(handle) }
+        while true {
+            switch sqlite3_step(handle) {
+            case SQLITE_ROW: if try !body(Columns(handle: handle)) { return }
+            case SQLITE_DONE: return
+            case let code: throw failure(code)
+            }
+        }
+    }
+
     private func failure(_ code: Int32) -> DatabaseError {
         DatabaseError(resultCode: ResultCode(rawValue: code), message: connection.map { String(cString: sqlite3_errmsg($0)) },
                       sql: statement.sql)

@@ -36,6 +36,8 @@ extension ReplicaStore {
     package func logBatch(after cursor: Int64, limit: Int, units: [String], excluding excludedDevice: String, compact: Bool = false,
                           byteBudget: Int, size: @escaping @Sendable (Op) -> Int) async throws -> LogBatch {
         let units = units.sorted()
+        // At least one op per batch: a batch of none would say nothing of what lies after the cursor.
+        let limit = max(limit, 1)
         return try await read { db in
             let placeholders = units.map { _ in "?" }.joined(separator: ",")
             let sql = """
@@ -43,25 +45,32 @@ extension ReplicaStore {
                 WHERE position > ? AND device != ? AND unit IN (\(placeholders))\(compact ? " AND " + Self.notSuperseded : "")
                 ORDER BY position LIMIT ?
                 """
-            var arguments: [any DatabaseValueConvertible] = [cursor, excludedDevice]
-            arguments.append(contentsOf: units)
-            arguments.append(limit)
-            let rows = try Row.fetchAll(db, sql: sql, arguments: StatementArguments(arguments))
+            // Rows read through SQLite's C API (a pull reads up to `limit` of them per batch).
+            let statement = try BoundStatement(db, sql: sql)
             var ops: [Op] = []
-            ops.reserveCapacity(rows.count)
-            var bytes = 0
-            for row in rows {
-                let op = Op(row: row, offset: 1)
+            var last: Int64 = cursor
+            var read = 0, bytes = 0
+            var cut = false
+            try statement.forEachRow({ bind in
+                bind(1, cursor)
+                bind(2, excludedDevice)
+                for (index, unit) in units.enumerated() { bind(Int32(3 + index), unit) }
+                bind(Int32(3 + units.count), Int64(limit))
+            }, { row in
+                let op = Op(columns: row, offset: 1)
                 bytes += size(op)
                 if !ops.isEmpty && bytes > byteBudget {
                     // Stop before the line would grow too long; the cursor is the last op sent.
-                    let previous: Int64 = rows[ops.count - 1][0]
-                    return LogBatch(ops: ops, cursor: previous, more: true)
+                    cut = true
+                    return false
                 }
                 ops.append(op)
-            }
-            if rows.count == limit, let last = rows.last {
-                return LogBatch(ops: ops, cursor: last[0], more: true)
+                last = row.int64(0)
+                read += 1
+                return true
+            })
+            if cut || read == limit {
+                return LogBatch(ops: ops, cursor: last, more: true)
             }
             return LogBatch(ops: ops, cursor: max(try Self.logEnd(db), cursor), more: false)
         }

@@ -39,4 +39,21 @@ import Testing
             #expect(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM t") == 2)
         }
     }
+
+    /// Rows come in order until they end or the reader stops; the statement then runs again.
+    @Test func forEachRowReadsInOrderAndStopsWhenAsked() throws {
+        let queue = try DatabaseQueue()
+        try queue.write { db in
+            try db.execute(sql: "CREATE TABLE t (a INTEGER PRIMARY KEY); INSERT INTO t VALUES (1), (2), (3), (4)")
+            let select = try BoundStatement(db, sql: "SELECT a FROM t WHERE a > ? ORDER BY a")
+            var all: [Int64] = []
+            try select.forEachRow({ bind in bind(1, 0) }, { row in all.append(row.int64(0)); return true })
+            var some: [Int64] = []
+            try select.forEachRow({ bind in bind(1, 1) }, { row in some.append(row.int64(0)); return some.count < 2 })
+            #expect(all == [1, 2, 3, 4] && some == [2, 3])
+            var none = 0
+            try select.forEachRow({ bind in bind(1, 4) }, { _ in none += 1; return true })
+            #expect(none == 0)
+        }
+    }
 }
