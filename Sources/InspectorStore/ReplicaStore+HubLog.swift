@@ -19,13 +19,38 @@ extension ReplicaStore {
     /// The condition that leaves out a `set` op superseded by a later `set` op of the same author on
     /// the same field (a compact pull, PROTOCOL.md 11.6): the merged state and the conflict ledger
     /// read only each author's latest value of a field, so the state is the same without it.
-    static let notSuperseded = """
-        NOT (kind_code = 0 AND EXISTS (
+    ///
+    /// - Parameter row: the log row's columns, as `ops` names them or as the view `op_rows` does.
+    static func notSuperseded(_ row: LogColumns) -> String {
+        """
+        NOT (\(row.kind) = 0 AND EXISTS (
             SELECT 1 FROM ops AS later INDEXED BY ops_by_field
-            WHERE later.kind = 0 AND later.unit = op_rows.unit_id AND later.item = op_rows.item_id AND later.field = op_rows.field_id
-              AND later.device = op_rows.device_id AND later.hlc > op_rows.hlc
+            WHERE later.kind = 0 AND later.unit = \(row.unit) AND later.item = \(row.item) AND later.field = \(row.field)
+              AND later.device = \(row.device) AND later.hlc > \(row.hlc)
               AND later.set_aside = 0))
         """
+    }
+
+    /// The integer columns of a log row, in the table or in the view.
+    struct LogColumns {
+        var position, kind, unit, item, field, device, hlc: String
+        static let table = LogColumns(position: "ops.position", kind: "ops.kind", unit: "ops.unit", item: "ops.item", field: "ops.field",
+                                      device: "ops.device", hlc: "ops.hlc")
+        static let view = LogColumns(position: "op_rows.position", kind: "op_rows.kind_code", unit: "op_rows.unit_id", item: "op_rows.item_id",
+                                     field: "op_rows.field_id", device: "op_rows.device_id", hlc: "op_rows.hlc")
+    }
+
+    /// The condition on a log row's integer columns for a device's pull: after the cursor (?1), not
+    /// the device's own (?2, its name), in one of the units (the names from ?3 on). Written on the
+    /// integers, so that rows it leaves out are never joined with their names.
+    static func pullCondition(_ row: LogColumns, units: Int, compact: Bool) -> String {
+        let placeholders = (0..<units).map { "?\($0 + 3)" }.joined(separator: ",")
+        return """
+            \(row.position) > ?1
+            AND \(row.device) IS NOT (SELECT id FROM names WHERE name = ?2)
+            AND \(row.unit) IN (SELECT id FROM names WHERE name IN (\(placeholders)))\(compact ? " AND " + notSuperseded(row) : "")
+            """
+    }
 
     /// The next operations for a device: after `cursor`, of `units`, not `excludedDevice`'s own, at most
     /// `limit` of them and at most `byteBudget` by `size` (at least one; the hub measures wire bytes);
@@ -39,11 +64,10 @@ extension ReplicaStore {
         // At least one op per batch: a batch of none would say nothing of what lies after the cursor.
         let limit = max(limit, 1)
         return try await read { db in
-            let placeholders = units.map { _ in "?" }.joined(separator: ",")
             let sql = """
                 SELECT position, \(Op.selectColumns) FROM op_rows
-                WHERE position > ? AND device != ? AND unit IN (\(placeholders))\(compact ? " AND " + Self.notSuperseded : "")
-                ORDER BY position LIMIT ?
+                WHERE \(Self.pullCondition(.view, units: units.count, compact: compact))
+                ORDER BY position LIMIT ?\(units.count + 3)
                 """
             // Rows read through SQLite's C API (a pull reads up to `limit` of them per batch).
             let statement = try BoundStatement(db, sql: sql)
@@ -80,11 +104,10 @@ extension ReplicaStore {
     /// (when `compact`, leaving out those a compact pull leaves out).
     package func logCount(after cursor: Int64, units: [String], excluding excludedDevice: String, compact: Bool = false) async throws -> Int {
         try await read { db in
-            let placeholders = units.map { _ in "?" }.joined(separator: ",")
             var arguments: [any DatabaseValueConvertible] = [cursor, excludedDevice]
             arguments.append(contentsOf: units)
             return try Int.fetchOne(db, sql: """
-                SELECT COUNT(*) FROM op_rows WHERE position > ? AND device != ? AND unit IN (\(placeholders))\(compact ? " AND " + Self.notSuperseded : "")
+                SELECT COUNT(*) FROM ops WHERE \(Self.pullCondition(.table, units: units.count, compact: compact))
                 """, arguments: StatementArguments(arguments)) ?? 0
         }
     }
