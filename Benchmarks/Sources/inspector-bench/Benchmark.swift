@@ -337,7 +337,9 @@ struct Benchmark {
         var syncing = Duration.zero
         for round in 1...3 {
             let started = ContinuousClock.now
+            profiler("enable")
             let summary = try await client.sync()
+            profiler("disable")
             syncing += ContinuousClock.now - started
             log("bootstrap: sync \(round) pulled \(summary.pulled) ops in \(String(format: "%.1f", seconds(syncing))) s so far")
             if try device.dataset().canonicalJSON() == expected { return (seconds(syncing), child.peakRSSMegabytes()) }
