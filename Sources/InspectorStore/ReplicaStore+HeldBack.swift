@@ -64,7 +64,8 @@ extension ReplicaStore {
             return try await writer.write { db in
                 var result = PulledResult()
                 var stored: [Op] = []
-                var batch: [String: Op] = [:]
+                var batch: [OpIdentity: Op] = [:]
+                batch.reserveCapacity(ops.count)
                 let physical = try Self.receiverClock(db, now: now)
                 var added: [String: FindingLocation] = [:]
                 let writers = try makeWriters(db)
@@ -72,7 +73,7 @@ extension ReplicaStore {
                     do {
                         // An op that conflicts with a held one (same identity, other content) is held
                         // back before it can stand for a finding a later retraction names.
-                        let identity = "\(pulled.op.device)#\(pulled.op.sequence)"
+                        let identity = OpIdentity(device: pulled.op.device, sequence: pulled.op.sequence)
                         let held = try batch[identity] ?? writers.held(device: pulled.op.device, sequence: pulled.op.sequence)
                         if let held, held != pulled.op {
                             throw StoreError(.conflictingOp, "operation \(pulled.op.device)#\(pulled.op.sequence) differs from the one already held under that number")
@@ -160,6 +161,12 @@ extension ReplicaStore {
     }
 
     /// Every check a received operation passes before it is stored: the plan, the time, the finding it retracts.
+    /// An op's author and sequence number, as a dictionary key.
+    struct OpIdentity: Hashable {
+        var device: String
+        var sequence: Int64
+    }
+
     static func check(_ op: Op, index: PlanIndex, unitIDs: Set<String>, now: Int64, in db: Database,
                       addedInBatch added: inout [String: FindingLocation], using writers: Writers, role: Role) throws {
         try op.validate(against: index, unitIDs: unitIDs)

@@ -46,7 +46,11 @@ extension ReplicaStore {
 
         /// The integer of `name`, or nil for a name no op has carried.
         func existingID(of name: String) throws -> Int64? {
-            if let id = known[name] ?? committed?.id(of: name) { return id }
+            if let id = known[name] { return id }
+            if let id = committed?.id(of: name) {
+                known[name] = id
+                return id
+            }
             guard let id = try find.fetchFirst({ bind in bind(1, name) }, { $0.int64(0) }) else { return nil }
             known[name] = id
             // Found in the table without this transaction adding it: committed before it began.

@@ -141,6 +141,7 @@ struct Benchmark {
         let child = try HubProcess.start(db: path("e2e-hub.sqlite"))
         let address = try HubAddress(parsing: child.address)
         var sent = 0, received = 0, pulled = 0
+        profiler("enable")
         let syncing = try await ContinuousClock().measure {
             for _ in 0..<2 {
                 let summaries = try await withThrowingTaskGroup(of: SyncClient.Summary.self) { group in
@@ -153,6 +154,7 @@ struct Benchmark {
                 for summary in summaries { sent += summary.bytesSent; received += summary.bytesReceived; pulled += summary.pulled }
             }
         }
+        profiler("disable")
         results.hubPeakRSSMegabytes = child.peakRSSMegabytes()
         child.stop()
         results.e2eSeconds = seconds(syncing)
