@@ -141,9 +141,9 @@ extension EndToEnd {
                     let remaining = hubPositions.count - heldBefore
                     if remaining < 3000 { break }
                     let sync = try ws.spawn(Products.inspector, ["sync", "--db", pullerDB])
-                    // Half the kills right after a random progress line ("pulled N", from 1,000 on), half after a
-                    // short random delay: a pull now runs at tens of thousands of ops a second, so a kill
-                    // that waits lands after the whole pull.
+                    // Half the kills right after a random progress line ("pulled N", from 1,000 on), half 0–5 ms
+                    // after the first one: a pull runs at tens of thousands of ops a second, so a kill on a
+                    // timer alone lands after most of it.
                     if deviceKillsDone % 2 == 0 {
                         let threshold = Int.random(in: 1...min(2, remaining / 1000 - 1), using: &random) * 1000
                         let line = try await offThread { sync.waitForLine(onStderr: true, timeout: 120) { line in
@@ -153,7 +153,13 @@ extension EndToEnd {
                         } }
                         try #require(line != nil, "the pull never reported \(threshold): \(sync.stderr) \(sync.stdout)")
                     } else {
-                        try await Task.sleep(for: .milliseconds(Int.random(in: 10...120, using: &random)))
+                        // Once the pull has begun (its first progress line), a moment of 0–5 ms: at tens of
+                        // thousands of ops a second, a longer wait lands after most of the pull.
+                        let line = try await offThread { sync.waitForLine(onStderr: true, timeout: 120) { line in
+                            line.trimmingCharacters(in: .whitespaces).hasPrefix("pulled ")
+                        } }
+                        try #require(line != nil, "the pull never reported progress: \(sync.stderr) \(sync.stdout)")
+                        try await Task.sleep(for: .milliseconds(Int.random(in: 0...5, using: &random)))
                     }
                     let child = sync
                     try await offThread { child.killNow() }

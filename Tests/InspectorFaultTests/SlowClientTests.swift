@@ -96,11 +96,6 @@ extension FaultTests {
 
             /// Runs `body` on the members while the driver is paused.
             func withMembers(_ body: ([Hostile]) -> Void) { lock.withLock { _ in body(members) } }
-
-            /// How many members have not received a line and are still open.
-            var waitingForTheirFirstLine: Int {
-                lock.withLock { _ in members.filter { $0.lines.isEmpty && $0.closedAt == nil }.count }
-            }
         }
 
         /// Syncs fresh devices of `opsPerSync` ops each, one after the other; the duration of each.
@@ -166,19 +161,25 @@ extension FaultTests {
                 hostile.lastLineSentAt = .now
                 swarm.add(hostile)
             }
-            let welcomeDeadline = ContinuousClock.now + .seconds(20)
-            while swarm.waitingForTheirFirstLine > 0 && ContinuousClock.now < welcomeDeadline {
-                try await Task.sleep(for: .milliseconds(10))
-            }
-            // …send one last complete line (a pull; its answer is read by the driver), then trickle a
-            // `pull` a byte a second and never finish it: their idle clock starts now, together.
+            // …each, as soon as its welcome has come, sends one last complete line (a pull; its answer is
+            // read by the driver), then trickles a `pull` a byte a second and never finishes it. Each
+            // idle clock starts at its own pull: on a loaded machine the 200 welcomes arrive over
+            // seconds, and one waiting for all of them would outlive its idle deadline (3 s) unheard.
             let lastLine = Array("pull {\"cursor\":0}\n".utf8)
-            swarm.withMembers { members in
-                for hostile in members where hostile.socket.sendNow(lastLine[...]) == lastLine.count {
-                    hostile.lastLineSentAt = .now
-                    hostile.trickleFrom = .now + .milliseconds(200)
+            let welcomeDeadline = ContinuousClock.now + .seconds(20)
+            var pulling = 0
+            while pulling < Self.trickleAfterHello && ContinuousClock.now < welcomeDeadline {
+                swarm.withMembers { members in
+                    for hostile in members where hostile.trickleFrom == nil && hostile.closedAt == nil && !hostile.lines.isEmpty
+                        && hostile.socket.sendNow(lastLine[...]) == lastLine.count {
+                        hostile.lastLineSentAt = .now
+                        hostile.trickleFrom = .now + .milliseconds(200)
+                        pulling += 1
+                    }
                 }
+                try await Task.sleep(for: .milliseconds(5))
             }
+            try #require(pulling == Self.trickleAfterHello, "only \(pulling) of \(Self.trickleAfterHello) authenticated connections got their welcome")
             // 450 that never say anything, and 350 that trickle a hello a byte a second.
             let swarmStarted = ContinuousClock.now
             for _ in 0..<Self.silent { swarm.add(try Hostile(kind: .silent, port: hub.port)) }
