@@ -39,8 +39,13 @@ public struct SyncClient: Sendable {
         /// Bytes this device wrote to the socket, and read from it (compressed, when negotiated).
         public var bytesSent = 0
         public var bytesReceived = 0
+    }
+
+    /// What one session (one connection) did, and whether the sync must pull again in full.
+    private struct Session {
+        var summary: Summary
         /// A compact session held an op back, so the cursor went back to 0 for a full pull.
-        var pullsInFullNext = false
+        var pullsInFullNext: Bool
     }
 
     /// Where a sync is: each phase in order, with its totals before any of its work moves.
@@ -95,11 +100,12 @@ public struct SyncClient: Sendable {
     ///
     /// - Throws: ``SyncError``; what was confirmed or pulled before the error stays saved.
     public func sync() async throws -> Summary {
-        var summary = try await syncOnce()
-        if summary.pullsInFullNext {
+        let first = try await syncOnce()
+        var summary = first.summary
+        if first.pullsInFullNext {
             // A compact first sync held an op back (PROTOCOL.md 11.6): it may supersede values the
             // compact pull left out, which this device can show instead. Pull everything, in full.
-            let full = try await syncOnce()
+            let full = try await syncOnce().summary
             let seen = Set(summary.heldBack.map { "\($0.device ?? "")#\($0.sequence ?? 0)" })
             summary.pushed += full.pushed
             summary.pulled += full.pulled
@@ -112,12 +118,11 @@ public struct SyncClient: Sendable {
             summary.clockOffset = full.clockOffset
             summary.bytesSent += full.bytesSent
             summary.bytesReceived += full.bytesReceived
-            summary.pullsInFullNext = false
         }
         guard summary.heldBack.contains(where: { $0.code == CoreError.Code.unknownUnit.rawValue }) else { return summary }
         // A unit was added at the hub after this session's welcome and its ops arrived in the pull:
         // they were held back. A new handshake brings the unit and releases them; try once more.
-        var again = try await syncOnce()
+        var again = try await syncOnce().summary
         again.pushed += summary.pushed
         again.pulled += summary.pulled
         again.newConflicts += summary.newConflicts
@@ -129,7 +134,7 @@ public struct SyncClient: Sendable {
         return again
     }
 
-    private func syncOnce() async throws -> Summary {
+    private func syncOnce() async throws -> Session {
         let channel: LineChannel.AsyncChannel
         progress?(.connecting)
         do {
@@ -146,14 +151,14 @@ public struct SyncClient: Sendable {
         }
         do {
             let counter = try await LineChannel.counter(of: channel.channel)
-            var summary = try await channel.executeThenClose { inbound, outbound in
+            var session = try await channel.executeThenClose { inbound, outbound in
                 var conversation = Conversation(inbound: inbound.makeAsyncIterator(), outbound: outbound,
                                                 channel: channel.channel, timeout: responseTimeout)
                 return try await run(&conversation)
             }
-            summary.bytesSent = counter.bytesWritten
-            summary.bytesReceived = counter.bytesRead
-            return summary
+            session.summary.bytesSent = counter.bytesWritten
+            session.summary.bytesReceived = counter.bytesRead
+            return session
         } catch let error as SyncError {
             throw error
         } catch let error as StoreError {
@@ -165,8 +170,9 @@ public struct SyncClient: Sendable {
         }
     }
 
-    private func run(_ conversation: inout Conversation) async throws -> Summary {
+    private func run(_ conversation: inout Conversation) async throws -> Session {
         var summary = Summary()
+        var pullsInFullNext = false
         let before = try await store.syncState()
         // Handshake, with Cristian's method for the clock offset.
         let sentAt = store.clock()
@@ -317,11 +323,11 @@ public struct SyncClient: Sendable {
             // PROTOCOL.md 11.6: a held-back op may supersede ops this compact session left out. Pull
             // again from 0, in full (this sync's end makes the next session a full one).
             try await store.restartPull()
-            summary.pullsInFullNext = true
+            pullsInFullNext = true
         }
         _ = try? await conversation.request(.bye)
         try await store.recordSyncEnded(at: store.clock())
-        return summary
+        return Session(summary: summary, pullsInFullNext: pullsInFullNext)
     }
 }
 
