@@ -4,15 +4,23 @@ import Synchronization
 extension ReplicaStore {
     /// The integers of names committed to the file, shared by a store's write transactions.
     ///
-    /// Only a name read back from the table enters it (never one a transaction is adding, which
-    /// a rollback could take back): names are never deleted and never change their integer, so
-    /// an entry stays true for the life of the file.
+    /// A name enters it only once the transaction that read it from the table has committed: a
+    /// name another part of the same transaction added (another ``Names``, a nested savepoint)
+    /// could otherwise be cached and then rolled back. Names are never deleted and never change
+    /// their integer, so an entry stays true for the life of the file.
     final class CommittedNames: Sendable {
         private let ids = Mutex<[String: Int64]>([:])
 
         func id(of name: String) -> Int64? { ids.withLock { $0[name] } }
 
-        func record(_ name: String, _ id: Int64) { ids.withLock { $0[name] = id } }
+        func record(_ names: [String: Int64]) { ids.withLock { $0.merge(names) { _, new in new } } }
+    }
+
+    /// Names a transaction read from the table, published to ``CommittedNames`` when it commits.
+    final class FoundNames: Sendable {
+        private let names = Mutex<[String: Int64]>([:])
+        func add(_ name: String, _ id: Int64) { names.withLock { $0[name] = id } }
+        func take() -> [String: Int64] { names.withLock { let all = $0; $0 = [:]; return all } }
     }
 
     /// The integers the log and the state store for names: device, unit, item and field ids.
@@ -27,6 +35,8 @@ extension ReplicaStore {
         private let add: BoundStatement
         private let committed: CommittedNames?
         private var known: [String: Int64] = [:]
+        /// Names found in the table by this instance, for ``committed`` once the transaction commits.
+        private var found: FoundNames?
 
         init(_ db: Database, committed: CommittedNames?) throws {
             self.db = db
@@ -53,8 +63,14 @@ extension ReplicaStore {
             }
             guard let id = try find.fetchFirst({ bind in bind(1, name) }, { $0.int64(0) }) else { return nil }
             known[name] = id
-            // Found in the table without this transaction adding it: committed before it began.
-            committed?.record(name, id)
+            if let committed {
+                if found == nil {
+                    let box = FoundNames()
+                    found = box
+                    db.afterNextTransaction(onCommit: { _ in committed.record(box.take()) })
+                }
+                found?.add(name, id)
+            }
             return id
         }
 

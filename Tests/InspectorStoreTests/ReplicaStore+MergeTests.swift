@@ -1,7 +1,7 @@
 import Foundation
 import InspectorCore
 import InspectorProtocol
-import InspectorStore
+@testable import InspectorStore
 import Testing
 
 @Suite struct ReplicaStoreMergeTests {
@@ -242,6 +242,29 @@ import Testing
             // Its own op coming back is a duplicate, and it goes on recording its own numbers.
             #expect(try a.merge([mine]).duplicates == 1)
             #expect(try a.set(unit: "muong-lay", item: "II.4", field: "status", value: "in_progress").sequence == mine.sequence + 1)
+        }
+    }
+}
+
+/// The last guard of the log (`ReplicaStore.insert`): every caller checks ops first, so only a
+/// direct call can bring a timestamp outside the valid range; it is refused, and nothing is written.
+@Suite struct ReplicaStoreInsertGuardTests {
+    @Test("an op whose timestamp is outside the valid range is refused with invalid_op, nothing written", arguments: [
+        (Int64.max, Int64(0)), (Int64(-1), Int64(0)), (Int64(1_718_845_320_000), Int64(65_536)), (Int64(253_402_300_800_000), Int64(0)),
+    ])
+    func outOfRangeTimestamp(_ millis: Int64, _ counter: Int64) throws {
+        try withTemporaryDirectory { dir in
+            let store = try makeStore(in: dir, device: "dev-a", clock: ManualClock())
+            let op = Op.set(device: "dev-b", sequence: 1, timestamp: HLCTimestamp(millis: millis, counter: counter, device: "dev-b"),
+                            unit: "muong-lay", item: "II.4", field: "status", value: "done")
+            do {
+                try store.writer.write { db in try ReplicaStore.insert(op, into: db, using: store.makeWriters(db)) }
+                Issue.record("an op stamped \(millis)/\(counter) was written")
+            } catch let error as StoreError {
+                #expect(error.code == .invalidOp && error.sequence == 1, "\(error)")
+            }
+            #expect(try store.operationCount() == 0)
+            #expect(try store.writer.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM names") } == 0, "no name was given either")
         }
     }
 }

@@ -29,4 +29,29 @@ import Testing
             #expect(try a.integrityCheck() == "ok")
         }
     }
+
+    /// Two `Names` in one transaction: the second finds the name the first added. The transaction
+    /// rolls back, so the store-wide cache must not keep that integer; a committed transaction does.
+    @Test func aNameFoundInARolledBackTransactionIsNotCached() throws {
+        try withTemporaryDirectory { dir in
+            let store = try makeStore(in: dir, device: "dev-a", clock: ManualClock())
+            let cache = ReplicaStore.CommittedNames()
+            struct Refused: Error {}
+            #expect(throws: Refused.self) {
+                try store.writer.write { db in
+                    let first = try ReplicaStore.Names(db, committed: cache)
+                    let added = try first.id(of: "dev-rolled-back")
+                    let second = try ReplicaStore.Names(db, committed: cache)
+                    #expect(try second.existingID(of: "dev-rolled-back") == added, "found in the table by the second instance")
+                    throw Refused()
+                }
+            }
+            #expect(cache.id(of: "dev-rolled-back") == nil, "a rolled-back name was cached")
+            // Another name takes the integer; the cache holds the committed truth once a commit reads it.
+            let other = try store.writer.write { db in try ReplicaStore.Names(db, committed: cache).id(of: "dev-other") }
+            let found = try store.writer.write { db in try ReplicaStore.Names(db, committed: cache).existingID(of: "dev-other") }
+            #expect(found == other && cache.id(of: "dev-other") == other)
+            #expect(try store.writer.read { db in try ReplicaStore.Names(db, committed: nil).existingID(of: "dev-rolled-back") } == nil)
+        }
+    }
 }
