@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "InspectorPlans", targets: ["InspectorPlans"]),
         .library(name: "InspectorStore", targets: ["InspectorStore"]),
         .library(name: "InspectorProtocol", targets: ["InspectorProtocol"]),
+        .library(name: "InspectorTLS", targets: ["InspectorTLS"]),
         .library(name: "InspectorReports", targets: ["InspectorReports"]),
         .library(name: "InspectorHub", targets: ["InspectorHub"]),
         .library(name: "InspectorSyncClient", targets: ["InspectorSyncClient"]),
@@ -32,6 +33,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        // TLS 1.3 on every hub connection (BoringSSL), with its X.509 support for the self-signed
+        // certificates that carry the hub's and each device's pinned key (issue #12).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
         // Pure values: hybrid logical clock, operations, field values, the plan model, merge rules,
@@ -69,6 +75,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Transport security: the hub's and the devices' keys, their self-signed certificates, TLS 1.3
+        // contexts, the pinned-key check, and telling a TLS connection from a plain one.
+        .target(
+            name: "InspectorTLS",
+            dependencies: [
+                "InspectorCore",
+                "InspectorProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The hub's export files: CSV for the office, the consolidated report, deadlines. Pure.
         .target(
             name: "InspectorReports",
@@ -83,6 +105,7 @@ let package = Package(
                 "InspectorStore",
                 "InspectorProtocol",
                 "InspectorReports",
+                "InspectorTLS",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -99,6 +122,7 @@ let package = Package(
                 "InspectorCore",
                 "InspectorStore",
                 "InspectorProtocol",
+                "InspectorTLS",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -114,6 +138,7 @@ let package = Package(
                 "InspectorStore",
                 "InspectorProtocol",
                 "InspectorSyncClient",
+                "InspectorTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -127,6 +152,7 @@ let package = Package(
                 "InspectorProtocol",
                 "InspectorHub",
                 "InspectorReports",
+                "InspectorTLS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -181,6 +207,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "InspectorTLSTests",
+            dependencies: [
+                "InspectorCore",
+                "InspectorProtocol",
+                "InspectorTLS",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "InspectorReportsTests",
             dependencies: ["InspectorTestSupport", "InspectorCore", "InspectorPlans", "InspectorReports"],
             swiftSettings: swiftSettings
@@ -201,6 +241,7 @@ let package = Package(
             name: "InspectorTestSupport",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "CompressNIO", package: "compress-nio"),
             ],
             path: "Tests/InspectorTestSupport",
@@ -216,6 +257,7 @@ let package = Package(
                 "InspectorProtocol",
                 "InspectorHub",
                 "InspectorSyncClient",
+                "InspectorTLS",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -235,6 +277,7 @@ let package = Package(
                 "InspectorProtocol",
                 "InspectorHub",
                 "InspectorSyncClient",
+                "InspectorTLS",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -256,6 +299,10 @@ let package = Package(
                 "InspectorStore",
                 "InspectorProtocol",
                 "InspectorSyncClient",
+                "InspectorTLS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             // Files written by the previous release, opened by PreviousReleaseTests through #filePath.
             exclude: ["Fixtures"],
@@ -272,6 +319,7 @@ let package = Package(
                 "InspectorProtocol",
                 "InspectorHub",
                 "InspectorSyncClient",
+                "InspectorTLS",
                 "InspectorFuzzing",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),

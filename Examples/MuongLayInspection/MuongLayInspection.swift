@@ -55,10 +55,10 @@ struct Scenario {
         try hub.schedule(unit: "xa-lay-nua", arrival: CalendarDate(year: 2024, month: 6, day: 21)!)
         var logger = Logger(label: "inspectorsync.hub")
         logger.logLevel = .warning
-        let running = try await HubServer(store: hub, configuration: .init(host: "127.0.0.1", port: 0, logger: logger)).start()
+        let running = try await HubServer(store: hub, configuration: .init(host: "127.0.0.1", port: 0, security: try .tls(for: hub), logger: logger)).start()
         let serving = Task { try await running.run() }
         defer { running.stop() }
-        say("1. Hub started on \(running.address) with \(hub.replica.units.count) units; visit to Mường Lay scheduled for 20/06/2024.")
+        say("1. Hub started on \(running.address) (TLS 1.3, key \(hub.identity.fingerprint)) with \(hub.replica.units.count) units; visit to Mường Lay scheduled for 20/06/2024.")
 
         // The team: the lead and two members, each with a device and a token.
         var team = [
@@ -74,7 +74,7 @@ struct Scenario {
             try store.connect(toHubAt: address, token: token)
             team[index].store = store
         }
-        say("2. Enrolled \(team.map { "\($0.name) (\($0.role))" }.joined(separator: ", ")) for muong-lay and xa-lay-nua.")
+        say("2. Enrolled \(team.map { "\($0.name) (\($0.role))" }.joined(separator: ", ")) for muong-lay and xa-lay-nua; each device pins the hub's key and enrolls its own at its first sync.")
 
         // A first sync in coverage, so everyone knows the commune and the team's scope.
         for member in team { _ = try await SyncClient(store: member.store).sync() }

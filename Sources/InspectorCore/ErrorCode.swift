@@ -87,6 +87,14 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let timeout = ErrorCode(rawValue: "timeout")
     /// A bundle file is cut, altered or malformed.
     public static let badBundle = ErrorCode(rawValue: "bad_bundle")
+    /// The peer speaks plain TCP or an older protocol to a hub that requires TLS and protocol 2: the
+    /// device's software must be upgraded (PROTOCOL.md 2).
+    public static let upgradeRequired = ErrorCode(rawValue: "upgrade_required")
+    /// The enrollment code was already used by a device with another key (a copied code, or a second
+    /// replica); the hub's operator re-enrolls the device to issue a new one.
+    public static let enrollmentUsed = ErrorCode(rawValue: "enrollment_used")
+    /// The enrollment code's validity (7 days by default) has passed before it was used.
+    public static let enrollmentExpired = ErrorCode(rawValue: "enrollment_expired")
     /// Anything else at the hub (it could not read its store); the hub keeps serving.
     public static let `internal` = ErrorCode(rawValue: "internal")
 
@@ -115,6 +123,17 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let replicaBehindHub = ErrorCode(rawValue: "replica_behind_hub")
     /// The hub answered something the protocol does not allow there.
     public static let protocolViolation = ErrorCode(rawValue: "protocol_violation")
+    /// The hub presented a key other than the one this device pinned at enrollment; nothing of the
+    /// device's credentials was sent.
+    public static let hubKeyMismatch = ErrorCode(rawValue: "hub_key_mismatch")
+    /// The TLS handshake failed for another reason than the pinned key (the peer is not an
+    /// InspectorSync hub, or refused this device's certificate).
+    public static let tlsFailed = ErrorCode(rawValue: "tls_failed")
+
+    // MARK: Keys and enrollment codes (InspectorProtocol, InspectorTLS)
+
+    /// A key file, key fingerprint, enrollment line or enrollment code that cannot be read.
+    public static let badKey = ErrorCode(rawValue: "bad_key")
 
     /// Every code, in the order above.
     public static let all: [ErrorCode] = [
@@ -123,9 +142,11 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         .notAReplica, .alreadyExists, .notFound, .conflictingOp, .outOfScope, .clockExhausted, .sequenceExhausted,
         .storageFailed, .invalidArgument,
         .badLine, .lineTooLong, .unknownVerb, .badMessage, .unsupportedVersion, .unauthorized, .notAuthenticated,
-        .foreignDevice, .invalidOp, .batchTooLarge, .timeout, .badBundle, .internal,
+        .foreignDevice, .invalidOp, .batchTooLarge, .timeout, .badBundle, .upgradeRequired, .enrollmentUsed,
+        .enrollmentExpired, .internal,
         .unknownDevice, .deviceExists, .invalidUnits, .exportFailed, .notAHub,
-        .notConfigured, .connectionFailed, .refusedByHub, .replicaBehindHub, .protocolViolation,
+        .notConfigured, .connectionFailed, .refusedByHub, .replicaBehindHub, .protocolViolation, .hubKeyMismatch,
+        .tlsFailed, .badKey,
     ]
 
     /// The codes a hub may send in an `error` line (PROTOCOL.md 13; `bad_bundle` is listed there but
@@ -133,7 +154,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let wire: Set<ErrorCode> = [
         .badLine, .lineTooLong, .unknownVerb, .badMessage, .unsupportedVersion, .unauthorized, .notAuthenticated,
         .foreignDevice, .outOfScope, .invalidOp, .clockAhead, .unknownFinding, .conflictingOp, .batchTooLarge,
-        .storageFailed, .timeout, .internal,
+        .storageFailed, .timeout, .upgradeRequired, .enrollmentUsed, .enrollmentExpired, .internal,
     ]
 
     /// Whether a hub may send this code in an `error` line.

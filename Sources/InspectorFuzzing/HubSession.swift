@@ -118,6 +118,9 @@ final class HubSession {
 
     // MARK: - Enrolment
 
+    /// An enrollment validity that ends after any hub time (the expiry saturates at `Int64.max`).
+    static let unlimited = Duration.seconds(Int64.max)
+
     /// Enrolls 2–3 devices, each for 1–3 of the main units, now and then one more unit of the plan.
     private func enroll() throws {
         let count = reader.int(2...3)
@@ -129,14 +132,15 @@ final class HubSession {
             let name: String? = reader.chance(25) ? reader.pick(EdgeValues.names) : nil
             let token: String
             do {
-                token = try hub.addDevice(id, units: units, name: name)
+                // Without an expiry: the fuzzed hub clock may run anywhere, and expiry has its own tests.
+                token = try hub.addDevice(id, units: units, name: name, validity: Self.unlimited)
             } catch {
                 // A name the hub refuses: the device must not be enrolled by the refused call.
                 report.refused(Self.code(of: error))
                 guard try hub.devices().allSatisfy({ $0.id != id }) else {
                     throw Broken("enrolling \(id) was refused (\(Self.code(of: error))) yet the device is enrolled")
                 }
-                token = try hub.addDevice(id, units: units, name: nil)
+                token = try hub.addDevice(id, units: units, name: nil, validity: Self.unlimited)
             }
             members.append(Member(id: id, token: token, units: units))
         }
@@ -166,7 +170,7 @@ final class HubSession {
         let index = reader.int(0...(members.count - 1))
         if members[index].isRevoked {
             // The connection is refused at the handshake, whatever it sends next.
-            if try await hub.authenticate(device: members[index].id, token: members[index].token) != nil {
+            if try await hub.authenticate(device: members[index].id, token: members[index].token, key: nil) != nil {
                 throw Broken("revoked device \(members[index].id) authenticated with its old token")
             }
             report.refused("unauthorized")
@@ -200,8 +204,10 @@ final class HubSession {
             try checkMessage(of: error)
             return
         }
-        let device = try await hub.authenticate(device: decoded.device, token: decoded.token)
-        let expected = token == member.token && !member.isRevoked
+        let device = try await hub.authenticate(device: decoded.device, token: decoded.token, key: nil)
+        // The secret is what comes before the first '@' of a token (PROTOCOL.md 9.8).
+        func secret(_ text: String) -> Substring { text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)[0] }
+        let expected = secret(decoded.token) == secret(member.token) && !member.isRevoked
         if expected && device == nil { throw Broken("\(member.id) did not authenticate with its own token") }
         if !expected && device != nil { throw Broken("\(member.id) authenticated with a wrong token or while revoked") }
         guard let device else {

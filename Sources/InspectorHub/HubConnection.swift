@@ -2,6 +2,7 @@ import Foundation
 import InspectorCore
 import InspectorProtocol
 import InspectorStore
+import InspectorTLS
 import Logging
 import NIOCore
 import Synchronization
@@ -106,12 +107,38 @@ struct HubConnection {
     private func handshake(_ hello: Message.Hello, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Session? {
         let store = server.storage
         guard hello.version == ProtocolLimits.protocolVersion else {
-            try await send(.error(ProtocolError(.unsupportedVersion, "this hub speaks protocol version \(ProtocolLimits.protocolVersion)")), outbound)
+            let refusal = hello.version < ProtocolLimits.protocolVersion
+                ? ProtocolError(.upgradeRequired, "this hub speaks protocol version \(ProtocolLimits.protocolVersion) (TLS, device keys); upgrade the device's InspectorSync")
+                : ProtocolError(.unsupportedVersion, "this hub speaks protocol version \(ProtocolLimits.protocolVersion)")
+            try await send(.error(refusal), outbound)
             return nil
         }
-        guard let device = try await store.authenticate(device: hello.device, token: hello.token) else {
-            server.configuration.logger.notice("refused a handshake", metadata: ["device": "\(hello.device.excerpt(64))"])
-            try await send(.error(ProtocolError(.unauthorized, "unknown device, wrong token, or revoked device")), outbound)
+        let key: KeyFingerprint?
+        switch await HubTLS.transport(of: channel.channel) {
+        case .plaintext: key = nil
+        case .tls(let presented):
+            guard let presented else {
+                try await send(.error(ProtocolError(.unauthorized, "a device presents its certificate")), outbound)
+                return nil
+            }
+            key = presented
+        }
+        let authenticated: HubStore.Device?
+        do {
+            authenticated = try await store.authenticate(device: hello.device, token: hello.token, key: key)
+        } catch let refusal as ProtocolError {
+            server.configuration.logger.notice("refused a handshake", metadata: ["device": "\(hello.device.excerpt(64))", "code": "\(refusal.code)"])
+            try await send(.error(refusal), outbound)
+            return nil
+        } catch {
+            // The store could not read or enroll (a full disk): say so, in the one mapping to the wire.
+            server.configuration.logger.warning("could not authenticate", metadata: ["device": "\(hello.device.excerpt(64))", "error": "\(type(of: error))"])
+            try await send(.error(ProtocolError(answering: error)), outbound)
+            return nil
+        }
+        guard let device = authenticated else {
+            server.configuration.logger.notice("refused a handshake", metadata: ["device": "\(hello.device.excerpt(64))", "key": "\(key?.description ?? "none (plain TCP)")"])
+            try await send(.error(ProtocolError(.unauthorized, "unknown device, wrong token, another key than the enrolled one, or revoked device")), outbound)
             return nil
         }
         try await store.reloadUnits()

@@ -2,28 +2,45 @@ import Foundation
 import InspectorCore
 import InspectorProtocol
 import InspectorStore
+import InspectorTLS
 import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
 
-/// The hub's TCP server: devices connect, say `hello`, push their operations and pull the others'.
+/// The hub's server: devices connect over TLS 1.3 (``Security``), say `hello`, push their operations and pull the others'.
 ///
 /// NIO handlers only frame lines; each connection is served by an async task that decodes the
 /// lines and calls the ``HubStorage`` (for ``HubStore``, database work runs on GRDB's queues, never
 /// on an event loop). A bad line is answered with an `error` line and the hub keeps serving.
 ///
 /// ```swift
-/// let server = HubServer(store: hub, configuration: .init(host: "127.0.0.1", port: 0))
+/// let server = HubServer(store: hub, configuration: .init(host: "127.0.0.1", port: 0, security: try .tls(for: hub)))
 /// let running = try await server.start()
 /// print("listening on \(running.address)")
 /// try await running.run()          // until stop()
 /// ```
 public struct HubServer: Sendable {
+    /// How connections are secured.
+    public enum Security: Sendable {
+        /// TLS 1.3 with the hub's key, every device presenting its own; a plain-TCP peer is answered
+        /// `upgrade_required` and closed. The default, and the only choice outside a lab.
+        case tls(HubTLS)
+        /// TLS as above, and plain TCP too, with bearer tokens as in protocol 1: a lab's
+        /// `--insecure-plaintext`. Anyone on the path reads and rewrites a plain connection.
+        case tlsAndPlaintext(HubTLS)
+        /// Plain TCP only: tests of the line protocol that speak it raw.
+        case plaintextOnly
+
+        /// TLS with the store's key.
+        public static func tls(for store: HubStore) throws -> Security { .tls(try HubTLS(identity: store.identity)) }
+    }
+
     /// How the server listens and what it allows.
     public struct Configuration: Sendable {
         public var host: String
         public var port: Int
+        public var security: Security
         public var limits: ProtocolLimits
         /// How often a live connection re-checks that its device is not revoked, in seconds.
         public var revocationCheckInterval: Double
@@ -31,8 +48,9 @@ public struct HubServer: Sendable {
         public var allowsCompression: Bool
         public var logger: Logger
 
-        public init(host: String, port: Int, limits: ProtocolLimits = .v1, revocationCheckInterval: Double = 5,
+        public init(host: String, port: Int, security: Security, limits: ProtocolLimits = .v1, revocationCheckInterval: Double = 5,
                     allowsCompression: Bool = true, logger: Logger = Logger(label: "inspectorsync.hub")) {
+            self.security = security
             self.allowsCompression = allowsCompression
             self.host = host
             self.port = port
@@ -62,7 +80,12 @@ public struct HubServer: Sendable {
     /// - Returns: a running server; its ``Running/address`` has the real port when port 0 was asked.
     public func start(group: MultiThreadedEventLoopGroup = .singleton) async throws -> Running {
         let limits = configuration.limits
+        let security = configuration.security
+        let logger = configuration.logger
         let connections = Connections()
+        let refused: @Sendable (String) -> Void = { peer in
+            logger.notice("refused a plain-TCP connection (an old device, or not an InspectorSync client): upgrade_required", metadata: ["peer": "\(peer)"])
+        }
         let serverChannel = try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 1024)
@@ -71,7 +94,12 @@ public struct HubServer: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     do {
                         return try connections.admit(channel) {
-                            try LineChannel.configure(channel, maximumLineBytes: limits.maximumLineBytes,
+                            switch security {
+                            case .tls(let tls): try tls.configure(channel, allowsPlaintext: false, onRefusal: refused)
+                            case .tlsAndPlaintext(let tls): try tls.configure(channel, allowsPlaintext: true)
+                            case .plaintextOnly: break
+                            }
+                            return try LineChannel.configure(channel, maximumLineBytes: limits.maximumLineBytes,
                                                       beforeFraming: [PreAuthenticationLimiter(maximumLineBytes: limits.maximumUnauthenticatedLineBytes)])
                         }
                     } catch {

@@ -1,4 +1,5 @@
 import InspectorCore
+import InspectorProtocol
 import InspectorStore
 
 /// The hub's standing, for `hub status`: devices, last sync, operations held, clock offsets.
@@ -8,8 +9,15 @@ public struct HubStatus: Sendable {
     public var heldByDevice: [String: Int64]
     /// Pulled ops each device reported it cannot store and holds back.
     public var heldBack: [String: HubStore.HeldBackSummary]
+    /// The fingerprint of the hub's key, which devices pin.
+    public var hubKey: KeyFingerprint
+
+    /// The hub's clock when the status was read, ms.
+    public var now: Int64
 
     public init(store: HubStore) throws {
+        hubKey = store.identity.fingerprint
+        now = store.now()
         devices = try store.devices()
         operationCount = try store.replica.operationCount()
         var held: [String: Int64] = [:]
@@ -19,7 +27,7 @@ public struct HubStatus: Sendable {
     }
 
     public var text: String {
-        var lines = ["operations held: \(operationCount)", "devices: \(devices.count)"]
+        var lines = ["hub key: \(hubKey)", "operations held: \(operationCount)", "devices: \(devices.count)"]
         for device in devices {
             let offset = device.clockOffset.map { offset in
                 let text = Self.describe(offset)
@@ -29,6 +37,7 @@ public struct HubStatus: Sendable {
                 - \(device.id)\(device.name.map { " (\($0))" } ?? "")\(device.isRevoked ? " REVOKED" : "")
                     units: \(device.units.joined(separator: ", "))
                     confirmed up to #\(device.confirmed); highest held #\(heldByDevice[device.id] ?? 0)
+                    key: \(device.key.map { "\($0), enrolled \(device.enrolledAt.map(ISOTime.format(millis:)) ?? "")" } ?? device.enrollmentExpires.map { "not enrolled yet; its code \($0 < now ? "expired" : "expires") \(ISOTime.format(millis: $0))" } ?? "not enrolled yet")
                     last sync: \(device.lastSync.map(ISOTime.format(millis:)) ?? "never")
                     clock offset (device − hub): \(offset)
                 """)

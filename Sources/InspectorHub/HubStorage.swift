@@ -23,8 +23,13 @@ public protocol HubStorage: Sendable {
     /// Reads the units again (another process may have added one).
     func reloadUnits() async throws
 
-    /// The enrolled, not revoked device with this id and token; nil otherwise (the caller cannot tell which).
-    func authenticate(device: String, token: String) async throws -> HubStore.Device?
+    /// The enrolled, not revoked device with this id, admitted by its key over TLS or by its
+    /// enrollment secret (which then enrolls `key`); nil otherwise (the caller cannot tell which).
+    /// See ``HubStore/authenticate(device:token:key:)`` for the rules every storage follows.
+    ///
+    /// - Throws: ``InspectorProtocol/ProtocolError`` `enrollment_used` or `enrollment_expired` for a
+    ///   right secret that can no longer enroll.
+    func authenticate(device: String, token: String, key: KeyFingerprint?) async throws -> HubStore.Device?
     /// The enrolled device with this id, revoked or not.
     func device(_ id: String) async throws -> HubStore.Device?
     /// The units a device may write and read: its assigned units and every unit below them.

@@ -24,5 +24,5 @@ public struct ProtocolLimits: Sendable, Hashable {
     public static let v1 = ProtocolLimits()
 
     /// The protocol version this implementation speaks.
-    public static let protocolVersion = 1
+    public static let protocolVersion = 2
 }

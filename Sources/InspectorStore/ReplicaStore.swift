@@ -32,6 +32,9 @@ public struct ReplicaStore: Sendable {
     /// (in this package) reaches it for its own tables, which live in the same file and commit in
     /// the same transactions. An app reads and observes through the store's methods.
     package let writer: any DatabaseWriter
+
+    /// The replica's SQLite file.
+    public var path: String { writer.path }
     /// The device id of this replica (`hub` for a hub).
     public let device: String
     /// What this replica is: a device's or the hub's. Fixed when the file is created.

@@ -2,8 +2,10 @@ import Foundation
 import InspectorCore
 import InspectorProtocol
 import InspectorStore
+import InspectorTLS
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// A device's sync with the hub: handshake, push what the hub lacks, pull what the device lacks.
 ///
@@ -69,28 +71,70 @@ public struct SyncClient: Sendable {
 
     public let store: ReplicaStore
     public let address: HubAddress
+    /// The enrollment secret the device says `hello` with (PROTOCOL.md 9.8).
     public let token: String
+    /// How the connection is secured: TLS with the device's key and the pinned hub key, or, for a
+    /// lab hub, plain TCP.
+    public let security: Security
     public let batchSize: Int
     public let responseTimeout: Duration
     public let progress: (@Sendable (Progress) -> Void)?
     /// Whether to offer stream compression at the handshake.
     public let compresses: Bool
 
+    /// How a device's connection to its hub is secured.
+    public enum Security: Sendable {
+        /// TLS 1.3: the device presents its key and accepts only the pinned hub key.
+        case tls(DeviceTLS)
+        /// Plain TCP, for a lab hub started with `--insecure-plaintext`: anyone on the path reads
+        /// and rewrites it.
+        case plaintext
+    }
+
+    /// The file that holds a replica's device key: the replica's path with `.key` appended.
+    public static func keyFile(of store: ReplicaStore) -> String { store.path + ".key" }
+
     /// - Parameters:
     ///   - store: the device replica.
     ///   - address: the hub; by default the one saved at `init`.
-    ///   - token: the device's token; by default the one saved at `init`.
+    ///   - token: the device's enrollment line (`SECRET@sha256:…`); by default the one saved at `init`.
+    ///   - allowsPlaintext: whether an enrollment line without a hub key may sync over plain TCP (a
+    ///     lab hub). A line with a hub key always syncs over TLS.
+    ///   - identity: the device's key; by default the one in ``keyFile(of:)``, made there if absent.
+    /// - Throws: ``SyncError`` `not_configured` without a hub, or with a line without a hub key and
+    ///   plain TCP not allowed; `bad_key` for a line or key file that cannot be read.
     public init(store: ReplicaStore, address: HubAddress? = nil, token: String? = nil, batchSize: Int = 1000,
-                responseTimeout: Duration = .seconds(60), compresses: Bool = true,
-                progress: (@Sendable (Progress) -> Void)? = nil) throws {
+                responseTimeout: Duration = .seconds(60), compresses: Bool = true, allowsPlaintext: Bool = false,
+                identity: TLSIdentity? = nil, progress: (@Sendable (Progress) -> Void)? = nil) throws {
         self.store = store
         self.compresses = compresses
         let saved = try store.hubLink()
         guard let resolved = try address ?? saved.map({ try HubAddress(parsing: $0.address) }), let token = token ?? saved?.token else {
-            throw SyncError(.notConfigured, "this replica does not know its hub; create it with 'inspector init --hub HOST:PORT --token T'")
+            throw SyncError(.notConfigured, "this replica does not know its hub; create it with 'inspector init --hub HOST:PORT --token LINE'")
+        }
+        let line: EnrollmentLine
+        do {
+            line = try EnrollmentLine(parsing: token)
+        } catch {
+            throw SyncError(.badKey, error.message)
+        }
+        if let pin = line.hubKey {
+            do {
+                let key = try identity ?? TLSIdentity.loadOrCreate(keyFile: Self.keyFile(of: store))
+                security = .tls(try DeviceTLS(identity: key, pinnedHubKey: pin))
+            } catch let error as ProtocolError {
+                throw SyncError(.badKey, error.message)
+            } catch {
+                throw SyncError(.tlsFailed, "cannot set up TLS: \(error)")
+            }
+        } else {
+            guard allowsPlaintext else {
+                throw SyncError(.notConfigured, "the enrollment line carries no hub key to pin, so this device would sync in clear; use the line 'hub device add' printed, or allow plain TCP for a lab hub (--insecure-plaintext)")
+            }
+            security = .plaintext
         }
         self.address = resolved
-        self.token = token
+        self.token = line.secret
         self.batchSize = min(max(batchSize, 1), ProtocolLimits.v1.maximumBatchCount)
         self.responseTimeout = responseTimeout
         self.progress = progress
@@ -137,13 +181,18 @@ public struct SyncClient: Sendable {
     private func syncOnce() async throws -> Session {
         let channel: LineChannel.AsyncChannel
         progress?(.connecting)
+        let presented = DeviceTLS.Presented()
+        let security = self.security
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.seconds(10))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .connect(host: address.host, port: address.port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try LineChannel.configure(channel, maximumLineBytes: ProtocolLimits.v1.maximumLineBytes)
+                        if case .tls(let tls) = security {
+                            try tls.configure(channel.pipeline.syncOperations, recordingIn: presented)
+                        }
+                        return try LineChannel.configure(channel, maximumLineBytes: ProtocolLimits.v1.maximumLineBytes)
                     }
                 }
         } catch {
@@ -160,14 +209,36 @@ public struct SyncClient: Sendable {
             session.summary.bytesReceived = counter.bytesRead
             return session
         } catch let error as SyncError {
+            if error.code == .connectionFailed, let reason = transportFailure(error, presented: presented) { throw reason }
             throw error
         } catch let error as StoreError {
             throw error
         } catch let error as CoreError {
             throw error
         } catch {
-            throw SyncError(.connectionFailed, "the connection to the hub broke; run sync again to resume")
+            throw transportFailure(error, presented: presented)
+                ?? SyncError(.connectionFailed, "the connection to the hub broke; run sync again to resume")
         }
+    }
+
+    /// What a broken connection means when TLS broke it: a hub presenting another key than the pinned
+    /// one, or a peer that is not a TLS server (it answered the handshake with something else); nil
+    /// when the connection just broke (a cut, at any byte of the handshake or after it, is resumed by
+    /// the next sync like any other).
+    private func transportFailure(_ error: any Error, presented: DeviceTLS.Presented) -> SyncError? {
+        if case .tls(let tls) = security {
+            if let key = presented.hubKey, key != tls.pinnedHubKey {
+                return SyncError(.hubKeyMismatch, "the hub at \(address) presented the key \(key), but this device pinned \(tls.pinnedHubKey) at enrollment; nothing was sent. Someone may be intercepting the connection, or the hub's key was replaced: check with the hub's operator before re-enrolling")
+            }
+            // A peer that answered the handshake with bytes that are not TLS; not a connection cut
+            // during the handshake, which BoringSSL reports as "EOF during handshake".
+            if !presented.isComplete, presented.hubKey == nil,
+               let failure = presented.failure ?? (error as? NIOSSLError), case .handshakeFailed(let reason) = failure,
+               !String(describing: reason).contains("EOF") {
+                return SyncError(.tlsFailed, "the TLS handshake with \(address) failed (\(failure)); is it an InspectorSync hub of protocol \(ProtocolLimits.protocolVersion)?")
+            }
+        }
+        return nil
     }
 
     private func run(_ conversation: inout Conversation) async throws -> Session {

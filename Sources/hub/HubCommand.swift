@@ -6,6 +6,7 @@ import InspectorPlans
 import InspectorProtocol
 import InspectorReports
 import InspectorStore
+import InspectorTLS
 import Logging
 
 @main
@@ -32,31 +33,87 @@ extension HubCommand {
 
         func run() throws {
             let plan = try plan.map { try BuiltInPlans.load(contentsOf: URL(fileURLWithPath: $0)) } ?? BuiltInPlans.current()
-            _ = try HubStore.create(at: database.db, plan: plan)
+            let store = try HubStore.create(at: database.db, plan: plan)
             print("created hub \(database.db) with plan \(plan.id) (\(plan.items.count) items, \(plan.units.count) units)")
+            print("its key (devices pin it; back up the hub file, which holds it): \(store.identity.fingerprint)")
         }
     }
 
     struct Device: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Enroll and revoke devices.", subcommands: [Add.self, Revoke.self])
+        static let configuration = CommandConfiguration(abstract: "Enroll, re-enroll and revoke devices.", subcommands: [Add.self, Reenroll.self, Revoke.self])
+
+        /// How an enrollment is handed over: the line, or the self-contained code (and its QR code).
+        struct Handover: ParsableArguments {
+            @Option(help: "The hub's address as devices reach it, HOST:PORT: prints the self-contained enrollment code (for 'inspector init --enroll').")
+            var address: String?
+            @Flag(help: "With --address: also draw the enrollment code as a QR code in the terminal.")
+            var qr = false
+            @Option(help: "Days the enrollment code stays valid if unused.")
+            var validDays: Int = 7
+
+            func validate() throws {
+                if qr && address == nil { throw ValidationError("--qr draws the enrollment code, which needs --address HOST:PORT") }
+                if let address {
+                    let parsed = try HubAddress(parsing: address)
+                    guard !["0.0.0.0", "::", ""].contains(parsed.host), parsed.port != 0 else {
+                        throw ValidationError("--address is where devices reach the hub (its LAN address or DNS name and port), not a listening wildcard: '\(address)'")
+                    }
+                }
+                guard (1...365).contains(validDays) else { throw ValidationError("--valid-days is from 1 to 365") }
+            }
+
+            var validity: Duration { .seconds(validDays * 86_400) }
+
+            /// Prints how to hand the enrollment over; the last line is the enrollment line, or the code.
+            func hand(_ line: String, device: String) throws {
+                print("valid for \(validDays) day\(validDays == 1 ? "" : "s"), once: the first device to use it enrolls its key")
+                guard let address else {
+                    print("its enrollment line (for 'inspector init --device \(device) --hub HOST:PORT --token LINE'):")
+                    print(line)
+                    return
+                }
+                let code = EnrollmentCode(device: device, address: try HubAddress(parsing: address), line: try EnrollmentLine(parsing: line))
+                // Light modules drawn, for the usual dark terminal (as `qrencode -t UTF8`).
+                if qr { print(try QRCode(encoding: code.description).terminalText(inverted: true), terminator: "") }
+                print("its enrollment code (for 'inspector init --enroll CODE'):")
+                print(code)
+            }
+        }
 
         struct Add: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Enroll a device; prints its token on the last line (the hub keeps only a hash).")
+            static let configuration = CommandConfiguration(
+                abstract: "Enroll a device; prints its enrollment line (or, with --address, its enrollment code) on the last line.",
+                discussion: "The line is SECRET@FINGERPRINT: a single-use secret (the hub keeps only a hash) and the hub's key, which the device pins.")
             @OptionGroup var database: HubDatabaseOption
             @Option(help: "The device id.") var device: String
             @Option(help: "The units it may write and read, comma-separated (their sub-units included).") var units: String
             @Option(help: "The holder's name.") var name: String?
+            @OptionGroup var handover: Handover
 
             func run() throws {
                 let list = units.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-                let token = try database.open().addDevice(device, units: list, name: name)
-                print("enrolled \(device) for \(list.joined(separator: ", ")); its token:")
-                print(token)
+                let line = try database.open().addDevice(device, units: list, name: name, validity: handover.validity)
+                print("enrolled \(device) for \(list.joined(separator: ", "))")
+                try handover.hand(line, device: device)
+            }
+        }
+
+        struct Reenroll: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Issue a new enrollment for a device (a lost or replaced phone): its old key and code are refused from now on.")
+            @OptionGroup var database: HubDatabaseOption
+            @Option(help: "The device id.") var device: String
+            @OptionGroup var handover: Handover
+
+            func run() throws {
+                let line = try database.open().reenrollDevice(device, validity: handover.validity)
+                print("re-enrolled \(device): its previous key and enrollment code no longer connect")
+                try handover.hand(line, device: device)
             }
         }
 
         struct Revoke: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Revoke a device: its token is refused and live connections are cut.")
+            static let configuration = CommandConfiguration(abstract: "Revoke a device: it is refused at every handshake and its live connections are cut.")
             @OptionGroup var database: HubDatabaseOption
             @Option(help: "The device id.") var device: String
 
@@ -113,6 +170,7 @@ extension HubCommand {
         @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
         @Option(help: "Seconds a connection may take to authenticate.") var authTimeout: Double = 10
         @Option(help: "Seconds a connection may stay silent.") var idleTimeout: Double = 120
+        @Flag(help: "Also serve devices over plain TCP, unencrypted, with bearer tokens: for a lab only.") var insecurePlaintext = false
 
         func run() async throws {
             let address = try HubAddress(parsing: listen)
@@ -125,12 +183,22 @@ extension HubCommand {
             var limits = ProtocolLimits.v1
             limits.authenticationTimeout = authTimeout
             limits.idleTimeout = idleTimeout
-            let server = HubServer(store: try database.open(),
-                                   configuration: .init(host: address.host, port: address.port, limits: limits))
+            let store = try database.open()
+            let tls = try HubTLS(identity: store.identity)
+            let logger = Logger(label: "inspectorsync.hub")
+            if insecurePlaintext {
+                logger.critical("--insecure-plaintext: devices may also connect over plain TCP; anyone on the path can read their data and tokens and rewrite what they send. Use it in a lab, never in the field.")
+            }
+            let server = HubServer(store: store,
+                                   configuration: .init(host: address.host, port: address.port,
+                                                        security: insecurePlaintext ? .tlsAndPlaintext(tls) : .tls(tls), limits: limits, logger: logger))
             let running = try await server.start()
             let signals = SignalTrap(signals: [SIGTERM, SIGINT]) { running.stop() }
             // Written straight to the file descriptor: seen at once even when stdout is a pipe.
-            FileHandle.standardOutput.write(Data("listening on \(running.address)\n".utf8))
+            FileHandle.standardOutput.write(Data("""
+                hub key \(store.identity.fingerprint); \(insecurePlaintext ? "TLS 1.3, and plain TCP for a lab" : "TLS 1.3 only")
+                listening on \(running.address)\n
+                """.utf8))
             try await running.run()
             signals.cancel()
             print("stopped")

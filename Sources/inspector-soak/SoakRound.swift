@@ -109,7 +109,7 @@ public final class SoakRound {
     // MARK: - Setting up
 
     func startHub() async throws {
-        let server = HubServer(store: hub, configuration: .init(host: "127.0.0.1", port: 0,
+        let server = HubServer(store: hub, configuration: .init(host: "127.0.0.1", port: 0, security: try .tls(for: hub),
                                                                 logger: Logger(label: "soak", factory: { _ in SwiftLogNoOpLogHandler() })))
         running = try await server.start()
         let running = running!

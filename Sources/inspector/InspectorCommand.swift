@@ -11,7 +11,7 @@ struct InspectorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspector",
         abstract: "An inspector's device replica: record checklist values and findings offline, sync later.",
-        subcommands: [Init.self, Set.self, Finding.self, Show.self, Watch.self, Export.self, Log.self, Bundle.self, Sync.self, Status.self]
+        subcommands: [Init.self, Link.self, Set.self, Finding.self, Show.self, Watch.self, Export.self, Log.self, Bundle.self, Sync.self, Status.self]
     )
 }
 
@@ -26,20 +26,61 @@ struct DatabaseOption: ParsableArguments {
 
 extension InspectorCommand {
     struct Init: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a replica for this device.")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a replica for this device, and its key.",
+            discussion: """
+                Give the hub either as --hub HOST:PORT --token LINE (the line 'hub device add' printed) or as \
+                --enroll CODE (the code 'hub device add --address' printed, or its QR code). The device's key is \
+                made beside the replica (FILE.key, readable by its owner only); the hub's key is pinned.
+                """)
         @OptionGroup var database: DatabaseOption
-        @Option(help: "This device's id (a-z, 0-9, '-', '_', '.').") var device: String
+        @Option(help: "This device's id (a-z, 0-9, '-', '_', '.'); the enrollment code carries it.") var device: String?
         @Option(help: "A plan file to use instead of the built-in Kế hoạch 1181/KH-HĐTĐKT.") var plan: String?
         @Option(help: "The hub's address, HOST:PORT.") var hub: String?
-        @Option(help: "The token the hub gave this device.") var token: String?
+        @Option(help: "The enrollment line the hub gave this device (SECRET@sha256:…).") var token: String?
+        @Option(help: "The enrollment code the hub gave this device (inspector://…): device, hub and line in one.") var enroll: String?
 
         func run() throws {
             let plan = try plan.map { try BuiltInPlans.load(contentsOf: URL(fileURLWithPath: $0)) } ?? BuiltInPlans.current()
-            if (hub == nil) != (token == nil) { throw ValidationError("--hub and --token go together") }
-            if let hub { _ = try HubAddress(parsing: hub) }
-            let store = try ReplicaStore.create(at: database.db, device: device, plan: plan)
-            if let hub, let token { try store.connect(toHubAt: hub, token: token) }
-            print("created replica \(database.db) for device \(device) with plan \(plan.id) (\(plan.items.count) items, \(plan.units.count) units)")
+            let link = try HubLinkOptions(hub: hub, token: token, enroll: enroll, device: device)
+            guard let id = device ?? link?.device else { throw ValidationError("give --device ID, or --enroll CODE") }
+            let store = try ReplicaStore.create(at: database.db, device: id, plan: plan)
+            print("created replica \(database.db) for device \(id) with plan \(plan.id) (\(plan.items.count) items, \(plan.units.count) units)")
+            if let link { try link.save(in: store) }
+        }
+    }
+
+    struct Link: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Point an existing replica at its hub again: a new enrollment, or the hub's key for a replica of an earlier release.",
+            discussion: """
+                After 'hub device reenroll', give the new line (--hub HOST:PORT --token LINE) or code (--enroll CODE). \
+                A replica made before protocol 2 keeps its token as its enrollment secret: pin the hub's key with \
+                --hub-key sha256:… (the fingerprint 'hub status' and 'hub serve' print; check it with the hub's operator). \
+                Nothing of the replica's data changes; the device's key is kept, or made if it has none.
+                """)
+        @OptionGroup var database: DatabaseOption
+        @Option(help: "The hub's address, HOST:PORT.") var hub: String?
+        @Option(help: "The enrollment line the hub gave this device (SECRET@sha256:…).") var token: String?
+        @Option(help: "The enrollment code the hub gave this device (inspector://…).") var enroll: String?
+        @Option(help: "The hub's key fingerprint to pin, keeping the saved secret (a replica of an earlier release).") var hubKey: String?
+
+        func run() throws {
+            let store = try database.open()
+            if let hubKey {
+                guard token == nil, enroll == nil else { throw ValidationError("--hub-key keeps the saved secret: leave out --token and --enroll") }
+                guard let saved = try store.hubLink(), let secret = saved.token else {
+                    throw ValidationError("this replica has no saved secret; give --hub HOST:PORT --token LINE, or --enroll CODE")
+                }
+                let line = EnrollmentLine(secret: try EnrollmentLine(parsing: secret).secret, hubKey: try KeyFingerprint(parsing: hubKey))
+                let link = try HubLinkOptions(hub: hub ?? saved.address, token: line.description, enroll: nil, device: store.device)
+                try link?.save(in: store)
+                return
+            }
+            guard let link = try HubLinkOptions(hub: hub, token: token, enroll: enroll, device: store.device) else {
+                throw ValidationError("give --hub HOST:PORT --token LINE, --enroll CODE, or --hub-key FINGERPRINT")
+            }
+            try link.save(in: store)
         }
     }
 
@@ -172,6 +213,7 @@ extension InspectorCommand {
         @OptionGroup var database: DatabaseOption
         @Option(help: "The hub's new address, HOST:PORT, when it moved; saved for later syncs.") var hub: String?
         @Flag(help: "Print no progress.") var quiet = false
+        @Flag(help: "Sync in clear with a lab hub whose enrollment line carries no key (never in the field).") var insecurePlaintext = false
 
         func run() async throws {
             let store = try database.open()
@@ -180,7 +222,10 @@ extension InspectorCommand {
                 try store.connect(toHubAt: hub)
             }
             let quiet = self.quiet
-            let client = try SyncClient(store: store, progress: { progress in
+            if insecurePlaintext {
+                FileHandle.standardError.write(Data("WARNING: --insecure-plaintext: without a pinned hub key this sync is unencrypted and unauthenticated\n".utf8))
+            }
+            let client = try SyncClient(store: store, allowsPlaintext: insecurePlaintext, progress: { progress in
                 guard !quiet else { return }
                 switch progress {
                 case .pushing(let done, let total) where total >= 2000 && done > 0:

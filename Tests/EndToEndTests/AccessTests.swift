@@ -8,73 +8,6 @@ import Glibc
 import Darwin
 #endif
 
-/// A bare TCP client speaking the line protocol by hand: lines out, lines in, nothing else.
-final class RawLineClient: @unchecked Sendable {  // used by one task at a time
-    private let descriptor: Int32
-    private var buffer: [UInt8] = []
-
-    init(port: UInt16, timeoutSeconds: Int = 10) throws {
-        #if canImport(Glibc)
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-        descriptor = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        guard descriptor >= 0 else { throw ProcessError.launch("socket() failed: errno \(errno)") }
-        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else {
-            close(descriptor)
-            throw ProcessError.launch("connect() to port \(port) failed: errno \(errno)")
-        }
-    }
-
-    deinit { close(descriptor) }
-
-    /// Sends one line (the newline is added).
-    func send(_ line: String) throws {
-        let bytes = Array((line + "\n").utf8)
-        var sent = 0
-        while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            guard n > 0 else { throw ProcessError.launch("write() failed: errno \(errno)") }
-            sent += n
-        }
-    }
-
-    /// Reads one line (without its newline); nil when the hub closed the connection or said nothing in time.
-    func receive() -> String? {
-        while true {
-            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                let line = String(decoding: buffer[..<newline], as: UTF8.self)
-                buffer.removeSubrange(...newline)
-                return line
-            }
-            var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-            let n = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            guard n > 0 else { return nil }
-            buffer.append(contentsOf: chunk[..<n])
-        }
-    }
-
-    /// Sends a line and reads the answer, split into its verb and parsed JSON body.
-    func request(_ line: String) throws -> (verb: String, body: [String: Any]) {
-        try send(line)
-        guard let answer = receive() else { throw ProcessError.timeout("no answer to '\(line.prefix(60))'") }
-        guard let space = answer.firstIndex(of: " "),
-              let body = try JSONSerialization.jsonObject(with: Data(answer[answer.index(after: space)...].utf8)) as? [String: Any] else {
-            throw ProcessError.launch("the hub answered a line that is not 'VERB {json}': \(answer.prefix(200))")
-        }
-        return (String(answer[..<space]), body)
-    }
-}
-
 extension EndToEnd {
     @Suite("Who may write and read what")
     struct AccessTests {
@@ -159,8 +92,10 @@ extension EndToEnd {
                 #expect(heldBefore == 2)
                 let exportBefore = try requireSuccess(try await ws.hub("export", "--db", hubDB, "--json")).stdoutData
 
-                // A replica of dev-a with a wrong token (the right length, one digit changed), and one of an unknown device.
-                let wrong = String(tokenA.dropLast()) + (tokenA.last == "0" ? "1" : "0")
+                // A replica of dev-a with a wrong secret (the right length, one digit changed; the hub key
+                // pinned right), and one of an unknown device.
+                let secretA = try #require(tokenA.split(separator: "@").first)
+                let wrong = String(secretA.dropLast()) + (secretA.last == "0" ? "1" : "0") + tokenA.dropFirst(secretA.count)
                 let impostor = ws.path("impostor.sqlite"), stranger = ws.path("stranger.sqlite")
                 try requireSuccess(try await ws.inspector("init", "--db", impostor, "--device", "dev-a", "--hub", hub.address, "--token", wrong))
                 try requireSuccess(try await ws.inspector("init", "--db", stranger, "--device", "dev-x", "--hub", hub.address, "--token", tokenA))
@@ -271,8 +206,9 @@ extension EndToEnd {
 
                 let port = hub.port
                 let now = Int64(Date().timeIntervalSince1970 * 1000)
-                let client = try await offThread { try RawLineClient(port: port) }
-                let welcome = try client.request(#"hello {"version":1,"device":"dev-a","token":"\#(tokenA)","time":\#(now)}"#)
+                let keyFile = ws.path("dev-a.sqlite.key")
+                let client = try await offThread { try RawLineClient(port: port, line: tokenA, keyFile: keyFile) }
+                let welcome = try client.request(#"hello {"version":2,"device":"dev-a","token":"\#(tokenA)","time":\#(now)}"#)
                 try #require(welcome.verb == "welcome", "\(welcome)")
                 #expect(welcome.body["scope"] as? [String] == ["muong-lay"])
 

@@ -48,10 +48,12 @@ extension EndToEnd {
         }
 
         /// Opens an authenticated raw session for `device`.
+        /// Over TLS, with the key `inspector init --db ID.sqlite` makes beside the replica.
         func session(_ hub: HubProcess, device: String, token: String) async throws -> RawLineClient {
             let port = hub.port
-            let client = try await offThread { try RawLineClient(port: port) }
-            let welcome = try client.request(#"hello {"version":1,"device":"\#(device)","token":"\#(token)","time":\#(wallClock())}"#)
+            let keyFile = hub.database.replacingOccurrences(of: "hub.sqlite", with: "\(device).sqlite.key")
+            let client = try await offThread { try RawLineClient(port: port, line: token, keyFile: keyFile) }
+            let welcome = try client.request(#"hello {"version":2,"device":"\#(device)","token":"\#(token)","time":\#(wallClock())}"#)
             try #require(welcome.verb == "welcome", "\(welcome)")
             return client
         }

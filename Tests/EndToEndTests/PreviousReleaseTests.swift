@@ -25,6 +25,16 @@ extension EndToEnd {
                 #expect(pending.contains("only on this device: 1 operation"), "\(pending)")
 
                 let hub = try await ws.startHub(hubDB)
+                // Protocol 2: the old replicas know no hub key, so they refuse to sync in clear; their
+                // users pin the key the hub's operator reads out (their tokens became enrollment secrets).
+                let refused = try await ws.inspector("sync", "--db", ws.path("dev-a.sqlite"), "--hub", hub.address)
+                #expect(refused.status == 1 && refused.stderr.contains("not_configured"), "\(refused)")
+                let hubStatus = try requireSuccess(try await ws.hub("status", "--db", hubDB)).stdout
+                let keyLine = try #require(hubStatus.split(separator: "\n").first { $0.hasPrefix("hub key: ") }, "\(hubStatus)")
+                let fingerprint = String(keyLine.dropFirst("hub key: ".count))
+                for device in ["dev-a", "dev-b"] {
+                    try requireSuccess(try await ws.inspector("link", "--db", ws.path("\(device).sqlite"), "--hub-key", fingerprint))
+                }
                 for device in ["dev-a", "dev-b", "dev-a"] {
                     // The hub now listens on another port: the device is told once, and remembers it.
                     let sync = try requireSuccess(try await ws.inspector("sync", "--db", ws.path("\(device).sqlite"), "--hub", hub.address))

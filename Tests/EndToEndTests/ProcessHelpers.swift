@@ -1,4 +1,5 @@
 import Foundation
+import InspectorProtocol
 import InspectorTestSupport
 import Testing
 #if canImport(Glibc)
@@ -266,16 +267,12 @@ final class HubProcess: @unchecked Sendable {
     init(database: String, in directory: URL, extraArguments: [String] = []) throws {
         self.database = database
         child = try ChildProcess(Products.hub, ["serve", "--db", database, "--listen", "127.0.0.1:0"] + extraArguments, in: directory)
-        guard let first = child.waitForLine(timeout: 60, where: { _ in true }) else {
-            child.killNow()
-            throw ProcessError.timeout("the hub printed nothing; stderr: \(child.stderr.joined(separator: "\n"))")
-        }
         let prefix = "listening on "
-        guard first.hasPrefix(prefix) else {
+        guard let listening = child.waitForLine(timeout: 60, where: { $0.hasPrefix(prefix) }) else {
             child.killNow()
-            throw ProcessError.launch("the hub's first line is '\(first)'; stderr: \(child.stderr.joined(separator: "\n"))")
+            throw ProcessError.timeout("the hub printed no '\(prefix)' line; stderr: \(child.stderr.joined(separator: "\n"))")
         }
-        address = String(first.dropFirst(prefix.count))
+        address = String(listening.dropFirst(prefix.count))
     }
 
     var port: UInt16 { UInt16(address.split(separator: ":").last!)! }
@@ -331,9 +328,9 @@ final class Workspace: @unchecked Sendable {
     }
 
     /// Starts a hub on `database` (a file name in the workspace or a path).
-    func startHub(_ database: String) async throws -> HubProcess {
+    func startHub(_ database: String, extraArguments: [String] = []) async throws -> HubProcess {
         let directory = self.directory
-        let server = try await offThread { try HubProcess(database: database, in: directory) }
+        let server = try await offThread { try HubProcess(database: database, in: directory, extraArguments: extraArguments) }
         children.withLock { $0.append(server.child) }
         return server
     }
@@ -416,7 +413,8 @@ func hubOperationCount(_ workspace: Workspace, _ database: String) async throws 
 func enroll(_ workspace: Workspace, hub database: String, device: String, units: String) async throws -> String {
     let result = try requireSuccess(try await workspace.hub("device", "add", "--db", database, "--device", device, "--units", units))
     let token = try #require(result.lines.last)
-    #expect(token.count == 64 && token.allSatisfy(\.isHexDigit), "the token line is '\(token)'")
+    let line = try EnrollmentLine(parsing: token)
+    #expect(line.secret.count == 64 && line.secret.allSatisfy(\.isHexDigit) && line.hubKey != nil, "the enrollment line is '\(token)'")
     return token
 }
 

@@ -5,6 +5,7 @@ import InspectorHub
 import InspectorProtocol
 import InspectorStore
 import InspectorSyncClient
+import InspectorTLS
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -22,24 +23,36 @@ extension FaultTests {
             let store: HubStore
             let hub: LiveHub
             let tokens: [String: String]
+            /// dev-c: enrolled before the disk fills, never synced.
+            private(set) var c: ReplicaStore? = nil
 
             init(hubPath: String? = nil) async throws {
                 store = try HubStore.create(at: hubPath ?? directory.path("hub.sqlite"), plan: builtInPlan)
                 var tokens: [String: String] = [:]
-                for id in ["dev-a", "dev-b", "dev-c"] { tokens[id] = try store.addDevice(id, units: ["muong-lay"], name: nil) }
+                for id in ["dev-a", "dev-b", "dev-c", "dev-d"] { tokens[id] = try store.addDevice(id, units: ["muong-lay"], name: nil) }
                 self.tokens = tokens
                 hub = try await LiveHub.start(store)
                 let b = try device("dev-b", ops: 20)
                 _ = try await SyncClient(store: b).sync()
+                c = try await enrolledDevice("dev-c")
             }
 
             func device(_ id: String, ops: Int = 0) throws -> ReplicaStore {
                 try makeDevice(directory, id, hub: hub, token: tokens[id]!, ops: ops)
             }
 
+            /// A device replica whose key the hub has enrolled (as its first TLS handshake would), so that
+            /// it needs no write at the hub to connect: enrolling a key is a write, which a full disk refuses.
+            func enrolledDevice(_ id: String) async throws -> ReplicaStore {
+                let store = try device(id)
+                let key = try TLSIdentity.loadOrCreate(keyFile: SyncClient.keyFile(of: store)).fingerprint
+                _ = try await self.store.authenticate(device: id, token: tokens[id]!, key: key)
+                return store
+            }
+
             /// dev-a's ops: 1,500 findings of about 1 KB each (more pages than any slack in the file).
-            func bigDevice() throws -> ReplicaStore {
-                let a = try device("dev-a")
+            func bigDevice() async throws -> ReplicaStore {
+                let a = try await enrolledDevice("dev-a")
                 let text = [String](repeating: "Hồ sơ khen thưởng lưu trữ chưa đầy đủ.", count: 25).joined(separator: " ")
                 let ops = (1...1500).map { n in
                     Op.findingAdd(device: "dev-a", sequence: Int64(n), timestamp: HLCTimestamp(millis: 1_718_000_000_000 + Int64(n), counter: 0, device: "dev-a"),
@@ -57,12 +70,15 @@ extension FaultTests {
         static func checkRefusedWhileFull(_ setup: Setup, device a: ReplicaStore) async throws {
             let before = setup.operationCount
             #expect(before == 20)
-            // On the wire.
+            // On the wire (a lab's plain TCP, with dev-d's token as a bearer token; dev-d pushes ops of its own).
             let socket = try RawSocket(port: setup.hub.port)
-            await socket.sendLine(helloLine("dev-a", token: setup.tokens["dev-a"]!))
+            await socket.sendLine(helloLine("dev-d", token: setup.tokens["dev-d"]!))
             guard case .welcome(let welcome) = await socket.message() else { Issue.record("no welcome while the disk is full"); return }
             #expect(welcome.confirmed == 0)
-            let batch = try a.operations(device: "dev-a").prefix(400).map(\.operation)
+            let batch = try a.operations(device: "dev-a").prefix(400).map(\.operation).map { op in
+                Op.findingAdd(device: "dev-d", sequence: op.sequence, timestamp: HLCTimestamp(millis: op.timestamp.millis, counter: 0, device: "dev-d"),
+                              unit: op.unit, item: op.item, kind: .shortcoming, text: "dev-d \(op.sequence)")
+            }
             await socket.sendLine(.push(Message.Push(ops: batch)))
             let answer = await socket.message()
             guard case .error(let error) = answer else { Issue.record("a push on a full disk was answered \(String(describing: answer))"); return }
@@ -73,7 +89,7 @@ extension FaultTests {
             #expect(pulled.ops.count == 20 && pulled.cursor == 20 && !pulled.more)
             socket.close()
             #expect(setup.operationCount == before, "a refused push left operations behind")
-            #expect(try await setup.store.confirmed(device: "dev-a") == 0)
+            #expect(try await setup.store.confirmed(device: "dev-d") == 0)
 
             // Through the client: the sync fails with the hub's code; the device still believes 0 is confirmed.
             do {
@@ -88,7 +104,7 @@ extension FaultTests {
             #expect(try await setup.store.confirmed(device: "dev-a") == 0)
 
             // Pulls are served: a device that never synced gets dev-b's ops.
-            let c = try setup.device("dev-c")
+            let c = try #require(setup.c)
             let summary = try await SyncClient(store: c, responseTimeout: .seconds(20)).sync()
             #expect(summary.pulled == 20 && summary.pushed == 0)
             #expect(try c.operationCount() == 20)
@@ -111,7 +127,7 @@ extension FaultTests {
         @Test("a store that cannot grow (max_page_count): storage_failed, nothing acknowledged, pulls served; then space returns")
         func maxPageCount() async throws {
             let setup = try await Setup()
-            let a = try setup.bigDevice()
+            let a = try await setup.bigDevice()
             let (pages, cap) = try await setup.store.replica.writer.writeWithoutTransaction { db -> (Int, Int) in
                 let pages = try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0
                 let cap = try Int.fetchOne(db, sql: "PRAGMA max_page_count = \(pages + 2)") ?? 0
@@ -154,7 +170,7 @@ extension FaultTests {
             defer { umount2(mountPoint, Int32(MNT_DETACH)) }
 
             let setup = try await Setup(hubPath: mountPoint + "/hub.sqlite")
-            let a = try setup.bigDevice()
+            let a = try await setup.bigDevice()
             // Take every free byte.
             let filler = mountPoint + "/filler"
             let descriptor = open(filler, O_CREAT | O_WRONLY, 0o644)

@@ -1,6 +1,7 @@
 import Foundation
 import InspectorCore
 import InspectorHub
+import InspectorTLS
 import InspectorPlans
 import InspectorProtocol
 import InspectorStore
@@ -54,7 +55,7 @@ struct LiveHub {
     let port: Int
 
     static func start(_ store: HubStore, limits: ProtocolLimits = .v1) async throws -> LiveHub {
-        let server = HubServer(store: store, configuration: .init(host: "127.0.0.1", port: 0, limits: limits, logger: quietLogger))
+        let server = HubServer(store: store, configuration: .init(host: "127.0.0.1", port: 0, security: .tlsAndPlaintext(try HubTLS(identity: store.identity)), limits: limits, logger: quietLogger))
         let running = try await server.start()
         let task = Task { try await running.run() }
         let port = try HubAddress(parsing: running.address).port

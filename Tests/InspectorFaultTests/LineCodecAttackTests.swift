@@ -128,11 +128,12 @@ extension FaultTests {
             // Before the handshake every refusal closes the connection.
             let refusals: [(line: [UInt8], code: String)] = [
                 (Array("pull {\"cursor\":0}".utf8), "not_authenticated"),
-                (Array("hello {\"version\":1}".utf8) + [0xC3], "bad_line"),
-                (Array("hello {\"version\":1,\"device\":\"dev-a\",\"token\":\"".utf8) + [0x00] + Array("\",\"time\":0}".utf8), "bad_line"),
+                (Array("hello {\"version\":2}".utf8) + [0xC3], "bad_line"),
+                (Array("hello {\"version\":2,\"device\":\"dev-a\",\"token\":\"".utf8) + [0x00] + Array("\",\"time\":0}".utf8), "bad_line"),
                 (Array("hello {\"version\":\"1\",\"device\":\"dev-a\",\"token\":\"t\",\"time\":0}".utf8), "bad_message"),
-                (Array("hello {\"version\":2,\"device\":\"dev-a\",\"token\":\"t\",\"time\":0}".utf8), "unsupported_version"),
-                (Self.padded("hello {\"version\":1,\"device\":\"dev-a\",\"time\":0,\"token\":\"", to: 12_000), "unauthorized"),
+                (Array("hello {\"version\":3,\"device\":\"dev-a\",\"token\":\"t\",\"time\":0}".utf8), "unsupported_version"),
+                (Array("hello {\"version\":1,\"device\":\"dev-a\",\"token\":\"t\",\"time\":0}".utf8), "upgrade_required"),
+                (Self.padded("hello {\"version\":2,\"device\":\"dev-a\",\"time\":0,\"token\":\"", to: 12_000), "unauthorized"),
                 (Array("sync {}".utf8), "unknown_verb"),
                 // Foundation's JSONDecoder traps on a body whose last byte opens level 513: it crashed the hub.
                 (Array(("hello " + String(repeating: "[", count: 513)).utf8), "bad_line"),
@@ -333,7 +334,7 @@ extension FaultTests {
                 ("an op out of scope", push(validOp.replacingOccurrences(of: "muong-lay", with: "muong-ang")), "out_of_scope"),
                 ("an invalid value", push(validOp.replacingOccurrences(of: "\"done\"", with: "\"finished\"")), "invalid_op"),
                 ("a valid op then an invalid one", push(validOp + "," + validOp.replacingOccurrences(of: "\"s\":1", with: "\"s\":2").replacingOccurrences(of: "II.4", with: "IX.99")), "invalid_op"),
-                ("a second hello", Array("hello {\"version\":1,\"device\":\"dev-a\",\"token\":\"x\",\"time\":0}".utf8), "not_authenticated"),
+                ("a second hello", Array("hello {\"version\":2,\"device\":\"dev-a\",\"token\":\"x\",\"time\":0}".utf8), "not_authenticated"),
             ]
             // Over the batch cap: every op valid, nothing applied.
             for count in [2001, 5000] {

@@ -48,7 +48,7 @@ extension FaultTests {
 
             /// The bytes it trickles one at a time: a line it never finishes.
             var trickle: [UInt8] {
-                kind == .trickleBeforeHello ? Array("hello {\"version\":1,\"device\":\"dev-idle\"".utf8) : Array("pull {\"cursor\":0".utf8)
+                kind == .trickleBeforeHello ? Array("hello {\"version\":2,\"device\":\"dev-idle\"".utf8) : Array("pull {\"cursor\":0".utf8)
             }
 
             /// Reads what arrived; notes complete lines and the close.

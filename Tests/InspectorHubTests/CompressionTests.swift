@@ -42,7 +42,7 @@ struct CompressionTests {
             guard case .line(let raw) = await session.next() else { Issue.record("no welcome"); return }
             // The welcome itself is a plain line, its compress key after plan_digest.
             let text = String(decoding: raw, as: UTF8.self)
-            #expect(text.hasPrefix("welcome {\"version\":1,"))
+            #expect(text.hasPrefix("welcome {\"version\":2,"))
             #expect(text.hasSuffix("\"plan_digest\":\"\(builtInPlan.digest)\",\"compress\":\"deflate\"}"))
             guard case .welcome(let welcome) = try LineCodec.decode(raw) else { Issue.record("not a welcome"); return }
             #expect(welcome.compress == "deflate")

@@ -28,8 +28,8 @@ struct HubConnectionTests {
         #expect(limits.maximumBatchCount == 2000)
         #expect(limits.authenticationTimeout == 10)
         #expect(limits.idleTimeout == 120)
-        #expect(ProtocolLimits.protocolVersion == 1)
-        #expect(HubServer.Configuration(host: "0.0.0.0", port: 7000).revocationCheckInterval <= 60,
+        #expect(ProtocolLimits.protocolVersion == 2)
+        #expect(HubServer.Configuration(host: "0.0.0.0", port: 7000, security: .plaintextOnly).revocationCheckInterval <= 60,
                 "a revoked device's live connection is cut within 60 s")
     }
 

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import InspectorCore
 import InspectorHub
+import InspectorTLS
 import InspectorProtocol
 import InspectorStore
 import InspectorSyncClient
@@ -24,8 +25,8 @@ import Testing
         var units: [Plan.Unit] { inner.units }
         func now() -> Int64 { inner.now() }
         func reloadUnits() async throws { note("reloadUnits"); try await inner.reloadUnits() }
-        func authenticate(device: String, token: String) async throws -> HubStore.Device? {
-            note("authenticate"); return try await inner.authenticate(device: device, token: token)
+        func authenticate(device: String, token: String, key: KeyFingerprint?) async throws -> HubStore.Device? {
+            note("authenticate"); return try await inner.authenticate(device: device, token: token, key: key)
         }
         func device(_ id: String) async throws -> HubStore.Device? { note("device"); return try await inner.device(id) }
         func scope(of device: HubStore.Device) -> Set<String> { inner.scope(of: device) }
@@ -53,7 +54,7 @@ import Testing
         let token = try hub.addDevice("dev-a", units: ["muong-lay"], name: nil)
         try hub.replica.merge([setOp("dev-b", 1, item: "II.5", field: "fund_percent", value: "12.5", millis: 1_718_845_320_000)])
         let storage = RecordingStorage(hub)
-        let server = HubServer(storage: storage, configuration: .init(host: "127.0.0.1", port: 0,
+        let server = HubServer(storage: storage, configuration: .init(host: "127.0.0.1", port: 0, security: .tlsAndPlaintext(try HubTLS(identity: hub.identity)),
                                                                       logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })))
         let running = try await server.start()
         let task = Task { try await running.run() }
@@ -90,7 +91,7 @@ import Testing
         }
         await check("addDevice") { _ = try hub.addDevice("dev-b", units: ["muong-lay"], name: nil) }
         await check("devices") { _ = try hub.devices() }
-        await check("authenticate") { _ = try await hub.authenticate(device: "dev-a", token: "x") }
+        await check("authenticate") { _ = try await hub.authenticate(device: "dev-a", token: "x", key: nil) }
         await check("device") { _ = try await hub.device("dev-a") }
         await check("confirmed") { _ = try await hub.confirmed(device: "dev-a") }
         await check("schedule") { try hub.schedule(unit: "muong-lay", arrival: CalendarDate(iso: "2024-11-05")) }

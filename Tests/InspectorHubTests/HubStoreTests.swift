@@ -1,9 +1,10 @@
 import Foundation
 import GRDB
 import InspectorCore
-import InspectorHub
+@testable import InspectorHub
 import InspectorProtocol
 import InspectorStore
+import InspectorTLS
 import Testing
 @testable import InspectorTestSupport
 
@@ -14,10 +15,12 @@ struct HubStoreDeviceTests {
         let hub = try makeHub(directory)
         let tokenA = try hub.addDevice("dev-a", units: ["muong-lay"], name: " Lò Văn Hùng ")
         let tokenB = try hub.addDevice("dev-b", units: ["so-y-te", "muong-lay"], name: nil)
-        #expect(tokenA.count == 64 && tokenA.allSatisfy(\.isHexDigit))
-        #expect(tokenA != tokenB)
+        let lineA = try EnrollmentLine(parsing: tokenA), lineB = try EnrollmentLine(parsing: tokenB)
+        #expect(lineA.secret.count == 64 && lineA.secret.allSatisfy(\.isHexDigit))
+        #expect(lineA.hubKey == hub.identity.fingerprint && lineB.hubKey == hub.identity.fingerprint, "the line pins the hub's key")
+        #expect(lineA.secret != lineB.secret)
         let stored = try hub.replica.writer.read { db in try String.fetchAll(db, sql: "SELECT token_hash FROM devices ORDER BY id") }
-        #expect(!stored.contains(tokenA) && !stored.contains(tokenB), "the hub keeps only hashes of tokens")
+        #expect(!stored.contains(lineA.secret) && !stored.contains(lineB.secret), "the hub keeps only hashes of secrets")
         let devices = try hub.devices()
         #expect(devices.map(\.id) == ["dev-a", "dev-b"])
         #expect(devices[0].name == "Lò Văn Hùng", "the holder's name is trimmed")
@@ -42,15 +45,15 @@ struct HubStoreDeviceTests {
         let hub = try makeHub(directory)
         let tokenA = try hub.addDevice("dev-a", units: ["muong-lay"], name: nil)
         let tokenB = try hub.addDevice("dev-b", units: ["muong-lay"], name: nil)
-        #expect(try await hub.authenticate(device: "dev-a", token: tokenA)?.id == "dev-a")
-        #expect(try await hub.authenticate(device: "dev-a", token: tokenB) == nil)
-        #expect(try await hub.authenticate(device: "dev-a", token: "") == nil)
-        #expect(try await hub.authenticate(device: "dev-a", token: tokenA.uppercased()) == nil)
-        #expect(try await hub.authenticate(device: "dev-z", token: tokenA) == nil)
+        #expect(try await hub.authenticate(device: "dev-a", token: tokenA, key: nil)?.id == "dev-a")
+        #expect(try await hub.authenticate(device: "dev-a", token: tokenB, key: nil) == nil)
+        #expect(try await hub.authenticate(device: "dev-a", token: "", key: nil) == nil)
+        #expect(try await hub.authenticate(device: "dev-a", token: tokenA.uppercased(), key: nil) == nil)
+        #expect(try await hub.authenticate(device: "dev-z", token: tokenA, key: nil) == nil)
         try hub.revokeDevice("dev-a")
-        #expect(try await hub.authenticate(device: "dev-a", token: tokenA) == nil)
+        #expect(try await hub.authenticate(device: "dev-a", token: tokenA, key: nil) == nil)
         #expect(try await hub.device("dev-a")?.isRevoked == true)
-        #expect(try await hub.authenticate(device: "dev-b", token: tokenB) != nil, "revoking one device leaves the others")
+        #expect(try await hub.authenticate(device: "dev-b", token: tokenB, key: nil) != nil, "revoking one device leaves the others")
         #expect(hubErrorCode { try hub.revokeDevice("dev-z") } == "unknown_device")
     }
 
@@ -58,7 +61,7 @@ struct HubStoreDeviceTests {
         let directory = TemporaryDirectory()
         let token = try makeHub(directory).addDevice("dev-a", units: ["muong-lay"], name: nil)
         let reopened = try HubStore.open(at: directory.path("hub.sqlite"), clock: { fixedHubTime })
-        #expect(try await reopened.authenticate(device: "dev-a", token: token) != nil)
+        #expect(try await reopened.authenticate(device: "dev-a", token: token, key: nil) != nil)
     }
 
     @Test func aDeviceReplicaIsNotAHub() throws {
@@ -488,5 +491,95 @@ func hubErrorCode(_ body: () throws -> Void) -> String? {
         return error.code.rawValue
     } catch {
         return "\(error)"
+    }
+}
+
+@Suite("HubStore: enrollment with device keys (PROTOCOL.md 9.8)")
+struct HubStoreEnrollmentTests {
+    let keyA = TLSIdentity.generate().fingerprint
+    let keyB = TLSIdentity.generate().fingerprint
+
+    @Test("the first key to present the secret enrolls; afterwards the key alone admits, and the secret enrolls no other key")
+    func oneSecretEnrollsOneKey() async throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        let line = try hub.addDevice("dev-a", units: ["muong-lay"], name: nil)
+        let secret = try EnrollmentLine(parsing: line).secret
+        #expect(try await hub.authenticate(device: "dev-a", token: "wrong", key: keyA) == nil, "a wrong secret enrolls nothing")
+        #expect(try await hub.device("dev-a")?.key == nil)
+        let enrolled = try await hub.authenticate(device: "dev-a", token: secret, key: keyA)
+        #expect(enrolled?.key == keyA && enrolled?.enrolledAt == fixedHubTime)
+        #expect(try await hub.device("dev-a")?.key == keyA)
+        #expect(try await hub.authenticate(device: "dev-a", token: "", key: keyA)?.id == "dev-a", "the enrolled key needs no secret")
+        #expect(try await hub.authenticate(device: "dev-a", token: line, key: keyA)?.id == "dev-a", "the whole line is read as its secret")
+        // The same code again, from another key: a copied code or a second replica.
+        await #expect(throws: ProtocolError.self) { try await hub.authenticate(device: "dev-a", token: secret, key: keyB) }
+        do { _ = try await hub.authenticate(device: "dev-a", token: secret, key: keyB) } catch let error as ProtocolError {
+            #expect(error.code == .enrollmentUsed && error.message.contains("re-enroll"))
+        }
+        #expect(try await hub.authenticate(device: "dev-a", token: "guess", key: keyB) == nil)
+        #expect(try await hub.device("dev-a")?.key == keyA, "a refused key changes nothing")
+        // Over plain TCP (a lab), a device with a key is refused even with its secret.
+        await #expect(throws: ProtocolError.self) { try await hub.authenticate(device: "dev-a", token: secret, key: nil) }
+    }
+
+    @Test("a secret expires: refused after its validity with enrollment_expired, accepted up to its last millisecond")
+    func secretsExpire() async throws {
+        let directory = TemporaryDirectory()
+        let clock = ManualClock(fixedHubTime)
+        let hub = try HubStore.create(at: directory.path("hub.sqlite"), plan: builtInPlan, clock: { clock.now })
+        let secret = try EnrollmentLine(parsing: hub.addDevice("dev-a", units: ["muong-lay"], name: nil, validity: .seconds(60))).secret
+        let secretB = try EnrollmentLine(parsing: hub.addDevice("dev-b", units: ["muong-lay"], name: nil, validity: .seconds(60))).secret
+        #expect(try await hub.device("dev-a")?.enrollmentExpires == fixedHubTime + 60_000)
+        clock.now = fixedHubTime + 60_000
+        #expect(try await hub.authenticate(device: "dev-b", token: secretB, key: keyB) != nil, "valid through its last millisecond")
+        clock.now = fixedHubTime + 60_001
+        do {
+            _ = try await hub.authenticate(device: "dev-a", token: secret, key: keyA)
+            Issue.record("an expired secret enrolled a key")
+        } catch let error as ProtocolError {
+            #expect(error.code == .enrollmentExpired)
+        }
+        #expect(try await hub.device("dev-a")?.key == nil)
+        #expect(try await hub.authenticate(device: "dev-b", token: "", key: keyB) != nil, "an enrolled key does not expire")
+    }
+
+    @Test("re-enrolling forgets the key and the old secret; the new secret enrolls a new key; unknown devices are refused")
+    func reenrolling() async throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        let old = try EnrollmentLine(parsing: hub.addDevice("dev-a", units: ["muong-lay"], name: nil)).secret
+        _ = try await hub.authenticate(device: "dev-a", token: old, key: keyA)
+        let fresh = try EnrollmentLine(parsing: hub.reenrollDevice("dev-a"))
+        #expect(fresh.secret != old && fresh.hubKey == hub.identity.fingerprint)
+        #expect(try await hub.authenticate(device: "dev-a", token: "", key: keyA) == nil, "the lost phone's key is refused")
+        #expect(try await hub.authenticate(device: "dev-a", token: old, key: keyB) == nil, "so is the old secret")
+        #expect(try await hub.authenticate(device: "dev-a", token: fresh.secret, key: keyB)?.key == keyB)
+        #expect(hubErrorCode { _ = try hub.reenrollDevice("dev-z") } == "unknown_device")
+        try hub.revokeDevice("dev-a")
+        _ = try hub.reenrollDevice("dev-a")
+        #expect(try await hub.device("dev-a")?.isRevoked == true, "re-enrolling does not lift a revocation")
+    }
+
+    @Test("the hub key is made once and kept in the file; expiries saturate")
+    func migrationMakesAKey() async throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        let reopened = try HubStore.open(at: directory.path("hub.sqlite"), clock: { fixedHubTime })
+        #expect(reopened.identity.fingerprint == hub.identity.fingerprint, "the key is made once and kept in the file")
+        #expect(HubStore.expiry(from: 0, after: .seconds(Int64.max)) == .max, "an expiry saturates")
+        #expect(HubStore.expiry(from: .max - 1, after: .seconds(1)) == .max)
+        #expect(HubStore.expiry(from: 1_000, after: .milliseconds(1_500)) == 2_500)
+    }
+}
+
+/// A clock a test moves by hand.
+final class ManualClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int64
+    init(_ value: Int64) { self.value = value }
+    var now: Int64 {
+        get { lock.lock(); defer { lock.unlock() }; return value }
+        set { lock.lock(); value = newValue; lock.unlock() }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import InspectorCore
 import InspectorHub
+import InspectorTLS
 import InspectorPlans
 import InspectorProtocol
 import InspectorStore
@@ -68,7 +69,7 @@ struct LiveHub {
 
     static func start(_ store: HubStore, in directory: TemporaryDirectory, limits: ProtocolLimits = .v1,
                       revocationCheckInterval: Double = 5, allowsCompression: Bool = true) async throws -> LiveHub {
-        let server = HubServer(store: store, configuration: .init(host: "127.0.0.1", port: 0, limits: limits,
+        let server = HubServer(store: store, configuration: .init(host: "127.0.0.1", port: 0, security: .tlsAndPlaintext(try HubTLS(identity: store.identity)), limits: limits,
                                                                   revocationCheckInterval: revocationCheckInterval,
                                                                   allowsCompression: allowsCompression,
                                                                   logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })))
@@ -196,6 +197,6 @@ func errorCode(_ message: Message?) -> String? {
 }
 
 /// A hello for a device of the tests.
-func hello(_ device: String, token: String, digest: String? = builtInPlan.digest, version: Int = 1, compress: [String] = []) -> Message {
+func hello(_ device: String, token: String, digest: String? = builtInPlan.digest, version: Int = ProtocolLimits.protocolVersion, compress: [String] = []) -> Message {
     .hello(Message.Hello(version: version, device: device, token: token, time: fixedHubTime, planDigest: digest, compress: compress))
 }

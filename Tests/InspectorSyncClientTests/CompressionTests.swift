@@ -4,6 +4,7 @@ import InspectorHub
 import InspectorProtocol
 import InspectorStore
 import InspectorSyncClient
+import InspectorTLS
 import Synchronization
 import Testing
 @testable import InspectorTestSupport
@@ -90,14 +91,15 @@ struct ClientCompressionTests {
             let store = try makeDevice(directory, "dev-a")
             let offer = compresses ? ",\"compress\":[\"deflate\"]" : ""
             let transcript = try Transcript(name: "compress-\(chosen)", text: """
-                C: hello {"version":1,"device":"dev-a","token":"<token:dev-a>","time":0,"plan_digest":"<plan-digest>"\(offer),"cursor":0,"compact":true}
-                S: welcome {"version":1,"time":<hub-time>,"confirmed":0,"scope":["muong-lay"],"units":[{"id":"muong-lay","name":"UBND thị xã Mường Lay","kind":"direct","parent":null}],"plan_digest":"<plan-digest>","compress":"\(chosen)"}
+                C: hello {"version":2,"device":"dev-a","token":"<token:dev-a>","time":0,"plan_digest":"<plan-digest>"\(offer),"cursor":0,"compact":true}
+                S: welcome {"version":2,"time":<hub-time>,"confirmed":0,"scope":["muong-lay"],"units":[{"id":"muong-lay","name":"UBND thị xã Mường Lay","kind":"direct","parent":null}],"plan_digest":"<plan-digest>","compress":"\(chosen)"}
                 S: <closed>
                 """)
             let substitutions = Substitutions(tokens: ["dev-a": "t"], planDigest: builtInPlan.digest, hubTime: fixedHubTime)
             let hub = try await FakeHub.start(transcript: transcript, substitutions: substitutions, adaptsWelcome: false)
             let error = await syncError {
-                _ = try await SyncClient(store: store, address: HubAddress(host: "127.0.0.1", port: hub.port), token: "t",
+                _ = try await SyncClient(store: store, address: HubAddress(host: "127.0.0.1", port: hub.port),
+                                         token: EnrollmentLine(secret: "t", hubKey: FakeHub.identity.fingerprint).description,
                                          responseTimeout: .seconds(10), compresses: compresses).sync()
             }
             for problem in await hub.finish() { Issue.record("\(chosen): \(problem)") }

@@ -24,7 +24,7 @@ final class RestartableHub: @unchecked Sendable {
     }
 
     private static func serve(_ store: HubStore) async throws -> (HubServer.Running, Task<Void, any Error>, Int) {
-        let server = HubServer(store: store, configuration: .init(host: "127.0.0.1", port: 0,
+        let server = HubServer(store: store, configuration: .init(host: "127.0.0.1", port: 0, security: try .tls(for: store),
                                                                   logger: Logger(label: "fault", factory: { _ in SwiftLogNoOpLogHandler() })))
         let running = try await server.start()
         let task = Task { try await running.run() }

@@ -4,6 +4,8 @@ import InspectorHub
 import InspectorProtocol
 import InspectorStore
 import InspectorSyncClient
+import InspectorTLS
+import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -186,7 +188,8 @@ struct SyncClientTests {
 
     @Test func refusalsOfTheHandshakeAreReportedWithTheHubsCode() async throws {
         let setup = try await Setup()
-        let wrong = await syncError { _ = try await SyncClient(store: setup.a, token: String(repeating: "0", count: 64)).sync() }
+        let wrongLine = EnrollmentLine(secret: String(repeating: "0", count: 64), hubKey: setup.hub.store.identity.fingerprint).description
+        let wrong = await syncError { _ = try await SyncClient(store: setup.a, token: wrongLine).sync() }
         #expect(wrong?.code == .refusedByHub)
         #expect(wrong?.hubCode == .unauthorized)
         try setup.hub.store.revokeDevice("dev-a")
@@ -281,8 +284,9 @@ struct SyncClientTests {
             if round % 2 == 0 { try await a.addFinding(unit: "muong-lay", item: nil, kind: .observation, text: "Vòng \(round).") }
             try await b.set(unit: "muong-lay", item: "II.6.d", field: "initiatives_recognized", value: String(round))
             _ = try await setup.sync(b)
-            // Cut the hub → device stream after n bytes on even rounds, device → hub on odd rounds.
-            let n = (round / 2) * 17
+            // Cut the hub → device stream after n bytes on even rounds, device → hub on odd rounds:
+            // from inside the TLS handshake (about 1.5 KB each way) to past the end of a round's session.
+            let n = (round / 2) * 50
             proxy.arm(hubToDevice: round % 2 == 0 ? n : nil, deviceToHub: round % 2 == 1 ? n : nil)
             do {
                 _ = try await SyncClient(store: a, address: viaProxy, token: setup.tokenA, batchSize: 1, responseTimeout: .seconds(10)).sync()
@@ -413,5 +417,88 @@ final class CuttingProxy: Sendable {
     func stop() async {
         try? await server.channel.close()
         await task.value
+    }
+}
+
+@Suite("SyncClient: transport security (PROTOCOL.md 2.7–2.9, 9.8)")
+struct SyncClientSecurityTests {
+    @Test("a line without a hub key syncs only when plain TCP is allowed; a malformed line is bad_key")
+    func plaintextNeedsConsent() async throws {
+        let directory = TemporaryDirectory()
+        let store = try makeDevice(directory, "dev-a")
+        let error = await syncError { _ = try SyncClient(store: store, address: HubAddress(host: "127.0.0.1", port: 1), token: "secretonly") }
+        #expect(error?.code == .notConfigured && error?.message.contains("--insecure-plaintext") == true)
+        let client = try SyncClient(store: store, address: HubAddress(host: "127.0.0.1", port: 1), token: "secretonly", allowsPlaintext: true)
+        guard case .plaintext = client.security else { Issue.record("not plain TCP"); return }
+        let bad = await syncError { _ = try SyncClient(store: store, address: HubAddress(host: "127.0.0.1", port: 1), token: "s@sha256:nope") }
+        #expect(bad?.code == .badKey)
+        #expect(!FileManager.default.fileExists(atPath: SyncClient.keyFile(of: store)), "no key is made for a lab line")
+    }
+
+    @Test("with a hub key, the client makes the device key beside the replica (0600) and keeps it")
+    func deviceKeyFile() async throws {
+        let hub = try await LiveHub.start()
+        let directory = TemporaryDirectory()
+        let store = try makeDevice(directory, "dev-a")
+        let token = try hub.store.addDevice("dev-a", units: ["muong-lay"], name: nil)
+        _ = try await SyncClient(store: store, address: hub.address, token: token).sync()
+        let attributes = try FileManager.default.attributesOfItem(atPath: SyncClient.keyFile(of: store))
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let key = try #require(try TLSIdentity.load(keyFile: SyncClient.keyFile(of: store)))
+        #expect(try await hub.store.device("dev-a")?.key == key.fingerprint, "the hub enrolled the device's key")
+        _ = try await SyncClient(store: store, address: hub.address, token: token).sync()
+        #expect(try TLSIdentity.load(keyFile: SyncClient.keyFile(of: store))?.fingerprint == key.fingerprint)
+        await hub.stop()
+    }
+
+    @Test("a hub with another key than the pinned one: hub_key_mismatch naming both, and the hub hears no hello")
+    func pinnedKeyMismatch() async throws {
+        let hub = try await LiveHub.start()
+        let directory = TemporaryDirectory()
+        let store = try makeDevice(directory, "dev-a")
+        let real = try EnrollmentLine(parsing: hub.store.addDevice("dev-a", units: ["muong-lay"], name: nil))
+        let other = TLSIdentity.generate().fingerprint
+        let forged = EnrollmentLine(secret: real.secret, hubKey: other).description
+        let error = await syncError { _ = try await SyncClient(store: store, address: hub.address, token: forged).sync() }
+        #expect(error?.code == .hubKeyMismatch, "\(String(describing: error))")
+        #expect(error?.message.contains(other.description) == true && error?.message.contains(hub.store.identity.fingerprint.description) == true)
+        #expect(try await hub.store.device("dev-a")?.lastSync == nil, "no handshake reached the hub")
+        #expect(try await hub.store.device("dev-a")?.key == nil)
+        await hub.stop()
+    }
+
+    @Test("a peer that does not speak TLS answers in clear: tls_failed; a plain-TCP lab hub serves a device allowed to speak in clear")
+    func tlsFailedAndPlaintextLab() async throws {
+        // A plain server that answers the ClientHello with a line of text (as a version 1 hub would).
+        final class AnswerInClear: ChannelInboundHandler, Sendable {
+            typealias InboundIn = ByteBuffer
+            typealias OutboundOut = ByteBuffer
+            func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "error {\"code\":\"bad_line\",\"message\":\"the line is not valid UTF-8\"}\n")),
+                                      promise: nil)
+            }
+        }
+        let plain = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in channel.pipeline.addHandler(AnswerInClear()) }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let directory = TemporaryDirectory()
+        let hubStore = try HubStore.create(at: directory.path("hub.sqlite"), plan: builtInPlan)
+        let token = try hubStore.addDevice("dev-a", units: ["muong-lay"], name: nil)
+        let store = try makeDevice(directory, "dev-a")
+        let error = await syncError {
+            _ = try await SyncClient(store: store, address: HubAddress(host: "127.0.0.1", port: plain.localAddress!.port!), token: token).sync()
+        }
+        #expect(error?.code == .tlsFailed, "\(String(describing: error))")
+        try await plain.close()
+
+        let running = try await HubServer(store: hubStore, configuration: .init(host: "127.0.0.1", port: 0, security: .plaintextOnly,
+                                                                                logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))).start()
+        let task = Task { try await running.run() }
+        let secret = try EnrollmentLine(parsing: token).secret
+        try await store.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+        let summary = try await SyncClient(store: store, address: HubAddress(parsing: running.address), token: secret, allowsPlaintext: true).sync()
+        #expect(summary.pushed == 1)
+        running.stop()
+        _ = await task.result
     }
 }

@@ -68,7 +68,7 @@ struct LiveHub {
         let path = directory.path("hub.sqlite")
         let store = try clock.map { fixed in try HubStore.create(at: path, plan: builtInPlan, clock: { fixed }) }
             ?? HubStore.create(at: path, plan: builtInPlan)
-        let server = HubServer(store: store, configuration: .init(host: "127.0.0.1", port: 0, allowsCompression: allowsCompression,
+        let server = HubServer(store: store, configuration: .init(host: "127.0.0.1", port: 0, security: try .tls(for: store), allowsCompression: allowsCompression,
                                                                   logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })))
         let running = try await server.start()
         let task = Task { try await running.run() }

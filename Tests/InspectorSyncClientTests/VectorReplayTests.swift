@@ -3,6 +3,7 @@ import InspectorCore
 import InspectorProtocol
 import InspectorStore
 import InspectorSyncClient
+import InspectorTLS
 import NIOCore
 import NIOPosix
 import Testing
@@ -50,7 +51,9 @@ struct ClientVectorReplayTests {
         let substitutions = Substitutions(tokens: [replay.device: token], planDigest: builtInPlan.digest,
                                           hubTime: transcript.hubClock ?? fixedHubTime)
         let hub = try await FakeHub.start(transcript: transcript, substitutions: substitutions)
-        let client = try SyncClient(store: store, address: HubAddress(host: "127.0.0.1", port: hub.port), token: token,
+        // Over TLS, as a device speaks to any hub (Protocol/vectors/README.md): the fake hub's key pinned.
+        let line = EnrollmentLine(secret: token, hubKey: FakeHub.identity.fingerprint).description
+        let client = try SyncClient(store: store, address: HubAddress(host: "127.0.0.1", port: hub.port), token: line,
                                     batchSize: replay.batchSize, responseTimeout: .seconds(10), compresses: compresses)
         let outcome: Result<SyncClient.Summary, any Error>
         do { outcome = .success(try await client.sync()) } catch { outcome = .failure(error) }
@@ -127,15 +130,15 @@ struct DeviceLineRuleTests {
 
     @Test("hello: the clock is any integer; plan_digest and compress are optional")
     func hello() {
-        let expected = #"hello {"version":1,"device":"dev-a","token":"t0k","time":1718852520000,"plan_digest":"\#(String(repeating: "a", count: 64))"}"#
-        #expect(accepts(expected, #"hello {"version":1,"device":"dev-a","token":"t0k","time":5}"#))
-        #expect(accepts(expected, #"hello {"time":7,"token":"t0k","device":"dev-a","version":1,"plan_digest":null,"compress":["deflate","x-new"]}"#))
-        #expect(accepts(expected, #"hello {"version":1,"device":"dev-a","token":"t0k","time":5,"plan_digest":"\#(String(repeating: "b", count: 64))","compress":[]}"#))
-        #expect(!accepts(expected, #"hello {"version":1,"device":"dev-a","token":"t0k","time":"5"}"#), "time is an integer")
-        #expect(!accepts(expected, #"hello {"version":1,"device":"dev-a","token":"other","time":5}"#), "the token is pinned")
-        #expect(!accepts(expected, #"hello {"version":1,"device":"dev-a","token":"t0k","time":5,"plan_digest":"ABC"}"#), "a digest is 64 lowercase hex digits")
-        #expect(!accepts(expected, #"hello {"version":1,"device":"dev-a","token":"t0k","time":5,"compress":"deflate"}"#), "compress is an array")
-        #expect(!accepts(expected, #"hello {"version":1,"device":"dev-a","token":"t0k","time":5,"extra":1}"#), "no member version 1 does not define")
+        let expected = #"hello {"version":2,"device":"dev-a","token":"t0k","time":1718852520000,"plan_digest":"\#(String(repeating: "a", count: 64))"}"#
+        #expect(accepts(expected, #"hello {"version":2,"device":"dev-a","token":"t0k","time":5}"#))
+        #expect(accepts(expected, #"hello {"time":7,"token":"t0k","device":"dev-a","version":2,"plan_digest":null,"compress":["deflate","x-new"]}"#))
+        #expect(accepts(expected, #"hello {"version":2,"device":"dev-a","token":"t0k","time":5,"plan_digest":"\#(String(repeating: "b", count: 64))","compress":[]}"#))
+        #expect(!accepts(expected, #"hello {"version":2,"device":"dev-a","token":"t0k","time":"5"}"#), "time is an integer")
+        #expect(!accepts(expected, #"hello {"version":2,"device":"dev-a","token":"other","time":5}"#), "the token is pinned")
+        #expect(!accepts(expected, #"hello {"version":2,"device":"dev-a","token":"t0k","time":5,"plan_digest":"ABC"}"#), "a digest is 64 lowercase hex digits")
+        #expect(!accepts(expected, #"hello {"version":2,"device":"dev-a","token":"t0k","time":5,"compress":"deflate"}"#), "compress is an array")
+        #expect(!accepts(expected, #"hello {"version":2,"device":"dev-a","token":"t0k","time":5,"extra":1}"#), "no member version 1 does not define")
     }
 
     @Test("push: the ops are pinned; withdrawn is a set, and may be left out when empty")
@@ -167,14 +170,14 @@ struct DeviceLineRuleTests {
     @Test("the fake hub's welcome answers the hello the device sent")
     func welcome() {
         let digest = String(repeating: "a", count: 64)
-        let line = Array(#"welcome {"version":1,"time":1,"confirmed":0,"scope":[],"units":[],"plan_digest":"\#(digest)","compress":"deflate"}"#.utf8)
+        let line = Array(#"welcome {"version":2,"time":1,"confirmed":0,"scope":[],"units":[],"plan_digest":"\#(digest)","compress":"deflate"}"#.utf8)
         func hello(_ text: String) -> VJSON? { try? VJSONParser.parse(Array(text.utf8)) }
-        let same = hello(#"{"version":1,"plan_digest":"\#(digest)","compress":["deflate"]}"#)
+        let same = hello(#"{"version":2,"plan_digest":"\#(digest)","compress":["deflate"]}"#)
         #expect(adaptedWelcome(line, hello: same, hubDigest: digest) == line)
-        let plain = adaptedWelcome(line, hello: hello(#"{"version":1,"plan_digest":"\#(digest)"}"#), hubDigest: digest)
+        let plain = adaptedWelcome(line, hello: hello(#"{"version":2,"plan_digest":"\#(digest)"}"#), hubDigest: digest)
         #expect(negotiatedCompression(String(decoding: plain, as: UTF8.self)) == nil)
         #expect(!String(decoding: plain, as: UTF8.self).contains("<plan>"))
-        let withPlan = String(decoding: adaptedWelcome(line, hello: hello(#"{"version":1,"compress":["deflate"]}"#), hubDigest: digest), as: UTF8.self)
+        let withPlan = String(decoding: adaptedWelcome(line, hello: hello(#"{"version":2,"compress":["deflate"]}"#), hubDigest: digest), as: UTF8.self)
         #expect(withPlan.hasSuffix(#","plan":<plan>}"#))
         #expect(negotiatedCompression(withPlan) == "deflate")
     }
@@ -229,12 +232,17 @@ final class FakeHub: Sendable {
 
     /// - Parameter adaptsWelcome: whether the welcome answers the device's hello as a hub would
     ///   (``adaptedWelcome(_:hello:hubDigest:)``); off for tests of a hub that breaks the rules.
+    /// The fake hub's key; devices pin it.
+    static let identity = TLSIdentity.generate()
+    static let tls = try! HubTLS(identity: identity)
+
     static func start(transcript: Transcript, substitutions: Substitutions, adaptsWelcome: Bool = true) async throws -> FakeHub {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .bind(host: "127.0.0.1", port: 0) { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try LineChannel.configure(channel, maximumLineBytes: 8 << 20)
+                    try tls.configure(channel, allowsPlaintext: false)
+                    return try LineChannel.configure(channel, maximumLineBytes: 8 << 20)
                 }
             }
         let port = server.channel.localAddress?.port ?? 0

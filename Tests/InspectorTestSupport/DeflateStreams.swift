@@ -8,6 +8,7 @@
 
 import CompressNIO
 import NIOCore
+import NIOSSL
 import Synchronization
 
 /// What went over the socket of a connection wrapped in test-side DEFLATE streams.
@@ -45,9 +46,12 @@ enum TestDeflate {
                         writingFirst first: ByteBuffer? = nil) throws -> DeflateTap {
         let tap = DeflateTap()
         let pipeline = channel.pipeline.syncOperations
-        if inflating { try pipeline.addHandler(TestInflater(tap: tap), position: .first) }
+        // Right above TLS when the connection has it (the streams carry the lines, inside TLS).
+        let position: ChannelPipeline.SynchronousOperations.Position =
+            (try? pipeline.handler(type: NIOSSLServerHandler.self)).map { .after($0) } ?? .first
+        if inflating { try pipeline.addHandler(TestInflater(tap: tap), position: position) }
         if let first { channel.writeAndFlush(first, promise: nil) }
-        if deflating { try pipeline.addHandler(TestDeflater(tap: tap), position: .first) }
+        if deflating { try pipeline.addHandler(TestDeflater(tap: tap), position: position) }
         return tap
     }
 
