@@ -28,6 +28,10 @@ final class HubSession {
         var token: String
         var units: [String]
         var isRevoked = false
+        /// The key this member presents over TLS (a fingerprint stands for it; the hub sees no more).
+        var key: KeyFingerprint
+        /// The key the hub enrolled for it, as the rules of PROTOCOL.md 9.8 predict.
+        var enrolledKey: KeyFingerprint?
         /// Set by a successful handshake: the device as the hub returned it, and the clock offset measured then.
         var connection: (device: HubStore.Device, clockOffset: Int64)?
         /// Its pull cursor.
@@ -142,7 +146,7 @@ final class HubSession {
                 }
                 token = try hub.addDevice(id, units: units, name: nil, validity: Self.unlimited)
             }
-            members.append(Member(id: id, token: token, units: units))
+            members.append(Member(id: id, token: token, units: units, key: KeyFingerprint(subjectPublicKeyInfo: Array("fuzz-key-\(id)".utf8))))
         }
     }
 
@@ -204,15 +208,45 @@ final class HubSession {
             try checkMessage(of: error)
             return
         }
-        let device = try await hub.authenticate(device: decoded.device, token: decoded.token, key: nil)
-        // The secret is what comes before the first '@' of a token (PROTOCOL.md 9.8).
+        // The key presented over TLS: the member's own, another replica's (a copied code), or none
+        // (a lab hub's plain TCP).
+        let key: KeyFingerprint? = switch reader.int(0...9) {
+        case 0: nil
+        case 1: KeyFingerprint(subjectPublicKeyInfo: Array("fuzz-key-copy-\(member.id)".utf8))
+        default: member.key
+        }
+        // PROTOCOL.md 9.8, as a model: what the hub must answer.
         func secret(_ text: String) -> Substring { text.split(separator: "@", maxSplits: 1, omittingEmptySubsequences: false)[0] }
-        let expected = secret(decoded.token) == secret(member.token) && !member.isRevoked
-        if expected && device == nil { throw Broken("\(member.id) did not authenticate with its own token") }
-        if !expected && device != nil { throw Broken("\(member.id) authenticated with a wrong token or while revoked") }
+        let secretMatches = secret(decoded.token) == secret(member.token)
+        enum Expected: Equatable { case admitted, refused, thrown(ErrorCode) }
+        let expected: Expected
+        if member.isRevoked {
+            expected = .refused
+        } else if let enrolled = member.enrolledKey {
+            expected = key == enrolled ? .admitted : secretMatches ? .thrown(.enrollmentUsed) : .refused
+        } else {
+            expected = secretMatches ? .admitted : .refused
+        }
+        let device: HubStore.Device?
+        do {
+            device = try await hub.authenticate(device: decoded.device, token: decoded.token, key: key)
+        } catch let error as ProtocolError {
+            guard expected == .thrown(error.code) else {
+                throw Broken("\(member.id) was refused with \(error.code), expected \(expected) (key \(key.map { "\($0)" } ?? "none"))")
+            }
+            try checkMessage(of: error)
+            report.refused(error.code.rawValue)
+            return
+        }
+        if expected == .admitted && device == nil { throw Broken("\(member.id) did not authenticate with its own token and key") }
+        if expected != .admitted && device != nil { throw Broken("\(member.id) authenticated with a wrong token or key, or while revoked (expected \(expected))") }
         guard let device else {
             report.refused("unauthorized")
             return
+        }
+        if members[index].enrolledKey == nil, let key {
+            members[index].enrolledKey = key
+            guard device.key == key else { throw Broken("\(member.id)'s first key was not enrolled") }
         }
         guard device.id == member.id else { throw Broken("authenticating \(member.id) returned device \(device.id)") }
         let now = clock.now

@@ -38,3 +38,64 @@ import Testing
     }
 }
 
+
+/// Seeded random texts built from the pieces of lines and codes: the readers never trap, and what
+/// they accept prints back into a text they read as the same value.
+@Suite struct EnrollmentParsingFuzzTests {
+    static let seed: UInt64 = 0x1181_2024_0012
+
+    struct Generator: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    static let pieces = ["inspector://", "dev-a", "@", "/", ":", "7420", "65536", "[", "]", "::1", "hub.example", "sha256:",
+                         "jsd8erxVHqQ2_SJ8mvTF3_H_OKQVV6M1eEBH3ua2hVQ", "0f1e2d", " ", "\n", "é", "\u{0}", "-", "_", "=", "+",
+                         "A", "z", "9", "ư", "😀", "%", "sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]
+
+    @Test("5,000 texts: no trap; every accepted line and code round-trips")
+    func randomTexts() {
+        print("[EnrollmentParsingFuzz] seed \(Self.seed)")
+        var generator = Generator(state: Self.seed)
+        var accepted = (lines: 0, codes: 0, fingerprints: 0)
+        let valid = Array("inspector://dev-a@hub.example:7420/0f1e2d@sha256:jsd8erxVHqQ2_SJ8mvTF3_H_OKQVV6M1eEBH3ua2hVQ")
+        for index in 0..<5_000 {
+            let text: String
+            if index % 2 == 0 {
+                text = (0..<Int.random(in: 0...9, using: &generator)).map { _ in Self.pieces.randomElement(using: &generator)! }.joined()
+            } else {
+                // A valid code with one to three edits: a piece inserted, or a character dropped.
+                var characters = valid
+                for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                    let at = Int.random(in: 0...characters.count, using: &generator)
+                    if Bool.random(using: &generator) || at == characters.count {
+                        characters.insert(contentsOf: Self.pieces.randomElement(using: &generator)!, at: at)
+                    } else {
+                        characters.remove(at: at)
+                    }
+                }
+                text = String(characters)
+            }
+            if let line = try? EnrollmentLine(parsing: text) {
+                accepted.lines += 1
+                #expect((try? EnrollmentLine(parsing: line.description)) == line, "\(text.debugDescription)")
+            }
+            if let code = try? EnrollmentCode(parsing: text) {
+                accepted.codes += 1
+                #expect((try? EnrollmentCode(parsing: code.description)) == code, "\(text.debugDescription)")
+            }
+            if let fingerprint = try? KeyFingerprint(parsing: text) {
+                accepted.fingerprints += 1
+                #expect(fingerprint.description == text)
+            }
+        }
+        print("[EnrollmentParsingFuzz] accepted \(accepted.lines) lines, \(accepted.codes) codes, \(accepted.fingerprints) fingerprints")
+        #expect(accepted.lines > 100 && accepted.codes > 0, "the generator reaches the accepting paths")
+    }
+}
