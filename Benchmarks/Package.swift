@@ -21,6 +21,7 @@ let package = Package(
                 .product(name: "InspectorProtocol", package: "InspectorSync"),
                 .product(name: "InspectorHub", package: "InspectorSync"),
                 .product(name: "InspectorSyncClient", package: "InspectorSync"),
+                .product(name: "InspectorTLS", package: "InspectorSync"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

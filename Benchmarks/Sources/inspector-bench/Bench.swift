@@ -5,6 +5,7 @@ import InspectorHub
 import InspectorProtocol
 import InspectorStore
 import InspectorSyncClient
+import InspectorTLS
 import Logging
 
 @main
@@ -21,11 +22,15 @@ struct InspectorBench: AsyncParsableCommand {
 struct ServeHub: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve-hub", shouldDisplay: false)
     @Option var db: String
+    @Flag var insecurePlaintext = false
 
     func run() async throws {
         var logger = Logger(label: "bench.hub")
         logger.logLevel = .error
-        let server = HubServer(store: try HubStore.open(at: db), configuration: .init(host: "127.0.0.1", port: 0, logger: logger))
+        let store = try HubStore.open(at: db)
+        let tls = try HubTLS(identity: store.identity)
+        let server = HubServer(store: store, configuration: .init(host: "127.0.0.1", port: 0,
+                                                                  security: insecurePlaintext ? .tlsAndPlaintext(tls) : .tls(tls), logger: logger))
         let running = try await server.start()
         let trap = SignalTrap(signals: [SIGTERM]) { running.stop() }
         FileHandle.standardOutput.write(Data("listening on \(running.address)\n".utf8))

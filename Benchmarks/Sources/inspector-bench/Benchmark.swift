@@ -95,6 +95,39 @@ struct Benchmark {
         return results
     }
 
+    /// The end-to-end sync of section 4 on fresh replicas holding the same ops, with a lab hub over
+    /// plain TCP: beside the TLS figure, what TLS costs. Its result is checked like the TLS run's.
+    func plaintextEndToEnd(perDevice: [[Op]], expected: String) async throws -> Double {
+        let hub = try HubStore.create(at: path("plain-hub.sqlite"), plan: plan)
+        var secrets: [String] = []
+        var stores: [ReplicaStore] = []
+        for (index, ops) in perDevice.enumerated() {
+            let line = try hub.addDevice(deviceID(index), units: allUnits, name: nil)
+            secrets.append(try EnrollmentLine(parsing: line).secret)
+            let store = try ReplicaStore.create(at: path("plain-\(deviceID(index)).sqlite"), device: deviceID(index), plan: plan)
+            try store.restoreOwnOperations(ops)
+            stores.append(store)
+        }
+        let child = try HubProcess.start(db: path("plain-hub.sqlite"), plaintext: true)
+        let address = try HubAddress(parsing: child.address)
+        let syncing = try await ContinuousClock().measure {
+            for _ in 0..<2 {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (index, store) in stores.enumerated() {
+                        let secret = secrets[index]
+                        group.addTask { _ = try await SyncClient(store: store, address: address, token: secret, batchSize: 2000, allowsPlaintext: true).sync() }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+        }
+        child.stop()
+        guard try HubStore.open(at: path("plain-hub.sqlite")).replica.dataset().canonicalJSON() == expected else {
+            throw BenchmarkError("the plain-TCP e2e hub differs from the reference model")
+        }
+        return seconds(syncing)
+    }
+
     func runAll(into results: inout Results) async throws {
         // 1. Devices record their edits offline, one transaction per op.
         log("recording \(devices) × \(operations) ops on device replicas")
@@ -163,6 +196,10 @@ struct Benchmark {
         results.pullBytesPerOp = Double(received) / Double(max(pulled, 1))
         let hubAfter = try HubStore.open(at: path("e2e-hub.sqlite"))
         guard try hubAfter.replica.dataset().canonicalJSON() == expected else { throw BenchmarkError("the e2e hub differs from the reference model") }
+
+        // 4b. The same end to end over a lab hub's plain TCP, on fresh copies: what TLS costs.
+        log("end-to-end sync over loopback, plain TCP (a lab hub), for the cost of TLS")
+        results.e2ePlaintextSeconds = try await plaintextEndToEnd(perDevice: perDevice, expected: expected)
         // Each device holds every op but, at most, those its compact first sync left out (PROTOCOL.md 11.6).
         let leftOut = Op.superseded(among: allOps).count
         for store in stores {
@@ -356,10 +393,11 @@ final class HubProcess {
     let process: Process
     let address: String
 
-    static func start(db: String) throws -> HubProcess {
+    /// - Parameter plaintext: a lab hub that also serves plain TCP (to measure what TLS costs).
+    static func start(db: String, plaintext: Bool = false) throws -> HubProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["serve-hub", "--db", db]
+        process.arguments = ["serve-hub", "--db", db] + (plaintext ? ["--insecure-plaintext"] : [])
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()

@@ -18,6 +18,8 @@ struct Results {
     /// The same with synchronous=FULL, the ceiling of `device_ops_per_s_full`.
     var rawSQLitePerTransactionFullOpsPerSecond: Double?
     var e2eSeconds: Double?
+    /// The same end to end over a lab hub's plain TCP: what TLS costs.
+    var e2ePlaintextSeconds: Double?
     var e2eOpsPerSecond: Double?
     var wireBytesPerOp: Double?
     var pullBytesPerOp: Double?
@@ -141,7 +143,11 @@ struct Results {
             lines.append(row("hub merge, durable (pushes of 2000)", rate(merge), times(hubMergeVsCeiling, "raw merge"),
                              verdict("hub_merge_ops_per_s", "hub_merge_vs_ceiling")))
         }
-        if let e2e = e2eSeconds { lines.append(row("end-to-end sync until converged", String(format: "%10.2f s", e2e), "", verdict("e2e_sync_s"))) }
+        if let e2e = e2eSeconds { lines.append(row("end-to-end sync until converged (TLS 1.3)", String(format: "%10.2f s", e2e), "", verdict("e2e_sync_s"))) }
+        if let plain = e2ePlaintextSeconds {
+            lines.append(row("  the same over plain TCP (a lab hub)", String(format: "%10.2f s", plain),
+                             e2eSeconds.map { String(format: "TLS costs %+.0f%%", ($0 / plain - 1) * 100) } ?? ""))
+        }
         if let rate = e2eOpsPerSecond { lines.append(row("end-to-end rate", String(format: "%10.0f ops/s", rate), times(e2eVsCeiling, "raw merge"))) }
         if let wire = wireBytesPerOp { lines.append(row("wire, devices → hub", String(format: "%10.1f bytes/op", wire), "", verdict("wire_bytes_per_op"))) }
         if let pull = pullBytesPerOp { lines.append(row("wire, hub → devices", String(format: "%10.1f bytes/op", pull))) }
@@ -177,6 +183,7 @@ struct Results {
         add("device_ops_per_s_full", deviceOpsPerSecondFull)
         add("hub_merge_ops_per_s", hubMergeOpsPerSecond)
         add("e2e_sync_s", e2eSeconds, digits: 3)
+        add("e2e_plaintext_sync_s", e2ePlaintextSeconds, digits: 3)
         add("e2e_ops_per_s", e2eOpsPerSecond)
         add("wire_bytes_per_op", wireBytesPerOp, digits: 1)
         add("pull_bytes_per_op", pullBytesPerOp, digits: 1)
