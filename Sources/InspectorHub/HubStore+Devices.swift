@@ -140,7 +140,7 @@ extension HubStore {
         if let enrolled = device.key {
             if let key, enrolled == key { return device }
             if secretMatches {
-                throw ProtocolError(.enrollmentUsed, "this enrollment code was used by another device key\(device.enrolledAt.map { " at \(ISOTime.format(millis: $0))" } ?? ""); ask the hub's operator to re-enroll device '\(id)'")
+                throw ProtocolError(.enrollmentUsed, "this enrollment secret was used by another device key\(device.enrolledAt.map { " at \(ISOTime.format(millis: $0))" } ?? ""); ask the hub's operator to re-enroll device '\(id)'")
             }
             return nil
         }

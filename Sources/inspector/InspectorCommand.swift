@@ -5,6 +5,7 @@ import InspectorPlans
 import InspectorProtocol
 import InspectorStore
 import InspectorSyncClient
+import InspectorTLS
 
 @main
 struct InspectorCommand: AsyncParsableCommand {
@@ -263,7 +264,16 @@ extension InspectorCommand {
         @OptionGroup var database: DatabaseOption
 
         func run() throws {
-            print(try SyncStatus(store: database.open()).text)
+            let store = try database.open()
+            print(try SyncStatus(store: store).text)
+            // The keys, for reading them back to the hub's operator (docs/inspector-guide.md).
+            if let saved = try store.hubLink(), let token = saved.token {
+                let pin = (try? EnrollmentLine(parsing: token))?.hubKey
+                print("hub key pinned at enrollment: \(pin.map { "\($0)" } ?? "none (syncs only in clear, with a lab hub)")")
+            }
+            let keyFile = SyncClient.keyFile(of: store)
+            let key = (try? TLSIdentity.load(keyFile: keyFile)).flatMap { $0 }
+            print("this device's key: \(key.map { "\($0.fingerprint) (in \(keyFile))" } ?? "none yet (made at the first sync with a hub)")")
         }
     }
 }

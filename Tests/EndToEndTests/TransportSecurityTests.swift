@@ -163,6 +163,14 @@ extension EndToEnd {
                 try requireSuccess(try await ws.inspector("set", "--db", db, "muong-lay", "II.4", "status", "done"))
                 try requireSuccess(try await ws.inspector("sync", "--db", db))
                 #expect(try await hubOperationCount(ws, hubDB) == 1)
+                // Both keys can be read back: the pinned one is the hub's, the device's is the one the hub enrolled.
+                let status = try requireSuccess(try await ws.inspector("status", "--db", db)).stdout
+                let hubStatus = try requireSuccess(try await ws.hub("status", "--db", hubDB)).stdout
+                let hubKey = try #require(hubStatus.split(separator: "\n").first { $0.hasPrefix("hub key: ") }).dropFirst("hub key: ".count)
+                #expect(status.contains("hub key pinned at enrollment: \(hubKey)"), "\(status)")
+                let deviceKey = try #require(status.split(separator: "\n").first { $0.hasPrefix("this device's key: sha256:") })
+                    .dropFirst("this device's key: ".count).prefix(50)
+                #expect(hubStatus.contains("key: \(deviceKey), enrolled"), "\(hubStatus)")
                 let bad = try await ws.inspector("init", "--db", ws.path("x.sqlite"), "--enroll", "inspector://dev-q@\(hub.address)/nokey")
                 #expect(bad.status != 0 && bad.stderr.contains("bad_key"), "\(bad)")
                 #expect(!FileManager.default.fileExists(atPath: ws.path("x.sqlite")), "a refused code creates nothing")
