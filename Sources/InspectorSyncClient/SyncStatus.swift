@@ -62,6 +62,10 @@ public struct SyncStatus: Sendable, Hashable {
         }
     }
 
+    /// Whether the hub confirmed more of this device's operations than this replica holds: the
+    /// replica was re-created or restored from an old copy, and what it records cannot be sent.
+    public var isBehindHub: Bool { confirmed > lastSequence }
+
     /// Whether the clock offset is beyond ``SyncClient/clockWarningThreshold``.
     public var isClockOffsetLarge: Bool { abs(clockOffset ?? 0) > SyncClient.clockWarningThreshold }
 
@@ -70,7 +74,11 @@ public struct SyncStatus: Sendable, Hashable {
         var lines = ["device: \(device)", "hub: \(hub ?? "none (offline replica)")"]
         lines.append("operations in the log: \(operationCount)")
         lines.append("this device's operations: \(lastSequence); confirmed by the hub up to #\(confirmed)")
-        lines.append(pending == 0 ? "everything recorded here is safe at the hub" : "only on this device: \(pending) operation(s) — sync before leaving coverage")
+        if isBehindHub {
+            lines.append("WARNING: the hub holds #\(confirmed) of device \(device)'s operations but this replica only #\(lastSequence): it was re-created or restored from an old copy, and what is recorded here cannot be sent; ask the office to enroll it under a new device id")
+        } else {
+            lines.append(pending == 0 ? "everything recorded here is safe at the hub" : "only on this device: \(pending) operation(s) — sync before leaving coverage")
+        }
         for op in refused { lines.append("set aside: #\(op.sequence) refused by the hub (\(op.code)): \(op.message)") }
         for op in heldBack {
             lines.append("held back: \(op.device ?? "?")#\(op.sequence.map(String.init) ?? "?") pulled but not stored (\(op.code)): \(op.message); tried again at every sync")

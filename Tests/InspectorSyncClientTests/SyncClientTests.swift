@@ -134,6 +134,26 @@ struct SyncClientTests {
         await setup.hub.stop()
     }
 
+    /// A replica re-created under an id that already synced edits must not call its edits safe.
+    @Test func aReplicaBehindTheHubIsNeverCalledSafe() async throws {
+        let setup = try await Setup(hubClock: fixedHubTime)
+        try await setup.a.set(unit: "muong-lay", item: "II.4", field: "status", value: "done")
+        try await setup.a.set(unit: "muong-lay", item: "II.4", field: "rating", value: "tot")
+        _ = try await setup.sync(setup.a)
+        let directory = TemporaryDirectory()
+        let again = try makeDevice(directory, "dev-a")
+        try await again.set(unit: "muong-lay", item: "II.4", field: "note", value: "Ghi trên máy mới")
+        // The device's key came along (the phone was reset, the key file kept): the hub admits it.
+        let key = try #require(try TLSIdentity.load(keyFile: SyncClient.keyFile(of: setup.a)))
+        let error = await syncError { _ = try await SyncClient(store: again, address: setup.hub.address, token: setup.tokenA, identity: key).sync() }
+        #expect(error?.code == .replicaBehindHub, "\(String(describing: error))")
+        let status = try SyncStatus(store: again)
+        #expect(status.isBehindHub)
+        #expect(!status.text.contains("safe at the hub"), "\(status.text)")
+        #expect(status.text.contains("WARNING: the hub holds #2 of device dev-a's operations but this replica only #1"), "\(status.text)")
+        await setup.hub.stop()
+    }
+
     /// An app's "only on this tablet" badge: the status observed while edits are made and a sync runs.
     @Test func theStatusIsObservedThroughEditsAndASync() async throws {
         let setup = try await Setup(hubClock: fixedHubTime)
