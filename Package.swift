@@ -228,6 +228,7 @@ let package = Package(
         .testTarget(
             name: "InspectorProtocolTests",
             dependencies: [
+                "InspectorTestSupport",
                 "InspectorCore",
                 "InspectorProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import Foundation
 import InspectorCore
 
 /// Everything a device needs to join a hub, in one line short enough for a QR code:
@@ -28,7 +29,7 @@ public struct EnrollmentCode: Hashable, Sendable, CustomStringConvertible {
     /// - Throws: ``ProtocolError`` `bad_key` naming what is wrong (a bad address is `bad_key` too:
     ///   the code as a whole cannot be read).
     public init(parsing text: some StringProtocol) throws(ProtocolError) {
-        let text = String(text).trimmingWhitespace()
+        let text = String(text).trimmingCharacters(in: .whitespacesAndNewlines)
         guard text.hasPrefix(Self.scheme) else {
             throw ProtocolError(.badKey, "an enrollment code starts with '\(Self.scheme)'; got '\(text.excerpt(40))'")
         }
@@ -56,13 +57,4 @@ public struct EnrollmentCode: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(Self.scheme)\(device)@\(address)/\(line)" }
-}
-
-extension String {
-    fileprivate func trimmingWhitespace() -> String {
-        var scalars = Substring(self)
-        while let first = scalars.first, first.isWhitespace { scalars.removeFirst() }
-        while let last = scalars.last, last.isWhitespace { scalars.removeLast() }
-        return String(scalars)
-    }
 }

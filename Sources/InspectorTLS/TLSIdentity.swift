@@ -14,18 +14,23 @@ import X509
 /// issuer are never checked by either side. A renewed certificate therefore never breaks a pin, and a
 /// device whose clock is years off still connects (PROTOCOL.md 2.1).
 public struct TLSIdentity: Sendable {
-    /// The private key's raw scalar (swift-crypto's key type is not `Sendable`). Never printed, never sent.
-    private let rawKey: [UInt8]
-
-    /// The private key.
-    public var privateKey: P256.Signing.PrivateKey {
-        // The bytes came from a valid key.
-        try! P256.Signing.PrivateKey(rawRepresentation: rawKey)
+    /// An immutable key, shared read-only (swift-crypto's key type is not marked `Sendable`).
+    private final class Key: @unchecked Sendable {
+        let value: P256.Signing.PrivateKey
+        init(_ value: P256.Signing.PrivateKey) { self.value = value }
     }
+    private let key: Key
+
+    /// The private key. Never printed, never sent.
+    public var privateKey: P256.Signing.PrivateKey { key.value }
+
+    /// The key's fingerprint: what a peer pins.
+    public let fingerprint: KeyFingerprint
 
     /// The identity of a key.
     public init(privateKey: P256.Signing.PrivateKey) {
-        rawKey = Array(privateKey.rawRepresentation)
+        key = Key(privateKey)
+        fingerprint = KeyFingerprint(subjectPublicKeyInfo: privateKey.publicKey.derRepresentation)
     }
 
     /// A new random key.
@@ -37,20 +42,18 @@ public struct TLSIdentity: Sendable {
     ///
     /// - Throws: ``InspectorProtocol/ProtocolError`` `bad_key` when the text is not a P-256 private key.
     public init(privateKeyPEM pem: String) throws(ProtocolError) {
+        let privateKey: P256.Signing.PrivateKey
         do {
-            rawKey = Array(try P256.Signing.PrivateKey(pemRepresentation: pem).rawRepresentation)
+            privateKey = try P256.Signing.PrivateKey(pemRepresentation: pem)
         } catch {
             throw ProtocolError(.badKey, "the key is not a PEM P-256 private key")
         }
+        self.init(privateKey: privateKey)
     }
 
     /// The private key as PKCS#8 PEM, for the key's file or table.
     public var privateKeyPEM: String { privateKey.pemRepresentation }
 
-    /// The key's fingerprint: what a peer pins.
-    public var fingerprint: KeyFingerprint {
-        KeyFingerprint(subjectPublicKeyInfo: privateKey.publicKey.derRepresentation)
-    }
 
     /// A self-signed certificate for this key, as NIOSSL takes it.
     ///

@@ -324,6 +324,10 @@ final class Workspace: @unchecked Sendable {
     }
 
     func hub(_ arguments: String..., timeout: Double = 120) async throws -> CommandResult {
+        try await hub(arguments: arguments, timeout: timeout)
+    }
+
+    func hub(arguments: [String], timeout: Double = 120) async throws -> CommandResult {
         try await run(Products.hub, arguments, in: directory, timeout: timeout)
     }
 

@@ -203,5 +203,41 @@ extension EndToEnd {
                 #expect(await hub.stop())
             }
         }
-    }
+    
+        @Test("enrollment options that do not go together, or cannot be read, are refused with a clear error; nothing changes")
+        func enrollmentOptionsAreChecked() async throws {
+            try await withWorkspace { ws in
+                let hubDB = ws.path("hub.sqlite")
+                try requireSuccess(try await ws.hub("init", "--db", hubDB))
+                for (arguments, says) in [
+                    (["--qr"], "needs --address"),
+                    (["--address", "0.0.0.0:7420"], "not a listening wildcard"),
+                    (["--address", "hub:0"], "not a listening wildcard"),
+                    (["--address", "no-port"], "HOST:PORT"),
+                    (["--valid-days", "0"], "--valid-days is from 1 to 365"),
+                    (["--valid-days", "366"], "--valid-days is from 1 to 365"),
+                ] {
+                    let refused = try await ws.hub(arguments: ["device", "add", "--db", hubDB, "--device", "dev-a", "--units", "muong-lay"] + arguments)
+                    #expect(refused.status != 0 && refused.stderr.contains(says), "\(arguments): \(refused)")
+                }
+                #expect(!(try requireSuccess(try await ws.hub("status", "--db", hubDB)).stdout.contains("- dev-a")), "a refused enrollment enrolled")
+                let line = try await enroll(ws, hub: hubDB, device: "dev-a", units: "muong-lay")
+                let db = try await ws.initDevice("dev-a", hub: try await ws.startHub(hubDB), token: line)
+                let before = try requireSuccess(try await ws.inspector("status", "--db", db)).stdout
+                for (arguments, says) in [
+                    ([String](), "give --hub HOST:PORT --token LINE"),
+                    (["--hub-key", "sha256:nope"], "bad_key"),
+                    (["--hub-key", try #require(EnrollmentLine(parsing: line).hubKey).description, "--token", line], "--hub-key keeps the saved secret"),
+                    (["--enroll", "inspector://dev-a@10.0.0.5:7420/\(line)", "--hub", "10.0.0.5:7420"], "leave out --hub and --token"),
+                    (["--enroll", "inspector://dev-b@10.0.0.5:7420/\(line)"], "is for device 'dev-b', not 'dev-a'"),
+                    (["--hub", "10.0.0.5:7420"], "--hub and --token go together"),
+                    (["--hub", "10.0.0.5:7420", "--token", "abc@sha256:short"], "bad_key"),
+                ] {
+                    let refused = try await ws.inspector(arguments: ["link", "--db", db] + arguments)
+                    #expect(refused.status != 0 && refused.stderr.contains(says), "\(arguments): \(refused)")
+                }
+                #expect(try requireSuccess(try await ws.inspector("status", "--db", db)).stdout == before, "a refused link changed the replica")
+            }
+        }
+}
 }

@@ -1,6 +1,7 @@
 import InspectorCore
 import InspectorProtocol
 import Testing
+@testable import InspectorTestSupport
 
 @Suite struct EnrollmentCodeTests {
     static let line = "0f1e2d3c4b5a69788796a5b4c3d2e1f00112233445566778899aabbccddeeff0@sha256:jsd8erxVHqQ2_SJ8mvTF3_H_OKQVV6M1eEBH3ua2hVQ"
@@ -44,17 +45,6 @@ import Testing
 @Suite struct EnrollmentParsingFuzzTests {
     static let seed: UInt64 = 0x1181_2024_0012
 
-    struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let pieces = ["inspector://", "dev-a", "@", "/", ":", "7420", "65536", "[", "]", "::1", "hub.example", "sha256:",
                          "jsd8erxVHqQ2_SJ8mvTF3_H_OKQVV6M1eEBH3ua2hVQ", "0f1e2d", " ", "\n", "é", "\u{0}", "-", "_", "=", "+",
                          "A", "z", "9", "ư", "😀", "%", "sha256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"]
@@ -62,7 +52,7 @@ import Testing
     @Test("5,000 texts: no trap; every accepted line and code round-trips")
     func randomTexts() {
         print("[EnrollmentParsingFuzz] seed \(Self.seed)")
-        var generator = Generator(state: Self.seed)
+        var generator = SplitMix64(seed: Self.seed)
         var accepted = (lines: 0, codes: 0, fingerprints: 0)
         let valid = Array("inspector://dev-a@hub.example:7420/0f1e2d@sha256:jsd8erxVHqQ2_SJ8mvTF3_H_OKQVV6M1eEBH3ua2hVQ")
         for index in 0..<5_000 {
