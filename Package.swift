@@ -123,6 +123,7 @@ let package = Package(
                 "InspectorStore",
                 "InspectorProtocol",
                 "InspectorTLS",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
@@ -241,6 +242,9 @@ let package = Package(
         .target(
             name: "InspectorTestSupport",
             dependencies: [
+                "InspectorCore",
+                "InspectorProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "CompressNIO", package: "compress-nio"),

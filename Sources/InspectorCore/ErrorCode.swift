@@ -95,6 +95,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let enrollmentUsed = ErrorCode(rawValue: "enrollment_used")
     /// The enrollment code's validity (7 days by default) has passed before it was used.
     public static let enrollmentExpired = ErrorCode(rawValue: "enrollment_expired")
+    /// A push or bundle whose operations do not verify against their author's signed chain head:
+    /// an operation altered, dropped, reordered or forged, or a signature that is not the author's
+    /// (PROTOCOL.md 19).
+    public static let badSignature = ErrorCode(rawValue: "bad_signature")
     /// Anything else at the hub (it could not read its store); the hub keeps serving.
     public static let `internal` = ErrorCode(rawValue: "internal")
 
@@ -134,6 +138,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
 
     /// A key file, key fingerprint, enrollment line or enrollment code that cannot be read.
     public static let badKey = ErrorCode(rawValue: "bad_key")
+    /// A bundle carries operations of a device whose key this replica does not know, so it cannot
+    /// check them (PROTOCOL.md 19.4).
+    public static let unknownAuthor = ErrorCode(rawValue: "unknown_author")
 
     /// Every code, in the order above.
     public static let all: [ErrorCode] = [
@@ -143,10 +150,10 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         .storageFailed, .invalidArgument,
         .badLine, .lineTooLong, .unknownVerb, .badMessage, .unsupportedVersion, .unauthorized, .notAuthenticated,
         .foreignDevice, .invalidOp, .batchTooLarge, .timeout, .badBundle, .upgradeRequired, .enrollmentUsed,
-        .enrollmentExpired, .internal,
+        .enrollmentExpired, .badSignature, .internal,
         .unknownDevice, .deviceExists, .invalidUnits, .exportFailed, .notAHub,
         .notConfigured, .connectionFailed, .refusedByHub, .replicaBehindHub, .protocolViolation, .hubKeyMismatch,
-        .tlsFailed, .badKey,
+        .tlsFailed, .badKey, .unknownAuthor,
     ]
 
     /// The codes a hub may send in an `error` line (PROTOCOL.md 13; `bad_bundle` is listed there but
@@ -154,7 +161,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     public static let wire: Set<ErrorCode> = [
         .badLine, .lineTooLong, .unknownVerb, .badMessage, .unsupportedVersion, .unauthorized, .notAuthenticated,
         .foreignDevice, .outOfScope, .invalidOp, .clockAhead, .unknownFinding, .conflictingOp, .batchTooLarge,
-        .storageFailed, .timeout, .upgradeRequired, .enrollmentUsed, .enrollmentExpired, .internal,
+        .storageFailed, .timeout, .upgradeRequired, .enrollmentUsed, .enrollmentExpired, .badSignature, .internal,
     ]
 
     /// Whether a hub may send this code in an `error` line.

@@ -117,6 +117,7 @@ extension HubSession {
             return
         }
         report.pushesAccepted += 1
+        if let head = push.head { chains.accepted(head, carrying: push.ops) }
         report.opsApplied += pushed.applied
         report.opsDuplicate += pushed.duplicates
         if pushed.applied + pushed.duplicates != push.ops.count {
@@ -237,6 +238,7 @@ extension HubSession {
             return
         }
         report.bundlesImported += 1
+        for head in bundle.heads { chains.accepted(head, carrying: bundle.ops) }
         report.opsApplied += result.applied
         report.opsDuplicate += result.duplicates
         if result.applied + result.duplicates != bundle.ops.count {

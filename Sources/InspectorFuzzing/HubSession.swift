@@ -66,6 +66,8 @@ final class HubSession {
     var reader: FuzzInputReader
     var members: [Member] = []
     var report = HubFuzzReport()
+    /// The chains the session's devices sign their pushes and bundles with.
+    var chains = FuzzChainBook()
     /// The last log position the checks have looked at.
     var logPosition: Int64 = 0
     /// The findings the hub holds, by id: their unit and item.
@@ -146,7 +148,7 @@ final class HubSession {
                 }
                 token = try hub.addDevice(id, units: units, name: nil, validity: Self.unlimited)
             }
-            members.append(Member(id: id, token: token, units: units, key: KeyFingerprint(subjectPublicKeyInfo: Array("fuzz-key-\(id)".utf8))))
+            members.append(Member(id: id, token: token, units: units, key: KeyFingerprint(subjectPublicKeyInfo: FuzzChainBook.key(for: id).publicKey.derRepresentation)))
         }
     }
 
@@ -296,7 +298,7 @@ final class HubSession {
         if reader.chance(10) {
             withdrawn = [reader.chance(50) ? reader.pick(EdgeValues.sequences) : members[index].nextSequence &+ Int64(count)]
         }
-        var line = Self.line(.push(Message.Push(ops: ops, withdrawn: withdrawn)))
+        var line = Self.line(.push(Message.Push(ops: ops, withdrawn: withdrawn, head: signedHead(over: ops, by: members[index].id))))
         if mutated {
             line = SessionMutations.line(line, seed: reader.uint64(), rounds: reader.pick([1, 1, 2]), corpus: corpus)
         }
@@ -323,7 +325,14 @@ final class HubSession {
         }
         report.pushes += 1
         report.ops += ops.count
-        try await deliverPush(Self.line(.push(Message.Push(ops: ops))), from: index)
+        try await deliverPush(Self.line(.push(Message.Push(ops: ops, head: signedHead(over: ops, by: members[index].id)))), from: index)
+    }
+
+    /// The head an honest device would sign over its pushed ops; now and then none, or one whose
+    /// chain does not continue the device's (PROTOCOL.md 19.3).
+    private func signedHead(over ops: [Op], by device: String) -> ChainSegment? {
+        guard !ops.isEmpty, !reader.chance(4) else { return nil }
+        return chains.segment(over: ops, signedWith: FuzzChainBook.key(for: device), corrupt: reader.chance(3))
     }
 
     /// A pull line through the codec, with the session's cursor or one at an edge, and any limit.
@@ -372,7 +381,15 @@ final class HubSession {
             next[author] = context.sequence &+ 1
         }
         let planID = reader.chance(95) ? plan.id : reader.pick(["kh-1181-2023", "", "KH-1181-2024", plan.id + " "])
-        let bundle = BundleFile(plan: planID, device: reader.pick(authors), from: 0, through: Int64(ops.count), ops: ops)
+        // Each author's head, signed with its key (the hub's own for its ops); now and then one is left out.
+        var heads: [ChainSegment] = []
+        for author in Set(ops.map(\.device)).sorted() where !reader.chance(3) {
+            let key = author == Identifier.hubDevice ? hub.identity.privateKey : FuzzChainBook.key(for: author)
+            if let head = chains.segment(over: ops.filter { $0.device == author }, signedWith: key, corrupt: reader.chance(3)) {
+                heads.append(head)
+            }
+        }
+        let bundle = BundleFile(plan: planID, device: reader.pick(authors), from: 0, through: Int64(ops.count), ops: ops, heads: heads)
         var bytes = [UInt8](bundle.encoded())
         if reader.chance(15) {
             bytes = SessionMutations.bundle(bytes, seed: reader.uint64(), corpus: corpus)

@@ -121,7 +121,7 @@ public struct ProtocolFuzzer: Sendable {
     }
 
     /// Checks one bundle file: decode never crashes; it returns a bundle that survives encode → decode,
-    /// or throws `bad_bundle`.
+    /// or throws `bad_bundle` (or `bad_signature`, for ops that do not verify against their signed head).
     public func check(bundle: [UInt8], seed: UInt64 = 0, index: Int = 0, into report: inout FuzzReport) {
         func fail(_ problem: String) {
             report.failures.append(FuzzFailure(seed: seed, index: index, target: "BundleFile.decode", problem: problem, input: bundle))
@@ -131,7 +131,8 @@ public struct ProtocolFuzzer: Sendable {
             decoded = try BundleFile.decode(Data(bundle))
         } catch {
             report.refusals[error.code.rawValue, default: 0] += 1
-            if error.code != .badBundle { fail("threw '\(error.code)' instead of bad_bundle") }
+            // A damaged bundle is bad_bundle; a well-formed one whose ops do not verify, bad_signature.
+            if error.code != .badBundle && error.code != .badSignature { fail("threw '\(error.code)' instead of bad_bundle or bad_signature") }
             if error.message.utf8.count > Self.maximumMessageBytes { fail("an error message of \(error.message.utf8.count) bytes") }
             return
         }

@@ -155,6 +155,9 @@ struct HubConnection {
         if let cursor = hello.cursor {
             toPull = (try? await store.pullCount(after: max(cursor, 0), for: device.id, scope: scope, compact: hello.compact)).map(Int64.init)
         }
+        // Over TLS, the keys that sign the chains the device may meet in bundles (PROTOCOL.md 19.4);
+        // informative like `to_pull`, so a failure leaves them out.
+        let keys = key == nil ? [:] : (try? await store.authorKeys()) ?? [:]
         do {
             try await store.recordHandshake(device: device.id, at: now, clockOffset: clockOffset)
         } catch {
@@ -164,7 +167,7 @@ struct HubConnection {
         let compress = server.configuration.allowsCompression && hello.compress.contains(StreamCompression.deflate) ? StreamCompression.deflate : nil
         let welcome = Message.welcome(Message.Welcome(time: now, confirmed: confirmed, scope: scope.sorted(), units: units,
                                                       planDigest: digest, plan: hello.planDigest == digest ? nil : plan, compress: compress,
-                                                      toPull: toPull))
+                                                      toPull: toPull, keys: keys))
         // The session is authenticated from here: on the event loop, before the welcome is written (so
         // before the device can send its next line), the 1 MiB regime replaces the pre-handshake limit.
         let raw = channel.channel

@@ -38,6 +38,7 @@ public struct HubStatus: Sendable {
                     units: \(device.units.joined(separator: ", "))
                     confirmed up to #\(device.confirmed); highest held #\(heldByDevice[device.id] ?? 0)
                     key: \(device.key.map { "\($0), enrolled \(device.enrolledAt.map(ISOTime.format(millis:)) ?? "")" } ?? device.enrollmentExpires.map { "not enrolled yet; its code \($0 < now ? "expired" : "expires") \(ISOTime.format(millis: $0))" } ?? "not enrolled yet")
+                    signed log: \(Self.describe(device.chain, confirmed: device.confirmed))
                     last sync: \(device.lastSync.map(ISOTime.format(millis:)) ?? "never")
                     clock offset (device − hub): \(offset)
                 """)
@@ -50,6 +51,14 @@ public struct HubStatus: Sendable {
             }
         }
         return lines.joined(separator: "\n")
+    }
+
+    /// How far the hub verified the device's log against its signed chain heads (PROTOCOL.md 19).
+    static func describe(_ chain: HubStore.ChainStatus?, confirmed: Int64) -> String {
+        guard let chain else { return confirmed == 0 ? "nothing held yet" : "not verified: no signed head received yet" }
+        let run = "verified #\(chain.from)–#\(chain.through)"
+        if chain.from > 1 { return "\(run); #1–#\(chain.from - 1) were received before signing and are not verified" }
+        return chain.through >= confirmed ? "\(run): every op held verified" : "\(run); ops after #\(chain.through) are not verified"
     }
 
     static func describe(_ offset: Int64) -> String {

@@ -40,6 +40,7 @@ public protocol HubStorage: Sendable {
     func recordHandshake(device: String, at time: Int64, clockOffset: Int64) async throws
     /// Keeps a device's latest report of the pulled ops it holds back.
     func recordHeldBack(device: String, report: Message.HeldBackReport, at time: Int64) async throws
+    func authorKeys() async throws -> [String: String]
 
     /// Applies a device's push, all or nothing, durably, and answers it (PROTOCOL.md 10).
     func push(_ push: Message.Push, from device: HubStore.Device, scope: Set<String>, clockOffset: Int64) async throws(ProtocolError) -> Message.Pushed

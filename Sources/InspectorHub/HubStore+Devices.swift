@@ -24,6 +24,8 @@ extension HubStore {
         public var enrolledAt: Int64?
         /// Until when its enrollment secret may enroll a key (hub clock, ms); nil: no limit.
         public var enrollmentExpires: Int64?
+        /// How far the hub verified the device's log against its signed chain heads; nil: not at all.
+        public var chain: ChainStatus?
     }
 
     /// Enrolls a device for some units and returns its enrollment line, `SECRET@sha256:…`: its
@@ -109,7 +111,8 @@ extension HubStore {
         return Device(id: row["id"], name: row["name"], units: units, isRevoked: row["revoked"],
                       confirmed: row["confirmed"], lastSync: row["last_sync"], clockOffset: row["clock_offset"],
                       key: keyText.flatMap { try? KeyFingerprint(parsing: $0) }, enrolledAt: row["enrolled_at"],
-                      enrollmentExpires: row["enrollment_expires"])
+                      enrollmentExpires: row["enrollment_expires"],
+                      chain: (row["chain_through"] as Int64? ?? 0) > 0 ? ChainStatus(from: row["chain_from"] ?? 1, through: row["chain_through"]) : nil)
     }
 
     /// Checks who a device is (PROTOCOL.md 9.8).

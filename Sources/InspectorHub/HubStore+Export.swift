@@ -56,12 +56,19 @@ extension HubStore {
                 guard first <= last else { continue }
                 skewed += try ReplicaStore.operationIdentities(db, positions: first...last)
             }
+            let logs = try Row.fetchAll(db, sql: "SELECT id, device_key, confirmed, chain_from, chain_through FROM devices ORDER BY id").map { row in
+                let through: Int64 = row["chain_through"]
+                let from: Int64 = row["chain_from"] ?? 1
+                return ExportInput.DeviceLog(device: row["id"], key: row["device_key"], confirmed: row["confirmed"],
+                                             verified: through > 0 && from <= through ? from...through : nil)
+            }
             return ExportInput(dataset: dataset, holders: holders, schedules: schedules, resolutions: resolutions,
-                               skewedOperations: Set(skewed), asOf: asOf)
+                               skewedOperations: Set(skewed), asOf: asOf, logs: logs)
         }
     }
 
-    /// Writes the export folder: `dataset.json`, the CSVs, `report.md` and `report.html`.
+    /// Writes the export folder: `dataset.json`, the CSVs (`logs.csv`: whether each device's log
+    /// verified against its signed chain heads), `report.md` and `report.html`.
     ///
     /// - Returns: the paths written.
     @discardableResult

@@ -48,14 +48,19 @@ extension HubStore {
                 throw ProtocolError(answering: error, sequence: op.sequence)
             }
         }
+        // The chain, once each op passed its own checks (so a refused op keeps its code and `seq`).
+        let head = try Self.checkHead(of: push, from: device)
         for sequence in push.withdrawn where sequence < 1 {
             throw ProtocolError(.badMessage, "withdrawn sequence numbers start at 1")
         }
         let deviceID = device.id
         let withdrawn = push.withdrawn
         do {
-            let (result, confirmed) = try await mergeAndConfirm(push.ops, device: deviceID, withdrawn: withdrawn, clockOffset: clockOffset)
+            let (result, confirmed) = try await mergeAndConfirm(push.ops, device: deviceID, withdrawn: withdrawn, clockOffset: clockOffset,
+                                                                 head: head, hubKey: identity.fingerprint)
             return Message.Pushed(confirmed: confirmed, applied: result.applied, duplicates: result.duplicates)
+        } catch let error as ProtocolError {
+            throw error
         } catch let error as ReplicaStore.RefusedOperation {
             throw ProtocolError(answering: error.error, sequence: error.sequence)
         } catch let error as StoreError where error.code == .conflictingOp {
@@ -66,8 +71,34 @@ extension HubStore {
         }
     }
 
-    private func mergeAndConfirm(_ ops: [Op], device: String, withdrawn: [Int64], clockOffset: Int64) async throws -> (ReplicaStore.MergeResult, Int64) {
-        try await replica.mergeValidated(ops) { db, result in
+    /// The push's signed head, checked against its ops (PROTOCOL.md 19.3): required from a device
+    /// with an enrolled key whenever the push carries ops, and signed by that key. A device without a
+    /// key (a lab hub's plain TCP) may send one; its chain is checked but not recorded as verified.
+    ///
+    /// - Returns: the head to record, or nil.
+    static func checkHead(of push: Message.Push, from device: Device) throws(ProtocolError) -> ChainSegment? {
+        guard let head = push.head else {
+            guard device.key == nil || push.ops.isEmpty else {
+                throw ProtocolError(.badSignature, "a push of ops must carry the device's signed chain head ('head', PROTOCOL.md 19.3)")
+            }
+            return nil
+        }
+        guard head.device == device.id else {
+            throw ProtocolError(.badSignature, "the push's signed head is of device '\(head.device.excerpt(70))', not of this session's '\(device.id)'")
+        }
+        try head.verify(carrying: push.ops)
+        guard let key = device.key else { return nil }
+        guard head.fingerprint == key else {
+            throw ProtocolError(.badSignature, "the push's chain head is signed by the key \(head.fingerprint), not by the device's enrolled key \(key)")
+        }
+        return head
+    }
+
+    private func mergeAndConfirm(_ ops: [Op], device: String, withdrawn: [Int64], clockOffset: Int64,
+                                 head: ChainSegment?, hubKey: KeyFingerprint) async throws -> (ReplicaStore.MergeResult, Int64) {
+        let now = replica.clock()
+        return try await replica.mergeValidated(ops) { db, result in
+            if let head { try Self.acceptSegments(db, [head], carrying: ops, hubKey: hubKey, now: now) }
             if result.applied > 0 {
                 let last = try ReplicaStore.logEnd(db)
                 try db.execute(sql: "INSERT INTO push_offsets (device, first_position, last_position, clock_offset) VALUES (?, ?, ?, ?)",

@@ -99,6 +99,16 @@ public struct HubStore: Sendable {
             try db.execute(sql: "UPDATE devices SET enrollment_expires = ?",
                            arguments: [Self.expiry(from: now, after: Self.defaultEnrollmentValidity)])
         }
+        migrator.registerMigration("hub-v4-chains") { db in
+            // Each device's verified run of its signed operation chain (PROTOCOL.md 19): from which
+            // sequence number, through which, and the signed head that ends it.
+            try db.execute(sql: """
+                ALTER TABLE devices ADD COLUMN chain_from INTEGER;
+                ALTER TABLE devices ADD COLUMN chain_through INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE devices ADD COLUMN chain_head BLOB;
+                ALTER TABLE devices ADD COLUMN chain_signature BLOB;
+                """)
+        }
         try migrator.migrate(writer)
     }
 

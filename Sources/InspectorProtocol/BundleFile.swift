@@ -5,15 +5,19 @@ import InspectorCore
 /// A bundle: operations carried by hand (a USB stick) between replicas, as lines of the protocol.
 ///
 /// ```text
-/// bundle {"version":1,"plan":"kh-1181-2024","device":"dev-a","from":0,"through":42}
+/// bundle {"version":2,"plan":"kh-1181-2024","device":"dev-a","from":0,"through":42}
 /// op {"d":"dev-a","s":1,...}
 /// ...
+/// head {"d":"dev-a","from":1,"p":"…","s":42,"h":"…","key":"…","sig":"…","gaps":[]}
 /// end {"count":42,"sha256":"…"}
 /// ```
 ///
 /// The `end` trailer holds the number of `op` lines and the SHA-256 of every byte before the
-/// trailer, so a file cut anywhere, even between two lines, or altered, is detected and imports
-/// nothing. See `Protocol/PROTOCOL.md`, "Bundles".
+/// trailer, so a file cut anywhere, even between two lines, or damaged, is detected and imports
+/// nothing. The trailer proves nothing about who wrote the ops, since anyone can recompute it:
+/// each author's `head` line does, a ``ChainSegment`` its device signed, checked by ``decode(_:)``
+/// against the ops; the importer then checks that the key is the one it knows for that device.
+/// See `Protocol/PROTOCOL.md`, sections 17 and 19.
 public struct BundleFile: Sendable, Equatable {
     /// The plan the operations follow.
     public var plan: String
@@ -23,31 +27,42 @@ public struct BundleFile: Sendable, Equatable {
     public var from: Int64
     public var through: Int64
     public var ops: [Op]
+    /// One signed chain segment per author of ``ops``, covering that author's ops.
+    public var heads: [ChainSegment]
 
-    public init(plan: String, device: String, from: Int64, through: Int64, ops: [Op]) {
+    /// The bundle format this version writes and reads: 2, signed (version 1 carried no signatures).
+    public static let version = 2
+
+    public init(plan: String, device: String, from: Int64, through: Int64, ops: [Op], heads: [ChainSegment]) {
         self.plan = plan
         self.device = device
         self.from = from
         self.through = through
         self.ops = ops
+        self.heads = heads
     }
 
     /// The bundle's bytes.
     public func encoded() -> Data {
         var body = "bundle " + JSONValue.object([
-            ("version", .int(1)), ("plan", .string(plan)), ("device", .string(device)),
+            ("version", .int(Int64(Self.version))), ("plan", .string(plan)), ("device", .string(device)),
             ("from", .int(from)), ("through", .int(through)),
         ]).serialized() + "\n"
         for op in ops { body += "op " + op.wireJSON() + "\n" }
+        for head in heads.sorted(by: { Array($0.device.utf8).lexicographicallyPrecedes(Array($1.device.utf8)) }) {
+            body += "head " + head.jsonValue().serialized() + "\n"
+        }
         var data = Data(body.utf8)
         let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
         data.append(contentsOf: Array("end {\"count\":\(ops.count),\"sha256\":\"\(digest)\"}\n".utf8))
         return data
     }
 
-    /// Reads and verifies a bundle.
+    /// Reads and verifies a bundle: its lines, its trailer, and every author's ops against the
+    /// author's signed head. Whose keys signed is for the importer to check (``ChainSegment/fingerprint``).
     ///
-    /// - Throws: ``ProtocolError`` `bad_bundle` naming the line at fault (1-based), or the trailer.
+    /// - Throws: ``ProtocolError`` `bad_bundle` naming the line at fault (1-based), or the trailer;
+    ///   `bad_signature` naming the op or the run of ops that does not verify.
     public static func decode(_ data: Data) throws(ProtocolError) -> BundleFile {
         let bytes = [UInt8](data)
         var lines: [ArraySlice<UInt8>] = []
@@ -67,7 +82,11 @@ public struct BundleFile: Sendable, Equatable {
             guard verb == "bundle" else { throw fail(1, "a bundle starts with a 'bundle' line") }
             header = try LineCodec.decodeBody(body, verb)
         } catch { throw error.code == .badBundle ? error : fail(1, "the header cannot be read (\(error.message))") }
-        guard header.version == 1 else { throw fail(1, "bundle version \(header.version) is not supported") }
+        guard header.version == Self.version else {
+            throw fail(1, header.version == 1
+                       ? "bundle version 1 carries no signatures and is no longer accepted; export it again with this release"
+                       : "bundle version \(header.version) is not supported")
+        }
         guard lines.count >= 2, !unterminated else {
             throw ProtocolError(.badBundle, "the bundle is cut: the 'end' trailer is missing after line \(lines.count); nothing was imported")
         }
@@ -81,12 +100,20 @@ public struct BundleFile: Sendable, Equatable {
             trailer = try LineCodec.decodeBody(body, verb)
         } catch { throw error.code == .badBundle ? error : fail(trailerLine, "the trailer cannot be read") }
         var ops: [Op] = []
+        var heads: [(line: Int, segment: ChainSegment)] = []
         for number in 2..<trailerLine {
             do throws(ProtocolError) {
                 let (verb, body) = try LineCodec.split(lines[number - 1])
-                guard verb == "op" else { throw fail(number, "expected an 'op' line, found '\(verb)'") }
-                let wire: WireOp = try LineCodec.decodeBody(body, verb)
-                ops.append(try wire.op())
+                switch verb {
+                case "op" where heads.isEmpty:
+                    let wire: WireOp = try LineCodec.decodeBody(body, verb)
+                    ops.append(try wire.op())
+                case "head":
+                    let wire: ChainSegmentWire = try LineCodec.decodeBody(body, verb)
+                    heads.append((number, try ChainSegment(wire: wire)))
+                default:
+                    throw fail(number, heads.isEmpty ? "expected an 'op' or 'head' line, found '\(verb)'" : "expected a 'head' line after the first one, found '\(verb)'")
+                }
             } catch {
                 throw error.code == .badBundle ? error : fail(number, error.message)
             }
@@ -99,7 +126,30 @@ public struct BundleFile: Sendable, Equatable {
         guard digest == trailer.sha256 else {
             throw fail(trailerLine, "the digest does not match the content: the bundle was altered or damaged")
         }
-        return BundleFile(plan: header.plan, device: header.device, from: header.from, through: header.through, ops: ops)
+        try verify(ops: ops, heads: heads, fail: fail)
+        return BundleFile(plan: header.plan, device: header.device, from: header.from, through: header.through, ops: ops,
+                          heads: heads.map(\.segment))
+    }
+
+    /// Each author of the ops has exactly one head, each head an op, and each author's ops verify
+    /// against its head.
+    private static func verify(ops: [Op], heads: [(line: Int, segment: ChainSegment)],
+                               fail: (Int, String) -> ProtocolError) throws(ProtocolError) {
+        var byAuthor: [String: [Op]] = [:]
+        for op in ops { byAuthor[op.device, default: []].append(op) }
+        var headed: Set<String> = []
+        for (line, head) in heads {
+            guard headed.insert(head.device).inserted else {
+                throw fail(line, "a second signed head for device '\(head.device.excerpt(70))'")
+            }
+            guard let carried = byAuthor[head.device] else {
+                throw fail(line, "a signed head for device '\(head.device.excerpt(70))', whose ops the bundle does not carry")
+            }
+            try head.verify(carrying: carried)
+        }
+        if let unsigned = ops.first(where: { !headed.contains($0.device) }) {
+            throw ProtocolError(.badBundle, "operation \(unsigned.device.excerpt(70))#\(unsigned.sequence) has no signed head of its device in the bundle; nothing was imported")
+        }
     }
 }
 

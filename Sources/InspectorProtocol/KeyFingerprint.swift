@@ -35,8 +35,7 @@ public struct KeyFingerprint: Hashable, Sendable, CustomStringConvertible {
             throw ProtocolError(.badKey, "a key fingerprint starts with '\(Self.prefix)'; got '\(String(text).excerpt(60))'")
         }
         let body = text.dropFirst(Self.prefix.count)
-        guard body.utf8.count == 43, body.utf8.allSatisfy({ Self.isBase64URL($0) }),
-              let bytes = Data(base64Encoded: Self.standardBase64(String(body))), bytes.count == 32 else {
+        guard body.utf8.count == 43, let bytes = Base64URL.decode(body), bytes.count == 32 else {
             throw ProtocolError(.badKey, "a key fingerprint is '\(Self.prefix)' and 43 base64url characters; got '\(String(text).excerpt(60))'")
         }
         digest = Array(bytes)
@@ -44,26 +43,6 @@ public struct KeyFingerprint: Hashable, Sendable, CustomStringConvertible {
 
     /// `sha256:` and the digest in unpadded base64url.
     public var description: String {
-        let base64 = Data(digest).base64EncodedString()
-        var text = Self.prefix
-        text.reserveCapacity(Self.prefix.count + 43)
-        for character in base64 where character != "=" {
-            text.append(character == "+" ? "-" : character == "/" ? "_" : character)
-        }
-        return text
-    }
-
-    private static func isBase64URL(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-             UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"): true
-        default: false
-        }
-    }
-
-    private static func standardBase64(_ url: String) -> String {
-        var text = String(url.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
-        while text.utf8.count % 4 != 0 { text.append("=") }
-        return text
+        Self.prefix + Base64URL.encode(digest)
     }
 }

@@ -43,6 +43,10 @@ public enum LineCodec {
             ]
             if let compress = welcome.compress { members.append(("compress", .string(compress))) }
             if let toPull = welcome.toPull { members.append(("to_pull", .int(toPull))) }
+            if !welcome.keys.isEmpty {
+                members.append(("keys", .object(welcome.keys.keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+                    .map { ($0, .string(welcome.keys[$0]!)) })))
+            }
             var text = JSONValue.object(members).serialized()
             if let plan = welcome.plan {
                 text.removeLast()
@@ -52,7 +56,9 @@ public enum LineCodec {
         case .push(let push):
             out += "{\"ops\":["
             appendOps(push.ops, to: &out)
-            out += "],\"withdrawn\":[" + push.withdrawn.map(String.init).joined(separator: ",") + "]}"
+            out += "],\"withdrawn\":[" + push.withdrawn.map(String.init).joined(separator: ",") + "]"
+            if let head = push.head { out += ",\"head\":" + head.jsonValue().serialized() }
+            out += "}"
         case .pushed(let pushed):
             out += "{\"confirmed\":\(pushed.confirmed),\"applied\":\(pushed.applied),\"duplicates\":\(pushed.duplicates)}"
         case .pull(let pull):
@@ -151,13 +157,17 @@ public enum LineCodec {
             }
             return .welcome(Message.Welcome(version: wire.version, time: wire.time, confirmed: wire.confirmed, scope: wire.scope,
                                             units: wire.units.map { Plan.Unit(id: $0.id, name: $0.name, kind: Plan.Unit.Kind(rawValue: $0.kind) ?? .direct, parent: $0.parent) },
-                                            planDigest: wire.plan_digest, plan: plan, compress: wire.compress, toPull: wire.to_pull))
+                                            planDigest: wire.plan_digest, plan: plan, compress: wire.compress, toPull: wire.to_pull, keys: wire.keys ?? [:]))
         case "push":
             let wire: PushWire = try decodeBody(body, verb)
             var ops: [Op] = []
             ops.reserveCapacity(wire.ops.count)
             for op in wire.ops { ops.append(try op.op()) }
-            return .push(Message.Push(ops: ops, withdrawn: wire.withdrawn ?? []))
+            return .push(Message.Push(ops: ops, withdrawn: wire.withdrawn ?? [], head: try wire.head.map { wire throws(ProtocolError) in
+                do throws(ProtocolError) { return try ChainSegment(wire: wire) } catch {
+                    throw ProtocolError(.badMessage, "push: head: \(error.message)")
+                }
+            }))
         case "pushed":
             let wire: PushedWire = try decodeBody(body, verb)
             return .pushed(Message.Pushed(confirmed: wire.confirmed, applied: wire.applied, duplicates: wire.duplicates))
@@ -286,10 +296,12 @@ struct WelcomeWire: Decodable {
     var plan: EmptyWire?
     var compress: String?
     var to_pull: Int64?
+    var keys: [String: String]?
 }
 struct PushWire: Decodable {
     var ops: [WireOp]
     var withdrawn: [Int64]?
+    var head: ChainSegmentWire?
 }
 struct PushedWire: Decodable {
     var confirmed: Int64

@@ -66,9 +66,14 @@ public enum Message: Sendable, Equatable {
         public var compress: String?
         /// How many operations a pull from the hello's `cursor` would bring now; nil when the hello had no cursor.
         public var toPull: Int64?
+        /// The key fingerprints of the devices (and of the hub, under `hub`) that have enrolled a key, by
+        /// device id, so the device can check their signed chains in bundles (PROTOCOL.md 19.4).
+        public var keys: [String: String]
         public init(version: Int = ProtocolLimits.protocolVersion, time: Int64, confirmed: Int64, scope: [String],
-                    units: [Plan.Unit], planDigest: String, plan: Plan?, compress: String? = nil, toPull: Int64? = nil) {
+                    units: [Plan.Unit], planDigest: String, plan: Plan?, compress: String? = nil, toPull: Int64? = nil,
+                    keys: [String: String] = [:]) {
             self.toPull = toPull
+            self.keys = keys
             self.compress = compress
             self.version = version
             self.time = time
@@ -84,9 +89,13 @@ public enum Message: Sendable, Equatable {
         public var ops: [Op]
         /// Sequence numbers the device has set aside after the hub refused them; the hub counts them as settled.
         public var withdrawn: [Int64]
-        public init(ops: [Op], withdrawn: [Int64] = []) {
+        /// The device's signed chain head over the pushed ops (PROTOCOL.md 19.3); required from a
+        /// device that has enrolled a key, whenever `ops` is not empty.
+        public var head: ChainSegment?
+        public init(ops: [Op], withdrawn: [Int64] = [], head: ChainSegment? = nil) {
             self.ops = ops
             self.withdrawn = withdrawn
+            self.head = head
         }
     }
 

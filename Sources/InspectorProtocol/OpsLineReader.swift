@@ -19,8 +19,15 @@ enum OpsLineReader {
             switch verb {
             case "push":
                 guard reader.literal("{\"ops\":"), let ops = reader.ops(), reader.literal(",\"withdrawn\":["),
-                      let withdrawn = reader.integers(), reader.literal("}"), reader.atEnd else { return nil }
-                return .push(Message.Push(ops: ops, withdrawn: withdrawn))
+                      let withdrawn = reader.integers() else { return nil }
+                var head: ChainSegment?
+                if reader.literal(",\"head\":") {
+                    // A small object: read in full, the segment's own errors kept for the full reader.
+                    guard let object = reader.restOfObject(), let segment = try? ChainSegment(json: Data(object)) else { return nil }
+                    head = segment
+                }
+                guard reader.literal("}"), reader.atEnd else { return nil }
+                return .push(Message.Push(ops: ops, withdrawn: withdrawn, head: head))
             case "ops":
                 guard reader.literal("{\"ops\":"), let ops = reader.ops(), reader.literal(",\"cursor\":"), let cursor = reader.integer(),
                       reader.literal(",\"more\":") else { return nil }
@@ -52,6 +59,16 @@ enum OpsLineReader {
             for offset in 0..<count where bytes[index + offset] != pattern[offset] { return false }
             index += count
             return true
+        }
+
+        /// The bytes from here up to, not including, the body's final `}`, when they are a JSON object
+        /// (an opening `{` and a last `}`); the reader then stands at that final `}`.
+        mutating func restOfObject() -> UnsafeRawBufferPointer.SubSequence? {
+            guard bytes.count - index >= 3, bytes[index] == UInt8(ascii: "{"), bytes[bytes.count - 1] == UInt8(ascii: "}"),
+                  bytes[bytes.count - 2] == UInt8(ascii: "}") else { return nil }
+            let object = bytes[index..<(bytes.count - 1)]
+            index = bytes.count - 1
+            return object
         }
 
         /// `-?(0|[1-9][0-9]*)` within Int64.

@@ -7,7 +7,7 @@ public enum ExportFiles {
     /// The files of an export, in a fixed order.
     public static func make(_ input: ExportInput) -> [(name: String, bytes: [UInt8])] {
         let report = ReportDocument(input)
-        return [
+        var files: [(name: String, bytes: [UInt8])] = [
             ("dataset.json", Array(input.dataset.canonicalJSON().utf8)),
             ("units.csv", OfficeCSV.units(input)),
             ("values.csv", OfficeCSV.values(input)),
@@ -16,5 +16,8 @@ public enum ExportFiles {
             ("report.md", Array(report.markdown().utf8)),
             ("report.html", Array(report.html().utf8)),
         ]
+        // The hub's own statement; the files above are the same at the hub and at a device.
+        if let logs = input.logs { files.append(("logs.csv", OfficeCSV.logs(logs, input))) }
+        return files
     }
 }

@@ -25,6 +25,29 @@ public struct ExportInput: Sendable {
         }
     }
 
+    /// One device's log as the hub verified it against the device's signed chain heads (PROTOCOL.md 19).
+    public struct DeviceLog: Hashable, Sendable {
+        public var device: String
+        /// The fingerprint of the device's enrolled key, if any.
+        public var key: String?
+        /// The device's confirmed number: the hub holds its ops 1 through this.
+        public var confirmed: Int64
+        /// The verified run, `from…through`; nil when no signed head was verified.
+        public var verified: ClosedRange<Int64>?
+        public init(device: String, key: String?, confirmed: Int64, verified: ClosedRange<Int64>?) {
+            self.device = device
+            self.key = key
+            self.confirmed = confirmed
+            self.verified = verified
+        }
+
+        /// Every op the hub holds of the device, from its first, is verified.
+        public var isVerified: Bool {
+            guard let verified else { return confirmed == 0 }
+            return verified.lowerBound == 1 && verified.upperBound >= confirmed
+        }
+    }
+
     public var dataset: Dataset
     /// Device id → the holder's name.
     public var holders: [String: String]
@@ -35,9 +58,12 @@ public struct ExportInput: Sendable {
     public var skewedOperations: Set<String>
     /// The day the export is made for: deadlines before it are flagged as passed.
     public var asOf: CalendarDate
+    /// The hub's statement of each enrolled device's log (`logs.csv`); nil in a device's export.
+    public var logs: [DeviceLog]?
 
     public init(dataset: Dataset, holders: [String: String], schedules: [String: CalendarDate], resolutions: [Resolution],
-                skewedOperations: Set<String>, asOf: CalendarDate) {
+                skewedOperations: Set<String>, asOf: CalendarDate, logs: [DeviceLog]? = nil) {
+        self.logs = logs
         self.dataset = dataset
         self.holders = holders
         self.schedules = schedules

@@ -1,6 +1,7 @@
 import InspectorCore
 
-/// The CSV files for the office: `units.csv`, `values.csv`, `findings.csv`, `conflicts.csv`.
+/// The CSV files for the office: `units.csv`, `values.csv`, `findings.csv`, `conflicts.csv`, and at
+/// the hub `logs.csv`.
 /// Columns are documented in `docs/exports.md`.
 public enum OfficeCSV {
     public static func units(_ input: ExportInput) -> [UInt8] {
@@ -13,6 +14,31 @@ public enum OfficeCSV {
                         unit.parent.map(Cell.text) ?? .empty, date(deadlines.arrival), date(deadlines.noticeBy), date(deadlines.reportDue),
                         .bare(String(progress.done)), .bare(String(progress.total)),
                         .text(deadlines.passed(asOf: input.asOf).joined(separator: "; "))])
+        }
+        return csv.bytes
+    }
+
+    /// Whether each device's log verified against its signed chain heads (PROTOCOL.md 19): one row
+    /// per enrolled device, by id.
+    public static func logs(_ logs: [ExportInput.DeviceLog], _ input: ExportInput) -> [UInt8] {
+        var csv = CSVWriter(header: ["Thiết bị", "Người giữ", "Khóa thiết bị", "Số thao tác đã nhận", "Xác minh từ", "Xác minh đến",
+                                     "Nhật ký đã xác minh", "Ghi chú"])
+        for log in logs.sorted(by: { Array($0.device.utf8).lexicographicallyPrecedes(Array($1.device.utf8)) }) {
+            let note: String
+            if let verified = log.verified {
+                if log.isVerified {
+                    note = "Mọi thao tác đã nhận đều khớp chữ ký của thiết bị"
+                } else if verified.lowerBound > 1 {
+                    note = "Thao tác #1–#\(verified.lowerBound - 1) nhận trước khi có chữ ký, chưa xác minh"
+                } else {
+                    note = "Thao tác sau #\(verified.upperBound) chưa có chữ ký được xác minh"
+                }
+            } else {
+                note = log.confirmed == 0 ? "Chưa có thao tác" : "Chưa có chữ ký được xác minh"
+            }
+            csv.append([.text(log.device), .text(input.holders[log.device] ?? ""), log.key.map(Cell.text) ?? .empty,
+                        .bare(String(log.confirmed)), log.verified.map { .bare(String($0.lowerBound)) } ?? .empty,
+                        log.verified.map { .bare(String($0.upperBound)) } ?? .empty, .text(log.isVerified ? "Có" : "Không"), .text(note)])
         }
         return csv.bytes
     }

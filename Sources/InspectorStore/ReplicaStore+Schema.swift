@@ -37,6 +37,12 @@ extension ReplicaStore {
         case bundleExportedThrough = "bundle_exported_through"
         /// How many held-back operations the hub was last told of (PROTOCOL.md 11.5).
         case heldBackReported = "held_back_reported"
+        /// A point of this device's own operation chain that can no longer change: a sequence number
+        /// and its chain value, `SEQ:HEX` (PROTOCOL.md 19.1).
+        case chainAnchor = "chain_anchor"
+        /// The keys of the devices whose operations this replica may receive, as the hub listed
+        /// them: a JSON object from device id to key fingerprint (PROTOCOL.md 19.4).
+        case authorKeys = "author_keys"
     }
 
     static var migrator: DatabaseMigrator {

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import InspectorCore
 import InspectorProtocol
@@ -76,6 +77,13 @@ public struct SyncClient: Sendable {
     /// How the connection is secured: TLS with the device's key and the pinned hub key, or, for a
     /// lab hub, plain TCP.
     public let security: Security
+
+    /// The key that signs this device's operation chain: the device key of its TLS identity; nil over
+    /// a lab hub's plain TCP, whose pushes go unsigned.
+    var signingKey: P256.Signing.PrivateKey? {
+        if case .tls(let tls) = security { return tls.identity.privateKey }
+        return nil
+    }
     public let batchSize: Int
     public let responseTimeout: Duration
     public let progress: (@Sendable (Progress) -> Void)?
@@ -273,6 +281,7 @@ public struct SyncClient: Sendable {
         if let plan = welcome.plan { try store.replacePlan(plan) }
         try store.upsertUnits(welcome.units)
         try await store.recordWelcome(scope: welcome.scope, clockOffset: offset, measuredAt: receivedAt, confirmed: welcome.confirmed)
+        if !welcome.keys.isEmpty { try await store.recordAuthorKeys(welcome.keys) }
 
         guard welcome.confirmed >= 0 else {
             throw SyncError(.protocolViolation, "the hub's welcome confirms a negative sequence number (\(welcome.confirmed))")
@@ -306,7 +315,16 @@ public struct SyncClient: Sendable {
             let pending = Self.boundedByBytes(candidates)
             let withdrawn = refusedSequences.filter { $0 > confirmed }.sorted()
             if pending.isEmpty && withdrawn.isEmpty { break }
-            let answer = try await conversation.request(.push(Message.Push(ops: Array(pending), withdrawn: withdrawn)))
+            // The signed head over the run from the confirmed number to the batch's last op, or its
+            // last withdrawn number when that is later: the hub's confirmed number may pass both,
+            // and the next head then continues this one (19.3).
+            var head: ChainSegment?
+            let through = max(pending.last?.sequence ?? 0, withdrawn.last ?? 0)
+            if through > confirmed, let signingKey {
+                head = try await OwnChain.segment(of: store, from: confirmed + 1, through: through,
+                                                  carried: Set(pending.map(\.sequence)), signingKey: signingKey)
+            }
+            let answer = try await conversation.request(.push(Message.Push(ops: Array(pending), withdrawn: withdrawn, head: head)))
             switch answer {
             case .pushed(let pushed):
                 guard pushed.confirmed > confirmed else {
@@ -314,6 +332,7 @@ public struct SyncClient: Sendable {
                 }
                 confirmed = pushed.confirmed
                 try await store.recordConfirmed(confirmed)
+                if let head { try await store.recordChainAnchor(OwnChain.anchor(after: head)) }
                 summary.pushed += pushed.applied
                 done += pending.count
                 progress?(.pushing(done: done, total: max(total, done)))

@@ -174,14 +174,17 @@ extension InspectorCommand {
     }
 
     struct BundleExport: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "export", abstract: "Write the log (or its tail) to a bundle file.")
+        static let configuration = CommandConfiguration(commandName: "export", abstract: "Write this device's operations (or the newest of them) to a signed bundle file.")
         @OptionGroup var database: DatabaseOption
         @Option(help: "The bundle file to write.") var out: String
         @Option(help: "Only operations after this log position (as a previous export printed).") var since: Int64 = 0
 
         func run() throws {
             let summary = try BundleTransfer.export(from: database.open(), to: URL(fileURLWithPath: out), since: since)
-            print("wrote \(summary.count) operations to \(out) (log positions \(summary.from + 1)–\(summary.through)); next time: --since \(summary.through)")
+            print("wrote \(summary.count) operations of this device, signed, to \(out) (log positions \(summary.from + 1)–\(summary.through)); next time: --since \(summary.through)")
+            if summary.othersLeftOut > 0 {
+                print("left out \(summary.othersLeftOut) operations of other devices: a bundle carries only its writer's own, which it can sign")
+            }
         }
     }
 

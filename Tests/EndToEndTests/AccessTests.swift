@@ -234,7 +234,7 @@ extension EndToEnd {
                 let ops = pulled.body["ops"] as? [[String: Any]] ?? []
                 #expect(ops.count == 2 && ops.allSatisfy { $0["d"] as? String == "dev-b" }, "\(pulled)")
                 #expect(pulled.body["more"] as? Bool == false)
-                let pushed = try client.request(#"push {"ops":[\#(own)],"withdrawn":[]}"#)
+                let pushed = try client.request(try client.signedPush([own]))
                 #expect(pushed.verb == "pushed", "\(pushed)")
                 #expect((pushed.body["confirmed"] as? NSNumber)?.intValue == 1 && (pushed.body["applied"] as? NSNumber)?.intValue == 1, "\(pushed)")
                 let bye = try client.request("bye {}")

@@ -1,4 +1,5 @@
 import Foundation
+import InspectorTestSupport
 import InspectorCore
 import InspectorPlans
 import InspectorProtocol
@@ -73,7 +74,7 @@ extension EndToEnd {
                 // The bundle: 50,000 operations of dev-src, in the bundle format `inspector bundle export` writes.
                 let bundle = ws.path("big.bundle")
                 let ops = syntheticOperations(device: "dev-src", count: Self.bundleSize, startMillis: 1_718_000_000_000, plan: plan)
-                try BundleFile(plan: plan.id, device: "dev-src", from: 0, through: Int64(Self.bundleSize), ops: ops).encoded()
+                try SigningKeys.bundle(plan: plan.id, device: "dev-src", ops: ops).encoded()
                     .write(to: URL(fileURLWithPath: bundle))
 
                 // The target: a device replica with a few operations of its own.
@@ -85,6 +86,7 @@ extension EndToEnd {
                                                           "--kind", "shortcoming", "--text", "Chưa lưu trữ hồ sơ đúng quy định"))
                 let original = try await ws.logLineCount(template)
                 #expect(original == 3)
+                try await trustTestKeys(of: ["dev-src"], in: template)
                 let datasetBefore = try ReplicaStore.open(at: template).dataset().canonicalJSON()
 
                 // Two uninterrupted imports, to know how long one takes (the faster one counts), when its

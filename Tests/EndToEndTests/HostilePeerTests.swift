@@ -1,4 +1,5 @@
 import Foundation
+import InspectorTestSupport
 import InspectorCore
 import InspectorPlans
 import InspectorProtocol
@@ -20,7 +21,7 @@ private func valueTimestamp(_ json: Data, unit: String, item: String, field: Str
 /// A bundle file holding `ops`, written into the workspace.
 private func writeBundle(_ ws: Workspace, _ name: String, device: String, ops: [Op]) throws -> String {
     let path = ws.path(name)
-    try BundleFile(plan: BuiltInPlans.current().id, device: device, from: 0, through: Int64(ops.count), ops: ops).encoded()
+    try SigningKeys.bundle(plan: BuiltInPlans.current().id, device: device, ops: ops).encoded()
         .write(to: URL(fileURLWithPath: path))
     return path
 }
@@ -70,7 +71,7 @@ extension EndToEnd {
                     #expect((answer.body["seq"] as? NSNumber)?.int64Value == 1, "\(answer)")
                 }
                 // The session and the hub still serve: the boundary values that are valid are taken.
-                let valid = try client.request(#"push {"ops":[\#(setLine(device: "dev-a", sequence: 1, t: ahead, c: 65_535))],"withdrawn":[]}"#)
+                let valid = try client.request(try client.signedPush([setLine(device: "dev-a", sequence: 1, t: ahead, c: 65_535)]))
                 #expect(valid.verb == "pushed", "\(valid)")
                 #expect(hub.child.isRunning)
                 #expect(try await hubOperationCount(ws, hubDB) == 1)
@@ -84,6 +85,7 @@ extension EndToEnd {
                 #expect(hubImport.stderr.contains("counter"), "\(hubImport)")
                 let device = ws.path("dev-c.sqlite")
                 try requireSuccess(try await ws.inspector("init", "--db", device, "--device", "dev-c"))
+                try await trustTestKeys(of: ["dev-b"], in: device)
                 let deviceImport = try await ws.inspector("bundle", "import", "--db", device, bundle)
                 #expect(deviceImport.status == 1 && !deviceImport.timedOut, "\(deviceImport)")
                 #expect(deviceImport.stderr.contains("counter"), "\(deviceImport)")
@@ -108,7 +110,7 @@ extension EndToEnd {
                 let overflow = try client.request(#"push {"ops":[\#(setLine(device: "dev-a", sequence: 1, t: .max, c: 0))],"withdrawn":[]}"#)
                 #expect(overflow.verb == "error" && overflow.body["code"] as? String == "invalid_op", "\(overflow)")
                 // Within the tolerance is fine.
-                let near = try client.request(#"push {"ops":[\#(setLine(device: "dev-a", sequence: 1, t: now + 9 * 60_000, c: 0))],"withdrawn":[]}"#)
+                let near = try client.request(try client.signedPush([setLine(device: "dev-a", sequence: 1, t: now + 9 * 60_000, c: 0)]))
                 #expect(near.verb == "pushed", "\(near)")
 
                 // A bundle stamped in the future is refused whole, naming the op.
@@ -119,6 +121,7 @@ extension EndToEnd {
                 #expect(imported.status == 1 && imported.stderr.contains("clock_ahead") && imported.stderr.contains("dev-b#1"), "\(imported)")
                 let device = ws.path("dev-c.sqlite")
                 try requireSuccess(try await ws.inspector("init", "--db", device, "--device", "dev-c"))
+                try await trustTestKeys(of: ["dev-b"], in: device)
                 let deviceImport = try await ws.inspector("bundle", "import", "--db", device, bundle)
                 #expect(deviceImport.status == 1 && deviceImport.stderr.contains("clock_ahead"), "\(deviceImport)")
 

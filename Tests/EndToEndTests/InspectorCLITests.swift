@@ -1,4 +1,5 @@
 import Foundation
+import InspectorTestSupport
 import InspectorCore
 import InspectorPlans
 import InspectorProtocol
@@ -147,8 +148,9 @@ extension EndToEnd {
                         .set(device: "dev-s", sequence: 3, timestamp: HLCTimestamp(millis: t.millis + 2, counter: 0, device: "dev-s"),
                              unit: "muong-ang", item: "II.77", field: "status", value: "done"),
                     ]
-                    try BundleFile(plan: plan.id, device: "dev-s", from: 0, through: 3, ops: ops).encoded()
+                    try SigningKeys.bundle(plan: plan.id, device: "dev-s", ops: ops).encoded()
                         .write(to: URL(fileURLWithPath: ws.path("refused.bundle")))
+                    try await trustTestKeys(of: ["dev-s"], in: r)
                     arguments = ["bundle", "import", "--db", r, ws.path("refused.bundle")]
                     expected = ["unknown item 'II.77'"]
                 case .missingBundle:
@@ -312,6 +314,7 @@ extension EndToEnd {
                 try requireSuccess(try await ws.inspector("bundle", "export", "--db", r, "--out", ws.path("r.bundle")))
                 let s = ws.path("s.sqlite")
                 try requireSuccess(try await ws.inspector("init", "--db", s, "--device", "dev-b"))
+                try await trustKey(ofReplica: r, device: "dev-a", in: s)
                 let imported = try requireSuccess(try await ws.inspector("bundle", "import", "--db", s, ws.path("r.bundle")))
                 #expect(imported.stdout.contains("2 new, 0 already held"), "\(imported)")
                 let twice = try requireSuccess(try await ws.inspector("bundle", "import", "--db", s, ws.path("r.bundle")))
@@ -337,9 +340,10 @@ extension EndToEnd {
                 }
                 var elapsed: [Double] = []
                 for (name, ops) in [("spread", spread), ("repeated", repeated)] {
-                    try BundleFile(plan: plan.id, device: "dev-s", from: 0, through: Int64(count), ops: ops).encoded()
+                    try SigningKeys.bundle(plan: plan.id, device: "dev-s", ops: ops).encoded()
                         .write(to: URL(fileURLWithPath: ws.path("\(name).bundle")))
                     try requireSuccess(try await ws.inspector("init", "--db", ws.path("\(name).sqlite"), "--device", "dev-t"))
+                    try await trustTestKeys(of: ["dev-s"], in: ws.path("\(name).sqlite"))
                     let imported = try requireSuccess(try await ws.inspector("bundle", "import", "--db", ws.path("\(name).sqlite"), ws.path("\(name).bundle")))
                     #expect(imported.stdout.contains("\(count) new"), "\(imported)")
                     elapsed.append(imported.elapsed)

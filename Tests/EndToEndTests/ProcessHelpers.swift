@@ -1,4 +1,6 @@
 import Foundation
+import InspectorStore
+import InspectorTLS
 import InspectorProtocol
 import InspectorTestSupport
 import Testing
@@ -454,3 +456,23 @@ func contains(_ data: Data, _ needle: [UInt8]) -> Bool {
 /// kill tests pick their delays from measured durations, which parallel tests would distort.
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct EndToEnd {}
+
+// MARK: Signed bundles made by tests
+
+/// Makes a replica trust the fixed test keys of `SigningKeys` for these devices, as if the hub had
+/// listed them at a sync (PROTOCOL.md 19.4), so that it imports bundles the tests sign with them.
+func trustTestKeys(of devices: [String], in database: String) async throws {
+    let store = try ReplicaStore.open(at: database)
+    var keys = try store.authorKeys()
+    for device in devices { keys[device] = SigningKeys.fingerprint(for: device).description }
+    try await store.recordAuthorKeys(keys)
+}
+
+/// Makes a replica trust the key of another replica (its `REPLICA.key`) for that replica's device,
+/// as the hub's welcome would list it once both had synced.
+func trustKey(ofReplica other: String, device: String, in database: String) async throws {
+    let store = try ReplicaStore.open(at: database)
+    var keys = try store.authorKeys()
+    keys[device] = try TLSIdentity.loadOrCreate(keyFile: other + ".key").fingerprint.description
+    try await store.recordAuthorKeys(keys)
+}

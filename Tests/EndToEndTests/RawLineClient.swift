@@ -1,4 +1,5 @@
 import Foundation
+import InspectorCore
 import InspectorProtocol
 import InspectorTLS
 import NIOCore
@@ -38,6 +39,9 @@ final class RawLineClient: @unchecked Sendable {  // used by one task at a time
     private var buffer: [UInt8] = []
 
     /// A bare TCP connection (what a version 1 device or a port scanner opens).
+    /// The device key of a TLS connection: it signs ``signedPush(_:previous:)``'s heads.
+    private(set) var identity: TLSIdentity?
+
     init(plainPort port: UInt16, timeoutSeconds: Int = 10) throws {
         self.timeoutSeconds = timeoutSeconds
         #if canImport(Glibc)
@@ -68,7 +72,9 @@ final class RawLineClient: @unchecked Sendable {  // used by one task at a time
         self.timeoutSeconds = timeoutSeconds
         let enrollment = try EnrollmentLine(parsing: line)
         guard let pin = enrollment.hubKey else { throw ProcessError.launch("the enrollment line has no hub key") }
-        let tls = try DeviceTLS(identity: try TLSIdentity.loadOrCreate(keyFile: keyFile), pinnedHubKey: pin)
+        let identity = try TLSIdentity.loadOrCreate(keyFile: keyFile)
+        self.identity = identity
+        let tls = try DeviceTLS(identity: identity, pinnedHubKey: pin)
         let inbox = Inbox()
         let channel = try ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(Int64(timeoutSeconds)))
@@ -87,6 +93,15 @@ final class RawLineClient: @unchecked Sendable {  // used by one task at a time
         case .socket(let descriptor): close(descriptor)
         case .tls(let channel, _): channel.close(promise: nil)
         }
+    }
+
+    /// A `push` line of these op objects with the device's signed chain head over them
+    /// (PROTOCOL.md 19.3), as an honest device sends it: the ops are the device's next run.
+    func signedPush(_ opObjects: [String], previous: ChainHash = .genesis) throws -> String {
+        guard let identity else { throw ProcessError.launch("a plain TCP client has no device key") }
+        let ops = try opObjects.map { try Op(wireJSON: $0) }
+        let head = try ChainSegment.make(device: ops[0].device, previous: previous, operations: ops, leavingOut: [], signingKey: identity.privateKey)
+        return LineCodec.encodeString(.push(Message.Push(ops: ops, head: head))).trimmingCharacters(in: .newlines)
     }
 
     /// Sends one line (the newline is added).

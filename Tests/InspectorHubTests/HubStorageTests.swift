@@ -37,6 +37,9 @@ import Testing
         func recordHeldBack(device: String, report: Message.HeldBackReport, at time: Int64) async throws {
             note("recordHeldBack"); try await inner.recordHeldBack(device: device, report: report, at: time)
         }
+        func authorKeys() async throws -> [String: String] {
+            note("authorKeys"); return try await inner.authorKeys()
+        }
         func push(_ push: Message.Push, from device: HubStore.Device, scope: Set<String>, clockOffset: Int64) async throws(ProtocolError) -> Message.Pushed {
             note("push"); return try await inner.push(push, from: device, scope: scope, clockOffset: clockOffset)
         }

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 import InspectorCore
@@ -441,42 +442,99 @@ struct HubStorePullTests {
 
 @Suite("HubStore: bundles")
 struct HubStoreBundleTests {
+    /// Enrolls a device with the fixed test key of `SigningKeys`.
+    static func enroll(_ hub: HubStore, _ device: String, units: [String] = ["muong-lay", "so-y-te"]) async throws {
+        let line = try hub.addDevice(device, units: units, name: nil)
+        #expect(try await hub.authenticate(device: device, token: line, key: SigningKeys.fingerprint(for: device)) != nil)
+    }
+
     @Test func importingABundleAdvancesTheConfirmedNumbersOfEnrolledDevices() async throws {
         let directory = TemporaryDirectory()
         let hub = try makeHub(directory)
-        _ = try hub.addDevice("dev-a", units: ["muong-lay"], name: nil)
-        let bundle = try BundleFile.decode(Vectors.data("bundle-valid.bundle"))
-        let result = try await hub.importBundle(bundle)
-        #expect(result.applied == 4)
-        #expect(try await hub.confirmed(device: "dev-a") == 4)
-        let extra = BundleFile(plan: builtInPlan.id, device: "dev-x", from: 0, through: 2,
-                               ops: [setOp("dev-x", 1), setOp("dev-x", 2, unit: "so-y-te")])
-        #expect(try await hub.importBundle(extra).applied == 2, "a bundle is not limited to one device or scope")
-        #expect(try hub.devices().map(\.id) == ["dev-a"], "importing does not enroll anyone")
+        try await Self.enroll(hub, "dev-a")
+        try await Self.enroll(hub, "dev-x")
+        let first = [setOp("dev-a", 1), setOp("dev-a", 2, unit: "so-y-te")]
+        let result = try await hub.importBundle(SigningKeys.bundle(plan: builtInPlan.id, device: "dev-a", ops: first))
+        #expect(result.applied == 2)
+        #expect(try await hub.confirmed(device: "dev-a") == 2)
+        let relayed = SigningKeys.bundle(plan: builtInPlan.id, device: "dev-a", ops: [setOp("dev-x", 1), setOp("dev-a", 3)], history: first)
+        #expect(try await hub.importBundle(relayed).applied == 2, "a bundle may carry several devices' signed ops")
+        #expect(try await hub.confirmed(device: "dev-x") == 1)
+        #expect(try hub.devices().map(\.id) == ["dev-a", "dev-x"], "importing enrolls no one")
+        #expect(try hub.chainStatuses()["dev-a"] == HubStore.ChainStatus(from: 1, through: 3), "the verified run grows with each signed head")
     }
 
     @Test func aRefusedBundleImportsNothing() async throws {
         let directory = TemporaryDirectory()
         let hub = try makeHub(directory)
-        let bad = BundleFile(plan: builtInPlan.id, device: "dev-a", from: 0, through: 2,
-                             ops: [setOp("dev-a", 1), setOp("dev-a", 2, value: "finished")])
+        try await Self.enroll(hub, "dev-a")
+        let bad = SigningKeys.bundle(plan: builtInPlan.id, device: "dev-a", ops: [setOp("dev-a", 1), setOp("dev-a", 2, value: "finished")])
         await #expect(throws: CoreError.self) { try await hub.importBundle(bad) }
-        let otherPlan = BundleFile(plan: "kh-2025", device: "dev-a", from: 0, through: 1, ops: [setOp("dev-a", 1)])
+        let otherPlan = SigningKeys.bundle(plan: "kh-2025", device: "dev-a", ops: [setOp("dev-a", 1)])
         await #expect(throws: ProtocolError.self) { try await hub.importBundle(otherPlan) }
         #expect(try hub.replica.operationCount() == 0)
-        try hub.replica.merge([setOp("dev-a", 1)])
-        let conflicting = BundleFile(plan: builtInPlan.id, device: "dev-a", from: 0, through: 2,
-                                     ops: [setOp("dev-a", 2), setOp("dev-a", 1, value: "in_progress")])
+        try await hub.importTrustedOperations([setOp("dev-a", 1)])
+        let conflicting = SigningKeys.bundle(plan: builtInPlan.id, device: "dev-a", ops: [setOp("dev-a", 2), setOp("dev-a", 1, value: "in_progress")])
         await #expect(throws: StoreError.self) { try await hub.importBundle(conflicting) }
         #expect(try hub.replica.operationCount() == 1)
     }
 
+    /// Signed by another device's key, by no enrolled device, or by a chain that does not continue
+    /// the verified one: refused, nothing imported (PROTOCOL.md 19.4).
+    @Test func aBundleSignedByTheWrongKeyImportsNothing() async throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        try await Self.enroll(hub, "dev-a")
+        let forged = SigningKeys.bundle(plan: builtInPlan.id, device: "dev-a", ops: [setOp("dev-a", 1)], keys: { _ in SigningKeys.key(for: "dev-b") })
+        let wrongKey = await #expect(throws: ProtocolError.self) { try await hub.importBundle(forged) }
+        #expect(wrongKey?.code == .badSignature)
+        #expect(wrongKey?.message.contains(SigningKeys.fingerprint(for: "dev-a").description) == true, "\(wrongKey?.message ?? "")")
+        let stranger = SigningKeys.bundle(plan: builtInPlan.id, device: "dev-z", ops: [setOp("dev-z", 1)])
+        let unknown = await #expect(throws: ProtocolError.self) { try await hub.importBundle(stranger) }
+        #expect(unknown?.code == .unknownAuthor)
+        #expect(try hub.replica.operationCount() == 0)
+
+        let first = [setOp("dev-a", 1), setOp("dev-a", 2)]
+        try await hub.importBundle(SigningKeys.bundle(plan: builtInPlan.id, device: "dev-a", ops: first))
+        // Op 3 signed over another history than the one the hub verified through #2: a rewritten past.
+        let rewritten = SigningKeys.bundle(plan: builtInPlan.id, device: "dev-a", ops: [setOp("dev-a", 3)],
+                                           history: [setOp("dev-a", 1), setOp("dev-a", 2, value: "not_started")])
+        let fork = await #expect(throws: ProtocolError.self) { try await hub.importBundle(rewritten) }
+        #expect(fork?.code == .badSignature)
+        #expect(fork?.message.contains("does not continue") == true, "\(fork?.message ?? "")")
+        #expect(try hub.replica.operationCount() == 2)
+    }
+
+    /// A device that never met the hub proves its enrollment secret in its bundle's head, which
+    /// enrolls its key; a wrong or expired secret does not.
+    @Test func aBundleEnrollsTheKeyOfADeviceThatNeverSynced() async throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        let line = try hub.addDevice("dev-a", units: ["muong-lay"], name: nil)
+        let secret = String(line.split(separator: "@")[0])
+        func bundle(secret: String) -> BundleFile {
+            var bundle = SigningKeys.bundle(plan: builtInPlan.id, device: "dev-a", ops: [setOp("dev-a", 1)])
+            bundle.heads[0].enrollment = ChainSegment.enrollmentProof(device: "dev-a", key: bundle.heads[0].key,
+                                                                      secretDigest: Array(SHA256.hash(data: Data(secret.utf8))))
+            return bundle
+        }
+        let noProof = await #expect(throws: ProtocolError.self) {
+            try await hub.importBundle(SigningKeys.bundle(plan: builtInPlan.id, device: "dev-a", ops: [setOp("dev-a", 1)]))
+        }
+        #expect(noProof?.code == .unknownAuthor)
+        let wrong = await #expect(throws: ProtocolError.self) { try await hub.importBundle(bundle(secret: String(repeating: "0", count: 64))) }
+        #expect(wrong?.code == .badSignature)
+        #expect(try await hub.importBundle(bundle(secret: secret)).applied == 1)
+        #expect(try await hub.device("dev-a")?.key == SigningKeys.fingerprint(for: "dev-a"))
+        let second = await #expect(throws: ProtocolError.self, "after that, only the enrolled key is admitted") {
+            try await hub.authenticate(device: "dev-a", token: line, key: SigningKeys.fingerprint(for: "dev-b"))
+        }
+        #expect(second?.code == .enrollmentUsed)
+    }
+
     @Test func aBundleRoundTripsThroughItsBytes() throws {
-        let ops = try wireOps(Array(String(decoding: Vectors.data("bundle-valid.bundle"), as: UTF8.self)
-            .split(separator: "\n").dropFirst().dropLast().map { String($0.dropFirst(3)) }))
-        let bundle = BundleFile(plan: builtInPlan.id, device: "dev-a", from: 0, through: 4, ops: ops)
+        let bundle = try BundleFile.decode(Vectors.data("bundle-valid.bundle"))
         #expect(bundle.encoded() == (try Vectors.data("bundle-valid.bundle")), "the vector is byte for byte what the encoder writes")
-        #expect(try BundleFile.decode(bundle.encoded()) == bundle)
     }
 }
 

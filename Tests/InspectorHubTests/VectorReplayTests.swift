@@ -3,6 +3,7 @@ import InspectorCore
 import InspectorHub
 import InspectorProtocol
 import InspectorStore
+import InspectorTLS
 import Testing
 @testable import InspectorTestSupport
 
@@ -25,7 +26,7 @@ struct VectorReplayTests {
         for id in transcript.revoked { try hub.revokeDevice(id) }
         let ops = try wireOps(transcript.hubOps)
         if !ops.isEmpty {
-            try await hub.importBundle(BundleFile(plan: builtInPlan.id, device: "hub", from: 0, through: 0, ops: ops))
+            try await hub.importTrustedOperations(ops)
         }
         let live = try await LiveHub.start(hub, in: directory)
         let substitutions = Substitutions(tokens: tokens, planDigest: builtInPlan.digest, hubTime: transcript.hubClock)
@@ -42,6 +43,12 @@ struct VectorReplayTests {
         let expectation = try #require(bundleExpectations[name], "\(name) has no expectation in VectorSupport.swift and README.md")
         let directory = TemporaryDirectory()
         let hub = try makeHub(directory)
+        // The importer knows dev-a's and dev-b's keys: they enrolled them (PROTOCOL.md 9.8).
+        for author in VectorKeys.authors {
+            let line = try hub.addDevice(author, units: ["muong-lay", "so-y-te"], name: nil)
+            let key = try TLSIdentity(privateKeyPEM: VectorKeys.privateKeyPEM(author)).fingerprint
+            #expect(try await hub.authenticate(device: author, token: line, key: key) != nil)
+        }
         let data = try Vectors.data(name)
         do {
             let bundle = try BundleFile.decode(data)

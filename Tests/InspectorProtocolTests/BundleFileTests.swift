@@ -2,10 +2,11 @@ import Crypto
 import Foundation
 import InspectorCore
 import InspectorProtocol
+import InspectorTestSupport
 import Testing
 
 @Suite struct BundleFileTests {
-    static let bundle = BundleFile(plan: "kh-1181-2024", device: "dev-a", from: 3, through: 10, ops: Array(sampleOps.prefix(4)))
+    static let bundle = SigningKeys.bundle(plan: "kh-1181-2024", device: "dev-a", from: 3, through: 10, ops: Array(sampleOps.prefix(4)))
 
     static func decodeError(_ data: Data, sourceLocation: SourceLocation = #_sourceLocation) -> ProtocolError? {
         protocolError({ _ = try BundleFile.decode(data) }, sourceLocation: sourceLocation)
@@ -21,18 +22,19 @@ import Testing
     static func signed(_ bodyLines: [String], count: Int? = nil) -> Data {
         let body = Data(bodyLines.map { $0 + "\n" }.joined().utf8)
         let digest = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
-        return body + Data("end {\"count\":\(count ?? (bodyLines.count - 1)),\"sha256\":\"\(digest)\"}\n".utf8)
+        let ops = bodyLines.filter { $0.hasPrefix("op ") }.count
+        return body + Data("end {\"count\":\(count ?? ops),\"sha256\":\"\(digest)\"}\n".utf8)
     }
 
     @Test func roundTrip() throws {
         let data = Self.bundle.encoded()
         #expect(try BundleFile.decode(data) == Self.bundle)
-        let all = BundleFile(plan: "kh-1181-2024", device: "tablet.2", from: 0, through: 99, ops: sampleOps)
+        let all = SigningKeys.bundle(plan: "kh-1181-2024", device: "tablet.2", from: 0, through: 99, ops: sampleOps)
         #expect(try BundleFile.decode(all.encoded()) == all)
     }
 
     @Test func emptyBundleRoundTrips() throws {
-        let empty = BundleFile(plan: "kh-1181-2024", device: "dev-a", from: 5, through: 5, ops: [])
+        let empty = BundleFile(plan: "kh-1181-2024", device: "dev-a", from: 5, through: 5, ops: [], heads: [])
         let data = empty.encoded()
         #expect(Self.lines(data).count == 2)
         #expect(try BundleFile.decode(data) == empty)
@@ -40,13 +42,14 @@ import Testing
 
     @Test func layout() {
         let lines = Self.lines(Self.bundle.encoded())
-        #expect(lines.count == 6)
-        #expect(lines[0] == "bundle {\"version\":1,\"plan\":\"kh-1181-2024\",\"device\":\"dev-a\",\"from\":3,\"through\":10}")
+        #expect(lines.count == 7)
+        #expect(lines[0] == "bundle {\"version\":2,\"plan\":\"kh-1181-2024\",\"device\":\"dev-a\",\"from\":3,\"through\":10}")
         #expect(lines[1] == "op " + sampleOps[0].wireJSON())
-        #expect(lines[5].hasPrefix("end {\"count\":4,\"sha256\":\""))
-        let body = Data(lines[0...4].map { $0 + "\n" }.joined().utf8)
+        #expect(lines[5] == "head " + Self.bundle.heads[0].jsonValue().serialized())
+        #expect(lines[6].hasPrefix("end {\"count\":4,\"sha256\":\""))
+        let body = Data(lines[0...5].map { $0 + "\n" }.joined().utf8)
         let digest = SHA256.hash(data: body).map { String(format: "%02x", $0) }.joined()
-        #expect(lines[5] == "end {\"count\":4,\"sha256\":\"\(digest)\"}")
+        #expect(lines[6] == "end {\"count\":4,\"sha256\":\"\(digest)\"}")
     }
 
     @Test func crlfConvertedBundleIsRefused() throws {
@@ -70,7 +73,7 @@ import Testing
                 #expect(error?.message.contains("cut") == true, "cut after a whole line at \(length): \(error?.message ?? "")")
             }
         }
-        #expect(boundaries == 5)
+        #expect(boundaries == 6)
     }
 
     @Test func cutBetweenLinesNamesTheLastLine() {
@@ -100,7 +103,7 @@ import Testing
         data[range.lowerBound + 3] = UInt8(ascii: "m")
         let error = Self.decodeError(data)
         #expect(error?.code == .badBundle)
-        #expect(error?.message.contains("bundle line 6") == true, "\(error?.message ?? "")")
+        #expect(error?.message.contains("bundle line 7") == true, "\(error?.message ?? "")")
         #expect(error?.message.contains("digest") == true)
     }
 
@@ -110,7 +113,7 @@ import Testing
             text = text.replacingOccurrences(of: "\"count\":4", with: "\"count\":\(count)")
             let error = Self.decodeError(Data(text.utf8))
             #expect(error?.code == .badBundle)
-            #expect(error?.message.contains("bundle line 6") == true)
+            #expect(error?.message.contains("bundle line 7") == true)
             #expect(error?.message.contains("counts \(count) operations but the bundle holds 4") == true, "\(error?.message ?? "")")
         }
     }
@@ -131,7 +134,7 @@ import Testing
 
         lines[2] = "push {}"
         let verb = Self.decodeError(Self.signed(lines))
-        #expect(verb?.message.contains("bundle line 3: expected an 'op' line") == true, "\(verb?.message ?? "")")
+        #expect(verb?.message.contains("bundle line 3: expected an 'op' or 'head' line") == true, "\(verb?.message ?? "")")
 
         lines[2] = "op {\"d\":\"dev-a\",\"s\":2,\"t\":0,\"c\":0,\"k\":\"merge\",\"u\":\"x\",\"v\":\"y\"}"
         let kind = Self.decodeError(Self.signed(lines))
@@ -141,10 +144,14 @@ import Testing
 
     @Test func badHeaderIsNamed() {
         var lines = Self.lines(Self.bundle.encoded()).dropLast().map { $0 }
-        lines[0] = "bundle {\"version\":2,\"plan\":\"kh-1181-2024\",\"device\":\"dev-a\",\"from\":0,\"through\":1}"
+        lines[0] = "bundle {\"version\":3,\"plan\":\"kh-1181-2024\",\"device\":\"dev-a\",\"from\":0,\"through\":1}"
         let version = Self.decodeError(Self.signed(lines))
         #expect(version?.message.contains("bundle line 1") == true)
-        #expect(version?.message.contains("version 2") == true)
+        #expect(version?.message.contains("version 3") == true)
+
+        lines[0] = "bundle {\"version\":1,\"plan\":\"kh-1181-2024\",\"device\":\"dev-a\",\"from\":0,\"through\":1}"
+        let unsigned = Self.decodeError(Self.signed(lines))
+        #expect(unsigned?.message.contains("version 1 carries no signatures") == true, "\(unsigned?.message ?? "")")
 
         lines[0] = "op {}"
         #expect(Self.decodeError(Self.signed(lines))?.message == "bundle line 1: a bundle starts with a 'bundle' line; nothing was imported")
@@ -171,5 +178,59 @@ import Testing
         let error = Self.decodeError(Data())
         #expect(error?.code == .badBundle)
         #expect(error?.code.rawValue == "bad_bundle")
+    }
+
+    // MARK: Signed heads (PROTOCOL.md 17, 19)
+
+    /// An op changed and the trailer recomputed, as anyone can: the author's signed head catches it.
+    @Test func alteredOpWithARecomputedTrailerIsRefusedByItsSignature() throws {
+        var lines = Self.lines(Self.bundle.encoded()).dropLast().map { $0 }
+        lines[1] = lines[1].replacingOccurrences(of: "\"done\"", with: "\"dome\"")
+        let error = Self.decodeError(Self.signed(lines))
+        #expect(error?.code == .badSignature)
+        #expect(error?.message.contains("dev-a#1–#4") == true, "\(error?.message ?? "")")
+    }
+
+    @Test func droppedOrReorderedOpsAreRefused() throws {
+        var lines = Self.lines(Self.bundle.encoded()).dropLast().map { $0 }
+        lines.remove(at: 2)
+        let dropped = Self.decodeError(Self.signed(lines))
+        #expect(dropped?.code == .badSignature)
+        #expect(dropped?.message.contains("dev-a#2 is missing") == true, "\(dropped?.message ?? "")")
+
+        // Two ops swap their contents but keep their numbers: the chain no longer leads to the head.
+        var swapped = Self.bundle
+        (swapped.ops[0].value, swapped.ops[1].value) = ("12.5", "done")
+        let error = Self.decodeError(Self.signed(Self.lines(swapped.encoded()).dropLast().map { $0 }))
+        #expect(error?.code == .badSignature)
+    }
+
+    @Test func anOpWithoutItsAuthorsHeadIsRefused() throws {
+        var forged = Self.bundle
+        forged.ops.append(.set(device: "dev-b", sequence: 1, timestamp: ts(1_718_845_323_456, 0, "dev-b"), unit: "muong-lay", item: "II.4",
+                               field: "status", value: "done"))
+        let error = Self.decodeError(forged.encoded())
+        #expect(error?.code == .badBundle)
+        #expect(error?.message.contains("dev-b#1 has no signed head") == true, "\(error?.message ?? "")")
+
+        var headless = Self.bundle
+        headless.heads.append(contentsOf: SigningKeys.heads(for: [.set(device: "dev-c", sequence: 1, timestamp: ts(1, 0, "dev-c"),
+                                                                      unit: "muong-lay", item: "II.4", field: "status", value: "done")]))
+        let stray = Self.decodeError(headless.encoded())
+        #expect(stray?.code == .badBundle)
+        #expect(stray?.message.contains("whose ops the bundle does not carry") == true, "\(stray?.message ?? "")")
+
+        var twice = Self.bundle
+        twice.heads.append(twice.heads[0])
+        #expect(Self.decodeError(twice.encoded())?.message.contains("a second signed head") == true)
+    }
+
+    /// A head signed with another key than the one it carries.
+    @Test func aSignatureByAnotherKeyIsRefused() throws {
+        var forged = Self.bundle
+        forged.heads[0].key = Array(SigningKeys.key(for: "dev-b").publicKey.derRepresentation)
+        let error = Self.decodeError(forged.encoded())
+        #expect(error?.code == .badSignature)
+        #expect(error?.message.contains("does not verify with the key") == true, "\(error?.message ?? "")")
     }
 }

@@ -69,4 +69,25 @@ func parseCSV(_ bytes: [UInt8]) throws -> [[String]] {
         #expect(muongLay[9] == "hạn thông báo 30/05/2024")
         #expect(rows.count == 1 + ExportFixture.plan.units.count)
     }
+
+    /// The hub's statement of each device's signed log (PROTOCOL.md 19), in Vietnamese.
+    @Test func logsStateWhetherEachDevicesLogVerified() throws {
+        let logs: [ExportInput.DeviceLog] = [
+            .init(device: "dev-b", key: "sha256:AfcZ7RtclYEgHADtzkA_6118-gabGPAGnogvrDoW3kM", confirmed: 12, verified: 1...12),
+            .init(device: "dev-a", key: nil, confirmed: 5, verified: nil),
+            .init(device: "dev-c", key: "sha256:tAEYVxCudrCi7qtG_pw3naycCC0CWVTA6YdU5IhKfcM", confirmed: 40, verified: 31...40),
+            .init(device: "dev-d", key: nil, confirmed: 0, verified: nil),
+        ]
+        let rows = try parseCSV(OfficeCSV.logs(logs, input))
+        #expect(rows[0] == ["Thiết bị", "Người giữ", "Khóa thiết bị", "Số thao tác đã nhận", "Xác minh từ", "Xác minh đến", "Nhật ký đã xác minh", "Ghi chú"])
+        #expect(rows.map { $0[0] }.dropFirst() == ["dev-a", "dev-b", "dev-c", "dev-d"], "by device id")
+        #expect(rows[1][6] == "Không" && rows[1][7] == "Chưa có chữ ký được xác minh")
+        #expect(rows[2][6] == "Có" && rows[2][4] == "1" && rows[2][5] == "12")
+        #expect(rows[3][6] == "Không" && rows[3][7] == "Thao tác #1–#30 nhận trước khi có chữ ký, chưa xác minh")
+        #expect(rows[4][6] == "Có" && rows[4][7] == "Chưa có thao tác", "a device with nothing held has nothing unverified")
+        var withLogs = input
+        withLogs.logs = logs
+        #expect(ExportFiles.make(withLogs).last?.name == "logs.csv")
+        #expect(!ExportFiles.make(input).contains { $0.name == "logs.csv" }, "a device's export has no such statement")
+    }
 }
