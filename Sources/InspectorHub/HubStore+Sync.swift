@@ -18,6 +18,13 @@ extension HubStore {
     ///     with the batch so the conflict ledger can tell which values were written with a skewed clock.
     public func push(_ push: Message.Push, from device: Device, scope: Set<String>, clockOffset: Int64 = 0) async throws(ProtocolError) -> Message.Pushed {
         let now = replica.clock()
+        // The chain is checked while each op passes its own checks, on another core when there is
+        // one (both are pure work on the same batch); its verdict is taken after theirs, so a
+        // refused op keeps its code and `seq`.
+        let chainCheck = Task { () -> Result<ChainSegment?, ProtocolError> in
+            do throws(ProtocolError) { return .success(try Self.checkHead(of: push, from: device)) } catch { return .failure(error) }
+        }
+        defer { chainCheck.cancel() }
         let retracted = Set(push.ops.compactMap(\.retractedFinding))
         let held: [String: FindingLocation]
         do { held = try await replica.findingLocations(retracted) } catch {
@@ -48,8 +55,8 @@ extension HubStore {
                 throw ProtocolError(answering: error, sequence: op.sequence)
             }
         }
-        // The chain, once each op passed its own checks (so a refused op keeps its code and `seq`).
-        let head = try Self.checkHead(of: push, from: device)
+        // The chain, once each op passed its own checks.
+        let head = try await chainCheck.value.get()
         for sequence in push.withdrawn where sequence < 1 {
             throw ProtocolError(.badMessage, "withdrawn sequence numbers start at 1")
         }

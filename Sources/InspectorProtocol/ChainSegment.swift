@@ -131,7 +131,6 @@ public struct ChainSegment: Sendable, Equatable {
             }
             throw ProtocolError(.badSignature, "the signed head \(name) covers \(through - from + 1) sequence numbers but \(operations.count) operations and \(gaps.count) digests travel with it: an operation was dropped or added")
         }
-        var digests: [Int64: ChainHash] = gaps
         for op in operations {
             guard op.device == device else {
                 throw ProtocolError(.badSignature, "operation \(op.device.excerpt(70))#\(op.sequence) is checked against the signed head of another device, \(device.excerpt(70))")
@@ -139,17 +138,31 @@ public struct ChainSegment: Sendable, Equatable {
             guard op.sequence >= from, op.sequence <= through else {
                 throw ProtocolError(.badSignature, "operation \(op.device.excerpt(70))#\(op.sequence) is not covered by the signed head \(name)")
             }
-            guard digests.updateValue(OpChain.digest(of: op), forKey: op.sequence) == nil else {
-                throw ProtocolError(.badSignature, "operation \(op.device.excerpt(70))#\(op.sequence) travels twice, or with a digest as well")
-            }
         }
+        // The ops in order of their numbers (a push's and a bundle's usually are), merged with the
+        // gaps in theirs: each number of the run must come next, exactly once.
+        let inOrder = zip(operations, operations.dropFirst()).allSatisfy { $0.sequence < $1.sequence }
+        let ordered = inOrder ? Array(operations.indices) : operations.indices.sorted { operations[$0].sequence < operations[$1].sequence }
+        let gapNumbers = gaps.keys.sorted()
+        var nextOp = 0, nextGap = 0
         var chain = previous
+        var scratch: [UInt8] = []
         var sequence = from
         while true {
-            guard let digest = digests[sequence] else {
+            let opHere = nextOp < ordered.count && operations[ordered[nextOp]].sequence == sequence
+            let gapHere = nextGap < gapNumbers.count && gapNumbers[nextGap] == sequence
+            if opHere && gapHere || opHere && nextOp + 1 < ordered.count && operations[ordered[nextOp + 1]].sequence == sequence {
+                throw ProtocolError(.badSignature, "operation \(device.excerpt(70))#\(sequence) travels twice, or with a digest as well")
+            }
+            if opHere {
+                chain = OpChain.link(chain, OpChain.digest(of: operations[ordered[nextOp]], scratch: &scratch))
+                nextOp += 1
+            } else if gapHere {
+                chain = OpChain.link(chain, gaps[sequence]!)
+                nextGap += 1
+            } else {
                 throw ProtocolError(.badSignature, "operation \(device.excerpt(70))#\(sequence) is missing: neither it nor its digest travels with the signed head \(name)")
             }
-            chain = OpChain.link(chain, digest)
             if sequence == through { break }
             sequence += 1
         }

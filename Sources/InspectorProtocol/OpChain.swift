@@ -22,20 +22,23 @@ public enum OpChain {
     /// integers.
     public static func canonicalBytes(of op: Op) -> [UInt8] {
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(64 + op.value.utf8.count + op.unit.utf8.count + op.device.utf8.count)
+        appendCanonicalBytes(of: op, to: &bytes)
+        return bytes
+    }
+
+    /// Appends the canonical bytes of `op` to `bytes`.
+    static func appendCanonicalBytes(of op: Op, to bytes: inout [UInt8]) {
+        bytes.reserveCapacity(bytes.count + 64 + op.value.utf8.count + op.unit.utf8.count + op.device.utf8.count)
         func string(_ text: String?) {
             guard let text else { bytes.append(0); return }
             bytes.append(1)
-            append(UInt64(text.utf8.count), width: 4)
+            withUnsafeBytes(of: UInt32(truncatingIfNeeded: text.utf8.count).bigEndian) { bytes.append(contentsOf: $0) }
             bytes.append(contentsOf: text.utf8)
         }
-        func append(_ value: UInt64, width: Int) {
-            for shift in stride(from: (width - 1) * 8, through: 0, by: -8) { bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
-        }
         string(op.device)
-        append(UInt64(bitPattern: op.sequence), width: 8)
-        append(UInt64(bitPattern: op.timestamp.millis), width: 8)
-        append(UInt64(truncatingIfNeeded: op.timestamp.counter), width: 2)
+        withUnsafeBytes(of: UInt64(bitPattern: op.sequence).bigEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt64(bitPattern: op.timestamp.millis).bigEndian) { bytes.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt16(truncatingIfNeeded: op.timestamp.counter).bigEndian) { bytes.append(contentsOf: $0) }
         string(op.kind.rawValue)
         string(op.unit)
         string(op.item)
@@ -43,19 +46,28 @@ public enum OpChain {
         string(op.finding)
         string(op.findingKind?.rawValue)
         string(op.value)
-        return bytes
     }
 
     /// The operation's digest: the SHA-256 of its canonical bytes.
     public static func digest(of op: Op) -> ChainHash {
-        ChainHash(SHA256.hash(data: canonicalBytes(of: op)))
+        var scratch: [UInt8] = []
+        return digest(of: op, scratch: &scratch)
+    }
+
+    /// The digest, with the canonical bytes built in `scratch` (emptied first), so that a loop over
+    /// many ops reuses one buffer.
+    static func digest(of op: Op, scratch: inout [UInt8]) -> ChainHash {
+        scratch.removeAll(keepingCapacity: true)
+        appendCanonicalBytes(of: op, to: &scratch)
+        return scratch.withUnsafeBytes { ChainHash(SHA256.hash(data: $0)) }
     }
 
     /// The chain value after an operation: `SHA-256(previous ‖ digest)`.
     public static func link(_ previous: ChainHash, _ digest: ChainHash) -> ChainHash {
-        var hasher = SHA256()
-        hasher.update(data: previous.bytes)
-        hasher.update(data: digest.bytes)
-        return ChainHash(hasher.finalize())
+        withUnsafeTemporaryAllocation(byteCount: 64, alignment: 8) { raw in
+            previous.store(into: raw, at: 0)
+            digest.store(into: raw, at: 32)
+            return ChainHash(SHA256.hash(data: UnsafeRawBufferPointer(raw)))
+        }
     }
 }

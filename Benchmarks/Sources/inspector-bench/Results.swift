@@ -10,7 +10,10 @@ struct Results {
     var operations = 0
     var deviceOpsPerSecond: Double?
     var deviceOpsPerSecondFull: Double?
+    /// The hub merge with every push's signed chain head verified (PROTOCOL.md 19.3).
     var hubMergeOpsPerSecond: Double?
+    /// The same pushes unsigned (devices without keys): what verification costs.
+    var hubMergeUnsignedOpsPerSecond: Double?
     /// The ceiling of the hub merge: ``RawSQLite`` merging the same batches, durably (FULL).
     var rawSQLiteOpsPerSecond: Double?
     /// ``RawSQLite`` committing after every op, WAL and synchronous=NORMAL: the device's mode.
@@ -140,12 +143,16 @@ struct Results {
             lines.append(row("device record, 1 txn/op (FULL)", rate(device), times(deviceFullVsCeiling, "raw 1 txn/op FULL")))
         }
         if let merge = hubMergeOpsPerSecond {
-            lines.append(row("hub merge, durable (pushes of 2000)", rate(merge), times(hubMergeVsCeiling, "raw merge"),
+            lines.append(row("hub merge, durable, signed heads verified (pushes of 2000)", rate(merge), times(hubMergeVsCeiling, "raw merge"),
                              verdict("hub_merge_ops_per_s", "hub_merge_vs_ceiling")))
+        }
+        if let unsigned = hubMergeUnsignedOpsPerSecond {
+            lines.append(row("  the same unsigned (previous release)", rate(unsigned),
+                             hubMergeOpsPerSecond.map { String(format: "verifying costs %.1f%% of it", (1 - $0 / unsigned) * 100) } ?? ""))
         }
         if let e2e = e2eSeconds { lines.append(row("end-to-end sync until converged (TLS 1.3)", String(format: "%10.2f s", e2e), "", verdict("e2e_sync_s"))) }
         if let plain = e2ePlaintextSeconds {
-            lines.append(row("  the same over plain TCP (a lab hub)", String(format: "%10.2f s", plain),
+            lines.append(row("  the same over plain TCP, unsigned (a lab hub)", String(format: "%10.2f s", plain),
                              e2eSeconds.map { String(format: "TLS costs %+.0f%%", ($0 / plain - 1) * 100) } ?? ""))
         }
         if let rate = e2eOpsPerSecond { lines.append(row("end-to-end rate", String(format: "%10.0f ops/s", rate), times(e2eVsCeiling, "raw merge"))) }
@@ -182,6 +189,10 @@ struct Results {
         add("device_ops_per_s", deviceOpsPerSecond)
         add("device_ops_per_s_full", deviceOpsPerSecondFull)
         add("hub_merge_ops_per_s", hubMergeOpsPerSecond)
+        add("hub_merge_unsigned_ops_per_s", hubMergeUnsignedOpsPerSecond)
+        if let signed = hubMergeOpsPerSecond, let unsigned = hubMergeUnsignedOpsPerSecond, unsigned > 0 {
+            add("hub_merge_verification_cost", 1 - signed / unsigned, digits: 3)
+        }
         add("e2e_sync_s", e2eSeconds, digits: 3)
         add("e2e_plaintext_sync_s", e2ePlaintextSeconds, digits: 3)
         add("e2e_ops_per_s", e2eOpsPerSecond)
