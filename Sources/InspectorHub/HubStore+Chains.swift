@@ -16,6 +16,11 @@ extension HubStore {
         public var through: Int64
         /// Whether the whole log up to `through` is verified: the run starts at the device's first op.
         public var isComplete: Bool { from == 1 }
+
+        public init(from: Int64, through: Int64) {
+            self.from = from
+            self.through = through
+        }
     }
 
     /// The key fingerprints the hub hands to devices in its `welcome` (19.4): every device that has

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GRDB
 import InspectorCore
 import InspectorProtocol
@@ -18,13 +19,10 @@ extension HubStore {
     ///     with the batch so the conflict ledger can tell which values were written with a skewed clock.
     public func push(_ push: Message.Push, from device: Device, scope: Set<String>, clockOffset: Int64 = 0) async throws(ProtocolError) -> Message.Pushed {
         let now = replica.clock()
-        // The chain is checked while each op passes its own checks, on another core when there is
-        // one (both are pure work on the same batch); its verdict is taken after theirs, so a
-        // refused op keeps its code and `seq`.
-        let chainCheck = Task { () -> Result<ChainSegment?, ProtocolError> in
-            do throws(ProtocolError) { return .success(try Self.checkHead(of: push, from: device)) } catch { return .failure(error) }
-        }
-        defer { chainCheck.cancel() }
+        // The chain is checked while each op passes its own checks and the batch is merged, on
+        // another core when there is one; its verdict is taken in the transaction, before the
+        // commit, so a refused op keeps its code and `seq` and a refused chain stores nothing.
+        let chainCheck = ChainCheck(push, from: device)
         let retracted = Set(push.ops.compactMap(\.retractedFinding))
         let held: [String: FindingLocation]
         do { held = try await replica.findingLocations(retracted) } catch {
@@ -55,8 +53,6 @@ extension HubStore {
                 throw ProtocolError(answering: error, sequence: op.sequence)
             }
         }
-        // The chain, once each op passed its own checks.
-        let head = try await chainCheck.value.get()
         for sequence in push.withdrawn where sequence < 1 {
             throw ProtocolError(.badMessage, "withdrawn sequence numbers start at 1")
         }
@@ -64,7 +60,7 @@ extension HubStore {
         let withdrawn = push.withdrawn
         do {
             let (result, confirmed) = try await mergeAndConfirm(push.ops, device: deviceID, withdrawn: withdrawn, clockOffset: clockOffset,
-                                                                 head: head, hubKey: identity.fingerprint)
+                                                                 chain: chainCheck, hubKey: identity.fingerprint)
             return Message.Pushed(confirmed: confirmed, applied: result.applied, duplicates: result.duplicates)
         } catch let error as ProtocolError {
             throw error
@@ -101,11 +97,35 @@ extension HubStore {
         return head
     }
 
+    /// A push's chain check (``checkHead(of:from:)``), running from its creation on a task of its
+    /// own; ``verdict()`` waits for it. The merge's transaction takes the verdict: a thread of the
+    /// store's writer then waits for a task of the cooperative pool, which never waits for the store.
+    final class ChainCheck: Sendable {
+        private let done = DispatchSemaphore(value: 0)
+        private let result = Mutex<Result<ChainSegment?, ProtocolError>?>(nil)
+
+        init(_ push: Message.Push, from device: Device) {
+            Task.detached { [self] in
+                let outcome: Result<ChainSegment?, ProtocolError>
+                do throws(ProtocolError) { outcome = .success(try HubStore.checkHead(of: push, from: device)) } catch { outcome = .failure(error) }
+                result.withLock { $0 = outcome }
+                done.signal()
+            }
+        }
+
+        /// The checked head (nil: none to record), or the refusal.
+        func verdict() throws(ProtocolError) -> ChainSegment? {
+            done.wait()
+            done.signal()
+            return try result.withLock { $0! }.get()
+        }
+    }
+
     private func mergeAndConfirm(_ ops: [Op], device: String, withdrawn: [Int64], clockOffset: Int64,
-                                 head: ChainSegment?, hubKey: KeyFingerprint) async throws -> (ReplicaStore.MergeResult, Int64) {
+                                 chain: ChainCheck, hubKey: KeyFingerprint) async throws -> (ReplicaStore.MergeResult, Int64) {
         let now = replica.clock()
         return try await replica.mergeValidated(ops) { db, result in
-            if let head { try Self.acceptSegments(db, [head], carrying: ops, hubKey: hubKey, now: now) }
+            if let head = try chain.verdict() { try Self.acceptSegments(db, [head], carrying: ops, hubKey: hubKey, now: now) }
             if result.applied > 0 {
                 let last = try ReplicaStore.logEnd(db)
                 try db.execute(sql: "INSERT INTO push_offsets (device, first_position, last_position, clock_offset) VALUES (?, ?, ?, ?)",

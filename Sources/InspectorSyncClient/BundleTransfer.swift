@@ -37,7 +37,7 @@ public enum BundleTransfer {
         var heads: [ChainSegment] = []
         if let first = own.first, let last = own.last {
             let identity = try TLSIdentity.loadOrCreate(keyFile: SyncClient.keyFile(of: store))
-            let head = try OwnChain.segmentNow(of: store, from: first.sequence, through: last.sequence, carried: Set(own.map(\.sequence)),
+            let head = try OwnChain.segment(of: store, from: first.sequence, through: last.sequence, carried: Set(own.map(\.sequence)),
                                                signingKey: identity.privateKey, enrollmentSecret: try store.hubLink()?.token)
             heads.append(head)
         }

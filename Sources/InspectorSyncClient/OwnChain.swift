@@ -22,8 +22,8 @@ enum OwnChain {
                         signingKey: signingKey, enrollmentSecret: enrollmentSecret)
     }
 
-    /// The same, without blocking the calling thread's caller in async code (for the CLI's bundles).
-    static func segmentNow(of store: ReplicaStore, from: Int64, through: Int64, carried: Set<Int64>,
+    /// The same, synchronously (for the CLI's bundles).
+    static func segment(of store: ReplicaStore, from: Int64, through: Int64, carried: Set<Int64>,
                            signingKey: P256.Signing.PrivateKey, enrollmentSecret: String? = nil) throws -> ChainSegment {
         let anchor = try store.chainAnchor().flatMap { $0.sequence < from ? $0 : nil }
         let start = (anchor?.sequence ?? 0) + 1

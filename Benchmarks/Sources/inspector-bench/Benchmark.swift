@@ -76,9 +76,9 @@ struct Benchmark {
                 try measureCeilings(perDevice: perDevice, reference: reference, into: &results)
             } else {
                 // For a profile: the signed merge, as the hub runs it, and the unsigned one beside it
-                // (alternately, best of three each).
+                // (alternately, best of five each).
                 var signedRates: [Double] = [], unsignedRates: [Double] = []
-                for round in 0..<3 {
+                for round in 0..<5 {
                     unsignedRates.append(try await measureHubMerge(perDevice: perDevice, reference: reference, signed: false, round: round))
                     signedRates.append(try await measureHubMerge(perDevice: perDevice, reference: reference, signed: true, round: round))
                 }
@@ -165,9 +165,9 @@ struct Benchmark {
         // 3. Hub merge: every device's ops applied durably, as pushes of 2000.
         // Signed (every push verified against its device's chain head and enrolled key) and, for
         // the cost of verification, unsigned as a device of the previous release pushed; alternately,
-        // best of three each (the spread between two merges of this machine is larger than the cost).
+        // best of five each (the spread between two merges of this machine is larger than the cost).
         var signedRates: [Double] = [], unsignedRates: [Double] = []
-        for round in 0..<3 {
+        for round in 0..<5 {
             unsignedRates.append(try await measureHubMerge(perDevice: perDevice, reference: reference, signed: false, round: round))
             signedRates.append(try await measureHubMerge(perDevice: perDevice, reference: reference, signed: true, round: round))
         }
