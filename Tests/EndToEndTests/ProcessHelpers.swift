@@ -111,8 +111,9 @@ func runBlocking(_ executable: String, _ arguments: [String], in directory: URL?
     process.standardInput = FileHandle.nullDevice
     let exited = DispatchSemaphore(value: 0)
     process.terminationHandler = { _ in exited.signal() }
-    let started = Date()
+    // Timed from the launch: the gate may hold it back while other tests hold many descriptors.
     do { try ProcessLaunchGate.launch { try process.run() } } catch { throw ProcessError.launch("\(executable): \(error)") }
+    let started = Date()
     let outData = Locked(Data()), errData = Locked(Data())
     let readers = DispatchGroup()
     for (pipe, box) in [(out, outData), (err, errData)] {

@@ -1,4 +1,9 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import Synchronization
 
 /// Keeps child-process launches apart from tests that hold many file descriptors open.
@@ -14,10 +19,17 @@ import Synchronization
 public enum ProcessLaunchGate {
     private static let state = Mutex<(launching: Int, holders: Int)>((0, 0))
 
-    /// Runs `body` (a `Process.run()`) when no test holds many descriptors open.
+    /// The most descriptors the process may hold for a launch to go ahead: well below the ~1,350 at
+    /// which the copy overruns, since other tests may open more while a launch reads the directory.
+    public static let descriptorLimit = 700
+
+    /// Runs `body` (a `Process.run()`) when no test holds many descriptors open, and the process
+    /// holds fewer than ``descriptorLimit`` (many tests running at once, each with its stores and
+    /// connections, reach thousands without any one of them holding many; waits at most 120 s).
     public static func launch<T>(_ body: () throws -> T) rethrows -> T {
+        let deadline = ContinuousClock.now + .seconds(120)
         while !state.withLock({ state -> Bool in
-            guard state.holders == 0 else { return false }
+            guard state.holders == 0, openDescriptors() < descriptorLimit || ContinuousClock.now > deadline else { return false }
             state.launching += 1
             return true
         }) {
@@ -33,5 +45,15 @@ public enum ProcessLaunchGate {
         defer { state.withLock { $0.holders -= 1 } }
         while state.withLock({ $0.launching }) > 0 { try await Task.sleep(for: .milliseconds(5)) }
         return try await body()
+    }
+
+    /// How many descriptors the process holds: the entries of `/proc/self/fd`, read with `readdir`
+    /// directly (0 where there is no such directory).
+    static func openDescriptors() -> Int {
+        guard let directory = opendir("/proc/self/fd") else { return 0 }
+        defer { closedir(directory) }
+        var count = 0
+        while readdir(directory) != nil { count += 1 }
+        return max(0, count - 2)
     }
 }
