@@ -97,15 +97,16 @@ extension HubStore {
         return head
     }
 
-    /// A push's chain check (``checkHead(of:from:)``), running from its creation on a task of its
-    /// own; ``verdict()`` waits for it. The merge's transaction takes the verdict: a thread of the
-    /// store's writer then waits for a task of the cooperative pool, which never waits for the store.
+    /// A push's chain check (``checkHead(of:from:)``), running from its creation on a Dispatch
+    /// worker; ``verdict()`` waits for it. The merge's transaction takes the verdict, so the store's
+    /// writer thread waits for that worker: a thread of Dispatch's global pool, never one of Swift's
+    /// cooperative pool, whose threads may themselves be waiting for the writer.
     final class ChainCheck: Sendable {
         private let done = DispatchSemaphore(value: 0)
         private let result = Mutex<Result<ChainSegment?, ProtocolError>?>(nil)
 
         init(_ push: Message.Push, from device: Device) {
-            Task.detached { [self] in
+            DispatchQueue.global(qos: .userInitiated).async { [self] in
                 let outcome: Result<ChainSegment?, ProtocolError>
                 do throws(ProtocolError) { outcome = .success(try HubStore.checkHead(of: push, from: device)) } catch { outcome = .failure(error) }
                 result.withLock { $0 = outcome }
