@@ -107,11 +107,12 @@ extension HubStore {
         let name = segment.device.excerpt(70)
         var from = runFrom ?? segment.from
         if let runHead, runThrough >= 1 {
-            if segment.from == runThrough + 1 {
+            // `from − 1` never overflows (a verified segment has `from` ≥ 1); `through + 1` may.
+            if segment.from - 1 == runThrough {
                 guard segment.previous.bytes == runHead else {
                     throw ProtocolError(.badSignature, "the signed chain of '\(name)' from #\(segment.from) does not continue the one the hub verified through #\(runThrough): an earlier operation was altered or replaced")
                 }
-            } else if segment.from > runThrough + 1 {
+            } else if segment.from - 1 > runThrough {
                 from = segment.from
             } else if segment.through >= runThrough {
                 // Overlapping the run's end: it must pass through the head the hub verified.

@@ -121,12 +121,12 @@ public struct ChainSegment: Sendable, Equatable {
             // Name the first number that nothing covers, from the numbers that travel (never
             // walking the claimed range, which a peer may make as long as Int64 allows).
             let covered = (operations.map(\.sequence) + gaps.keys).filter { $0 >= from && $0 <= through }.sorted()
-            var expected = from
-            for sequence in covered where sequence >= expected {
+            var expected: Int64? = from  // nil: every number up to `through` is covered
+            for sequence in covered where sequence >= expected ?? .max {
                 guard sequence == expected else { break }
-                expected += 1
+                expected = sequence == through ? nil : sequence + 1
             }
-            if expected <= through && covered.count < operations.count + gaps.count + 1 {
+            if let expected {
                 throw ProtocolError(.badSignature, "operation \(device.excerpt(70))#\(expected) is missing: neither it nor its digest travels with the signed head \(name) (an operation was dropped)")
             }
             throw ProtocolError(.badSignature, "the signed head \(name) covers \(through - from + 1) sequence numbers but \(operations.count) operations and \(gaps.count) digests travel with it: an operation was dropped or added")

@@ -532,6 +532,25 @@ struct HubStoreBundleTests {
         #expect(second?.code == .enrollmentUsed)
     }
 
+    /// A run that ends at the last sequence number there is, met again: no overflow (found by the
+    /// hub-session fuzzer).
+    @Test func aRunEndingAtInt64MaxIsMetAgainWithoutATrap() async throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        try await Self.enroll(hub, "dev-a")
+        func op(_ sequence: Int64) -> Op {
+            .set(device: "dev-a", sequence: sequence, timestamp: ts(1_718_845_320_000, 0, "dev-a"), unit: "muong-lay", item: "II.4", field: "status", value: "done")
+        }
+        #expect(try await hub.importBundle(SigningKeys.bundle(plan: builtInPlan.id, device: "dev-a", ops: [op(.max)])).applied == 1)
+        #expect(try await hub.importBundle(SigningKeys.bundle(plan: builtInPlan.id, device: "dev-a", ops: [op(.max)])).duplicates == 1)
+        // A run from #max−1 signed over another chain value before it does not pass through the verified head.
+        let other = await #expect(throws: ProtocolError.self) {
+            try await hub.importBundle(SigningKeys.bundle(plan: builtInPlan.id, device: "dev-a", ops: [op(.max - 1), op(.max)]))
+        }
+        #expect(other?.code == .badSignature && other?.message.contains("does not pass through") == true, "\(other?.message ?? "")")
+        #expect(try hub.chainStatuses()["dev-a"] == HubStore.ChainStatus(from: .max, through: .max))
+    }
+
     @Test func aBundleRoundTripsThroughItsBytes() throws {
         let bundle = try BundleFile.decode(Vectors.data("bundle-valid.bundle"))
         #expect(bundle.encoded() == (try Vectors.data("bundle-valid.bundle")), "the vector is byte for byte what the encoder writes")
