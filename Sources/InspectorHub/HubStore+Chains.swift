@@ -40,11 +40,11 @@ extension HubStore {
     /// may prove its enrollment secret, 19.4), inside the transaction that stores the segment's ops,
     /// and records the segments.
     ///
+    /// - Parameter recording: false to check only (a read before the import's transaction, so that a
+    ///   wrong key is named before anything else the import would refuse).
     /// - Throws: ``InspectorProtocol/ProtocolError`` `bad_signature` for another key or a chain that
     ///   does not continue the one the hub verified; `unknown_author` for a device the hub cannot
-    ///   check. Nothing is stored then.
-    ///   - recording: false to check only (a read before the import's transaction, so that a wrong key
-    ///     is named before anything else the import would refuse).
+    ///   check; `unauthorized` for a revoked device. Nothing is stored then.
     static func acceptSegments(_ db: Database, _ segments: [ChainSegment], carrying ops: [Op], hubKey: KeyFingerprint, now: Int64,
                                recording: Bool = true) throws {
         for segment in segments {

@@ -532,6 +532,28 @@ struct HubStoreBundleTests {
         #expect(second?.code == .enrollmentUsed)
     }
 
+    /// A revoked device's bundle, and one whose enrollment secret expired before its key enrolled:
+    /// refused with their codes, nothing imported, no key enrolled.
+    @Test func aRevokedOrExpiredDevicesBundleImportsNothing() async throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        try await Self.enroll(hub, "dev-a")
+        try hub.revokeDevice("dev-a")
+        let revoked = await #expect(throws: ProtocolError.self) {
+            try await hub.importBundle(SigningKeys.bundle(plan: builtInPlan.id, device: "dev-a", ops: [setOp("dev-a", 1)]))
+        }
+        #expect(revoked?.code == .unauthorized && revoked?.message.contains("revoked") == true, "\(revoked?.message ?? "")")
+
+        let line = try hub.addDevice("dev-b", units: ["muong-lay"], name: nil, validity: .seconds(-1))
+        var bundle = SigningKeys.bundle(plan: builtInPlan.id, device: "dev-b", ops: [setOp("dev-b", 1)])
+        bundle.heads[0].enrollment = ChainSegment.enrollmentProof(device: "dev-b", key: bundle.heads[0].key,
+                                                                  secretDigest: Array(SHA256.hash(data: Data(line.split(separator: "@")[0].utf8))))
+        let expired = await #expect(throws: ProtocolError.self) { try await hub.importBundle(bundle) }
+        #expect(expired?.code == .enrollmentExpired, "\(expired?.message ?? "")")
+        #expect(try await hub.device("dev-b")?.key == nil)
+        #expect(try hub.replica.operationCount() == 0)
+    }
+
     /// A run that ends at the last sequence number there is, met again: no overflow (found by the
     /// hub-session fuzzer).
     @Test func aRunEndingAtInt64MaxIsMetAgainWithoutATrap() async throws {
@@ -658,5 +680,42 @@ final class ManualClock: @unchecked Sendable {
     var now: Int64 {
         get { lock.lock(); defer { lock.unlock() }; return value }
         set { lock.lock(); value = newValue; lock.unlock() }
+    }
+}
+
+@Suite("HubStore: signed pushes (PROTOCOL.md 19.3)")
+struct HubStoreSignedPushTests {
+    /// A device with an enrolled key pushes a signed head; a missing head, one of another device or
+    /// signed by another key, or one that rewrites the verified run, is refused and stores nothing.
+    @Test func aPushMustCarryItsDevicesSignedHead() async throws {
+        let directory = TemporaryDirectory()
+        let hub = try makeHub(directory)
+        try await HubStoreBundleTests.enroll(hub, "dev-a", units: ["muong-lay"])
+        let device = try #require(try await hub.device("dev-a"))
+        let scope = hub.scope(of: device)
+        func refusal(_ push: Message.Push) async -> ProtocolError? {
+            do { _ = try await hub.push(push, from: device, scope: scope); return nil } catch { return error }
+        }
+        let ops = [setOp("dev-a", 1), setOp("dev-a", 2)]
+        let missing = await refusal(Message.Push(ops: ops))
+        #expect(missing?.code == .badSignature && missing?.sequence == nil && missing?.message.contains("must carry") == true, "\(missing?.message ?? "")")
+        let otherDevice = await refusal(Message.Push(ops: ops, head: SigningKeys.heads(for: [setOp("dev-b", 1)])[0]))
+        #expect(otherDevice?.code == .badSignature && otherDevice?.message.contains("not of this session's") == true, "\(otherDevice?.message ?? "")")
+        let otherKey = await refusal(Message.Push(ops: ops, head: SigningKeys.heads(for: ops, keys: { _ in SigningKeys.key(for: "dev-b") })[0]))
+        #expect(otherKey?.code == .badSignature && otherKey?.message.contains("not by the device's enrolled key") == true, "\(otherKey?.message ?? "")")
+        var altered = ops
+        altered[1].value = "in_progress"
+        let alteredOp = await refusal(Message.Push(ops: altered, head: SigningKeys.heads(for: ops)[0]))
+        #expect(alteredOp?.code == .badSignature, "\(alteredOp?.message ?? "")")
+        #expect(try hub.replica.operationCount() == 0, "a refused push stores nothing")
+
+        let pushed = try await hub.push(Message.Push(ops: ops, head: SigningKeys.heads(for: ops)[0]), from: device, scope: scope)
+        #expect(pushed.confirmed == 2)
+        // #3 signed over a history whose #2 differs from the one the hub verified.
+        let rewritten = await refusal(Message.Push(ops: [setOp("dev-a", 3)],
+                                                   head: SigningKeys.heads(for: [setOp("dev-a", 3)], history: [ops[0], altered[1]])[0]))
+        #expect(rewritten?.code == .badSignature && rewritten?.message.contains("does not continue") == true, "\(rewritten?.message ?? "")")
+        #expect(try hub.replica.operationCount() == 2)
+        #expect(try hub.chainStatuses()["dev-a"] == HubStore.ChainStatus(from: 1, through: 2))
     }
 }

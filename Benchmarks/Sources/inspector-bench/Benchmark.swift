@@ -75,15 +75,8 @@ struct Benchmark {
             if part == .ceiling {
                 try measureCeilings(perDevice: perDevice, reference: reference, into: &results)
             } else {
-                // For a profile: the signed merge, as the hub runs it, and the unsigned one beside it
-                // (alternately, best of five each).
-                var signedRates: [Double] = [], unsignedRates: [Double] = []
-                for round in 0..<5 {
-                    unsignedRates.append(try await measureHubMerge(perDevice: perDevice, reference: reference, signed: false, round: round))
-                    signedRates.append(try await measureHubMerge(perDevice: perDevice, reference: reference, signed: true, round: round))
-                }
-                results.hubMergeOpsPerSecond = signedRates.max()
-                results.hubMergeUnsignedOpsPerSecond = unsignedRates.max()
+                // For a profile: the signed merge, as the hub runs it, and the unsigned one beside it.
+                try await measureHubMerges(perDevice: perDevice, reference: reference, into: &results)
             }
         case .device:
             log("recording \(devices) × \(operations) ops on device replicas")
@@ -162,17 +155,8 @@ struct Benchmark {
         // 2. The ceilings, on the same ops.
         try measureCeilings(perDevice: perDevice, reference: reference, into: &results)
 
-        // 3. Hub merge: every device's ops applied durably, as pushes of 2000.
-        // Signed (every push verified against its device's chain head and enrolled key) and, for
-        // the cost of verification, unsigned as a device of the previous release pushed; alternately,
-        // best of five each (the spread between two merges of this machine is larger than the cost).
-        var signedRates: [Double] = [], unsignedRates: [Double] = []
-        for round in 0..<5 {
-            unsignedRates.append(try await measureHubMerge(perDevice: perDevice, reference: reference, signed: false, round: round))
-            signedRates.append(try await measureHubMerge(perDevice: perDevice, reference: reference, signed: true, round: round))
-        }
-        results.hubMergeOpsPerSecond = signedRates.max()
-        results.hubMergeUnsignedOpsPerSecond = unsignedRates.max()
+        // 3. Hub merge: every device's ops applied durably, as pushes of 2000, signed and unsigned.
+        try await measureHubMerges(perDevice: perDevice, reference: reference, into: &results)
         if ProcessInfo.processInfo.environment["BENCH_DETAIL"] != nil {
             let validator = try ReplicaStore.create(at: path("detail.sqlite"), device: "detail", plan: plan)
             let validating = try ContinuousClock().measure { try validator.validate(allOps) }
@@ -272,6 +256,20 @@ struct Benchmark {
         results.rawSQLitePerTransactionFullOpsPerSecond = try RawSQLite.measure(
             batches: fullPrefix.map { [$0] }, path: path("raw-per-op-full.sqlite"), synchronous: "FULL",
             pageSize: RawSQLite.perOpPageSize, expected: self.reference(fullPrefix))
+    }
+
+    /// The hub merge signed (every push verified against its device's chain head and enrolled key)
+    /// and, for the cost of verification, unsigned as a device of the previous release pushed;
+    /// alternately, best of five each (the spread between two merges of this machine is larger than
+    /// the cost).
+    func measureHubMerges(perDevice: [[Op]], reference: Dataset, into results: inout Results) async throws {
+        var signedRates: [Double] = [], unsignedRates: [Double] = []
+        for round in 0..<5 {
+            unsignedRates.append(try await measureHubMerge(perDevice: perDevice, reference: reference, signed: false, round: round))
+            signedRates.append(try await measureHubMerge(perDevice: perDevice, reference: reference, signed: true, round: round))
+        }
+        results.hubMergeOpsPerSecond = signedRates.max()
+        results.hubMergeUnsignedOpsPerSecond = unsignedRates.max()
     }
 
     /// The hub merge: every device's ops pushed to a `HubStore` in pushes of ``pushSize``, each
