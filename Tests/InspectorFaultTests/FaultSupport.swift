@@ -87,6 +87,19 @@ func residentBytes() -> Int {
     return 0
 }
 
+/// The most bytes the kernel may hold in one loopback connection's buffers: the ceilings of TCP's
+/// receive and send buffer autotuning (`/proc/sys/net/ipv4/tcp_rmem` and `tcp_wmem`, third field).
+/// A client's `send` counts what these buffers took, not what the peer read; machines differ widely
+/// (4 MiB on some, over 100 MiB on others), so a bound on bytes sent must allow for them.
+func kernelSocketBufferCeiling() -> Int {
+    func third(_ name: String) -> Int {
+        guard let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/\(name)", encoding: .utf8) else { return 0 }
+        let fields = text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).compactMap { Int($0) }
+        return fields.count == 3 ? fields[2] : 0
+    }
+    return third("tcp_rmem") + third("tcp_wmem")
+}
+
 /// Raises the soft limit of open files to at least `needed` (up to the hard limit); returns the limit in force.
 @discardableResult
 func raiseOpenFileLimit(to needed: UInt64) -> UInt64 {
