@@ -59,6 +59,8 @@ let package = Package(
             dependencies: [
                 "InspectorCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SHA-256 of attachment files, hashed in pieces as they are copied or received.
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -185,6 +187,7 @@ let package = Package(
         .testTarget(
             name: "InspectorCoreTests",
             dependencies: [
+                "InspectorTestSupport",
                 "InspectorCore",
                 "InspectorPlans",
                 .product(name: "PropertyBased", package: "swift-property-based"),
@@ -203,6 +206,7 @@ let package = Package(
                 "InspectorPlans",
                 "InspectorStore",
                 "InspectorProtocol",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: swiftSettings

@@ -25,6 +25,7 @@ struct Screen: Sendable {
         case .set: dataset.values.contains { $0.current.device == op.device && $0.current.sequence == op.sequence }
         case .findingAdd: dataset.findings.contains { $0.id == op.finding }
         case .findingRetract: dataset.findings.contains { $0.retraction?.device == op.device && $0.retraction?.sequence == op.sequence }
+        case .attachmentAdd: dataset.findings.contains { $0.attachments.contains { $0.device == op.device && $0.sequence == op.sequence } }
         }
     }
 

@@ -9,6 +9,8 @@ extension Dataset {
         case retraction(Finding)
         /// A unit appeared (added at the hub, or a sub-unit).
         case unit(Plan.Unit)
+        /// A file was attached to a finding.
+        case attachment(Attachment, finding: Finding)
     }
 
     /// What changed from `previous` to this dataset, in this dataset's canonical order: units, then
@@ -33,6 +35,10 @@ extension Dataset {
             let old = findingsBefore[finding.id]
             if old == nil { changes.append(.finding(finding)) }
             if finding.retraction != nil && old?.retraction != finding.retraction { changes.append(.retraction(finding)) }
+            let attachedBefore = Set((old?.attachments ?? []).map { [$0.device, String($0.sequence)] })
+            for attachment in finding.attachments where !attachedBefore.contains([attachment.device, String(attachment.sequence)]) {
+                changes.append(.attachment(attachment, finding: finding))
+            }
         }
         return changes
     }
@@ -55,6 +61,7 @@ extension Dataset.Change: CustomStringConvertible {
     /// finding dev-a/4 muong-lay II.4 shortcoming: Thiếu biên bản họp (dev-a#4)
     /// retracted dev-a/4: Ghi nhầm mục (dev-b#7)
     /// unit muong-lay.na-lay: Phường Na Lay (under muong-lay)
+    /// attached to dev-a/4: Biên bản.jpg (image/jpeg, 1843200 bytes, sha256 9f86d081…; dev-a#5)
     /// ```
     public var description: String {
         switch self {
@@ -68,6 +75,9 @@ extension Dataset.Change: CustomStringConvertible {
             return "retracted \(finding.id): \(Self.oneLine(retraction?.value ?? "")) (\(retraction.map { "\($0.device)#\($0.sequence) at \($0.timestamp.isoTime)" } ?? ""))"
         case .unit(let unit):
             return "unit \(unit.id): \(unit.name)\(unit.parent.map { " (under \($0))" } ?? "")"
+        case .attachment(let attachment, let finding):
+            let file = attachment.descriptor
+            return "attached to \(finding.id): \(Self.oneLine(file.name)) (\(file.type.rawValue), \(file.size) bytes, sha256 \(file.hash.prefix(8))…; \(attachment.device)#\(attachment.sequence))"
         }
     }
 

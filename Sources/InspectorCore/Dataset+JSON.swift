@@ -59,7 +59,20 @@ extension Dataset {
                             ("counter", .int(retraction.timestamp.counter)),
                         ])
                     } ?? .null),
-                ])
+                    // Only when the finding has files, so datasets without attachments keep their bytes.
+                ] + (finding.attachments.isEmpty ? [] : [
+                    ("attachments", .array(finding.attachments.map { attachment in
+                        .object([
+                            ("hash", .string(attachment.descriptor.hash)),
+                            ("name", .string(attachment.descriptor.name)),
+                            ("type", .string(attachment.descriptor.type.rawValue)),
+                            ("size", .int(attachment.descriptor.size)),
+                            ("device", .string(attachment.device)),
+                            ("timestamp", .string(attachment.timestamp.isoTime)),
+                            ("counter", .int(attachment.timestamp.counter)),
+                        ])
+                    })),
+                ]))
             })),
             ("conflicts", .array(conflicts.map { conflict in
                 .object([

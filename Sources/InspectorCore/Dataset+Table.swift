@@ -47,6 +47,11 @@ extension Dataset {
 
     private func findingLine(_ finding: Finding) -> String {
         let state = finding.retraction.map { " (đã rút lại: \($0.value))" } ?? ""
-        return "      • [\(finding.id)] \(finding.kind.rawValue): \(finding.text)\(state)\n"
+        var line = "      • [\(finding.id)] \(finding.kind.rawValue): \(finding.text)\(state)\n"
+        for attachment in finding.attachments {
+            let file = attachment.descriptor
+            line += "          tệp đính kèm: \(file.name) (\(file.type.rawValue), \(file.size) byte, \(file.hash.prefix(12)))\n"
+        }
+        return line
     }
 }

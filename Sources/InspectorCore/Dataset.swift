@@ -31,6 +31,20 @@ public struct Dataset: Hashable, Sendable {
         }
     }
 
+    /// A file attached to a finding (an `attachment_add`), with its provenance.
+    public struct Attachment: Hashable, Sendable {
+        public var descriptor: AttachmentDescriptor
+        public var device: String
+        public var sequence: Int64
+        public var timestamp: HLCTimestamp
+        public init(descriptor: AttachmentDescriptor, device: String, sequence: Int64, timestamp: HLCTimestamp) {
+            self.descriptor = descriptor
+            self.device = device
+            self.sequence = sequence
+            self.timestamp = timestamp
+        }
+    }
+
     /// A finding, with its retraction if any.
     public struct Finding: Hashable, Sendable {
         public var id: String
@@ -41,8 +55,11 @@ public struct Dataset: Hashable, Sendable {
         public var device: String
         public var timestamp: HLCTimestamp
         public var retraction: Version?
+        /// The files attached to it, in timestamp order (a retraction covers them too).
+        public var attachments: [Attachment]
         public init(id: String, unit: String, item: String?, kind: FindingKind, text: String,
-                    device: String, timestamp: HLCTimestamp, retraction: Version?) {
+                    device: String, timestamp: HLCTimestamp, retraction: Version?, attachments: [Attachment] = []) {
+            self.attachments = attachments
             self.id = id
             self.unit = unit
             self.item = item
@@ -101,5 +118,10 @@ public struct Dataset: Hashable, Sendable {
                 return sorted
             }
         self.findings = findings.sorted { $0.timestamp != $1.timestamp ? $0.timestamp < $1.timestamp : $0.id < $1.id }
+            .map { finding in
+                var sorted = finding
+                sorted.attachments.sort { ($0.timestamp, $0.sequence) < ($1.timestamp, $1.sequence) }
+                return sorted
+            }
     }
 }

@@ -141,6 +141,16 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// A bundle carries operations of a device whose key this replica does not know, so it cannot
     /// check them (PROTOCOL.md 19.4).
     public static let unknownAuthor = ErrorCode(rawValue: "unknown_author")
+    /// A file over the per-file limit of attachments, or a device over its budget of them (PROTOCOL.md 20).
+    public static let attachmentTooLarge = ErrorCode(rawValue: "attachment_too_large")
+    /// A file whose content is none of the accepted types of attachment (photos, scans, PDFs).
+    public static let unsupportedAttachment = ErrorCode(rawValue: "unsupported_attachment")
+    /// An `offer` or `chunk` for a file that no `attachment_add` op of the device names (PROTOCOL.md 20).
+    public static let unknownAttachment = ErrorCode(rawValue: "unknown_attachment")
+    /// A `chunk` at another offset than the hub holds, empty, too long, not base64url or past the file's size.
+    public static let badChunk = ErrorCode(rawValue: "bad_chunk")
+    /// A whole file whose SHA-256 is not the hash it was offered under; the hub discarded it.
+    public static let hashMismatch = ErrorCode(rawValue: "hash_mismatch")
 
     /// Every code, in the order above.
     public static let all: [ErrorCode] = [
@@ -154,6 +164,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         .unknownDevice, .deviceExists, .invalidUnits, .exportFailed, .notAHub,
         .notConfigured, .connectionFailed, .refusedByHub, .replicaBehindHub, .protocolViolation, .hubKeyMismatch,
         .tlsFailed, .badKey, .unknownAuthor,
+        .attachmentTooLarge, .unsupportedAttachment, .unknownAttachment, .badChunk, .hashMismatch,
     ]
 
     /// The codes a hub may send in an `error` line (PROTOCOL.md 13; `bad_bundle` is listed there but
@@ -162,6 +173,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         .badLine, .lineTooLong, .unknownVerb, .badMessage, .unsupportedVersion, .unauthorized, .notAuthenticated,
         .foreignDevice, .outOfScope, .invalidOp, .clockAhead, .unknownFinding, .conflictingOp, .batchTooLarge,
         .storageFailed, .timeout, .upgradeRequired, .enrollmentUsed, .enrollmentExpired, .badSignature, .internal,
+        .attachmentTooLarge, .unknownAttachment, .badChunk, .hashMismatch,
     ]
 
     /// Whether a hub may send this code in an `error` line.

@@ -3,7 +3,8 @@
 /// - A `set` is last-writer-wins per (unit, item, field): the value shown is that of the operation
 ///   with the greatest ``HLCTimestamp``, whatever order operations arrive in.
 /// - Findings are append-only: the findings are the union of every `finding_add`; a finding is
-///   retracted by the `finding_retract` with the greatest timestamp that names it.
+///   retracted by the `finding_retract` with the greatest timestamp that names it. Attachments are
+///   append-only too: a finding lists every `attachment_add` that names it.
 /// - An operation is identified by (device, sequence): receiving it again changes nothing, and a
 ///   different operation under a used identity is refused.
 ///
@@ -45,6 +46,7 @@ public struct MergeState: Sendable {
         var fieldVersions: [[String]: [Op]] = [:]
         var adds: [Op] = []
         var retractions: [String: Op] = [:]
+        var attachments: [String: [Dataset.Attachment]] = [:]
         for op in operations.values {
             switch op.kind {
             case .set:
@@ -54,6 +56,11 @@ public struct MergeState: Sendable {
             case .findingRetract:
                 if let current = retractions[op.finding!], current.timestamp > op.timestamp { continue }
                 retractions[op.finding!] = op
+            case .attachmentAdd:
+                if let descriptor = op.attachment {
+                    attachments[op.finding!, default: []].append(
+                        Dataset.Attachment(descriptor: descriptor, device: op.device, sequence: op.sequence, timestamp: op.timestamp))
+                }
             }
         }
         func version(_ op: Op) -> Dataset.Version {
@@ -76,7 +83,8 @@ public struct MergeState: Sendable {
         }
         let findings = adds.map { op in
             Dataset.Finding(id: op.finding!, unit: op.unit, item: op.item, kind: op.findingKind!, text: op.value,
-                            device: op.device, timestamp: op.timestamp, retraction: retractions[op.finding!].map(version))
+                            device: op.device, timestamp: op.timestamp, retraction: retractions[op.finding!].map(version),
+                            attachments: attachments[op.finding!] ?? [])
         }
         return Dataset(plan: plan, units: units, values: values, findings: findings, conflicts: conflicts)
     }

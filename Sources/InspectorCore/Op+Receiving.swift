@@ -25,34 +25,37 @@ extension Op {
         }
     }
 
-    /// Whether this is a `finding_retract` of a finding its own device added (ids are `device/sequence`).
+    /// Whether this is a `finding_retract` or an `attachment_add` of a finding its own device added
+    /// (ids are `device/sequence`).
     ///
-    /// Such a retraction may reach a receiver before its finding (a device's batches arriving out of
+    /// Such an op may reach a receiver before its finding (a device's batches arriving out of
     /// order); the finding, when it comes, is checked against its author's scope itself.
-    public var retractsOwnFinding: Bool {
-        kind == .findingRetract && (finding?.hasPrefix(device + "/") ?? false)
+    public var referencesOwnFinding: Bool {
+        referencedFinding?.hasPrefix(device + "/") ?? false
     }
 
-    /// The finding a `finding_retract` names and the place it must carry; nil for other kinds.
-    public var retractedFinding: String? { kind == .findingRetract ? finding : nil }
+    /// The finding a `finding_retract` or an `attachment_add` names, whose place it must carry; nil
+    /// for other kinds.
+    public var referencedFinding: String? { kind == .findingRetract || kind == .attachmentAdd ? finding : nil }
 
-    /// Checks a `finding_retract` against the finding it names.
+    /// Checks a `finding_retract` or an `attachment_add` against the finding it names.
     ///
-    /// A retraction carries the unit of its finding, and its item when it names one; the unit is what a
-    /// scope check uses, so a retraction can never reach into another unit (PROTOCOL.md 6.2).
+    /// Such an op carries the unit of its finding, and its item when it names one; the unit is what a
+    /// scope check uses, so it can never reach into another unit (PROTOCOL.md 6.2).
     ///
     /// - Parameter target: where the named finding belongs, or nil when the receiver does not hold it.
     /// - Throws: ``CoreError/Code/unknownFinding`` or ``CoreError/Code/retractionMismatch``.
-    public func checkRetraction(of target: FindingLocation?) throws(CoreError) {
-        guard kind == .findingRetract, let finding else { return }
+    public func checkReference(of target: FindingLocation?) throws(CoreError) {
+        guard let finding = referencedFinding else { return }
+        let verb = kind == .findingRetract ? "retracts" : "attaches a file to"
         guard let target else {
-            throw CoreError(.unknownFinding, "operation \(device.excerpt(64))#\(sequence) retracts finding '\(finding.excerpt(80))', which the receiver does not hold")
+            throw CoreError(.unknownFinding, "operation \(device.excerpt(64))#\(sequence) \(verb) finding '\(finding.excerpt(80))', which the receiver does not hold")
         }
         guard target.unit == unit else {
-            throw CoreError(.retractionMismatch, "operation \(device.excerpt(64))#\(sequence) retracts finding '\(finding.excerpt(80))' of unit '\(target.unit)' but names unit '\(unit.excerpt(64))'")
+            throw CoreError(.retractionMismatch, "operation \(device.excerpt(64))#\(sequence) \(verb) finding '\(finding.excerpt(80))' of unit '\(target.unit)' but names unit '\(unit.excerpt(64))'")
         }
         guard item == nil || target.item == item else {
-            throw CoreError(.retractionMismatch, "operation \(device.excerpt(64))#\(sequence) retracts finding '\(finding.excerpt(80))' of item '\(target.item ?? "none")' but names item '\((item ?? "none").excerpt(32))'")
+            throw CoreError(.retractionMismatch, "operation \(device.excerpt(64))#\(sequence) \(verb) finding '\(finding.excerpt(80))' of item '\(target.item ?? "none")' but names item '\((item ?? "none").excerpt(32))'")
         }
     }
 

@@ -26,6 +26,13 @@ extension Op {
             guard canonical == value else {
                 throw CoreError(.invalidValue, "operation \(device)#\(sequence): value of '\(field.id)' is not in canonical form")
             }
+        case .attachmentAdd:
+            if let item { _ = try index.item(item) }
+            do throws(CoreError) {
+                _ = try AttachmentDescriptor(parsing: value)
+            } catch {
+                throw CoreError(error.code, "operation \(device.excerpt(64))#\(sequence): \(error.message)")
+            }
         case .findingAdd, .findingRetract:
             if let item { _ = try index.item(item) }
             let what = kind == .findingAdd ? "finding text" : "retraction reason"

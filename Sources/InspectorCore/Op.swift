@@ -11,6 +11,7 @@
 /// | `set` | yes | yes | yes | – | – | the field's canonical value |
 /// | `finding_add` | yes | optional | – | the new id, `device/sequence` | yes | the finding's text |
 /// | `finding_retract` | the finding's unit | the finding's item, optional | – | the retracted id | – | the reason |
+/// | `attachment_add` | the finding's unit | the finding's item, optional | – | the finding's id | – | the file's ``AttachmentDescriptor`` |
 ///
 /// ```swift
 /// let op = Op.set(device: "dev-a", sequence: 1, timestamp: t,
@@ -25,6 +26,8 @@ public struct Op: Hashable, Sendable {
         case findingAdd = "finding_add"
         /// Marks a finding retracted, with a reason.
         case findingRetract = "finding_retract"
+        /// Attaches a file (a photo, a scan, a PDF) to a finding; append-only, like findings.
+        case attachmentAdd = "attachment_add"
     }
 
     public var device: String
@@ -80,6 +83,19 @@ public struct Op: Hashable, Sendable {
                   unit: unit, item: item, finding: finding, value: reason)
     }
 
+    /// Makes an `attachment_add` operation: `descriptor`'s file attached to finding `finding`.
+    public static func attachmentAdd(device: String, sequence: Int64, timestamp: HLCTimestamp,
+                                     unit: String, item: String?, finding: String, descriptor: AttachmentDescriptor) -> Op {
+        Op(device: device, sequence: sequence, timestamp: timestamp, kind: .attachmentAdd,
+           unit: unit, item: item, finding: finding, value: descriptor.value)
+    }
+
+    /// The file an `attachment_add` attaches; nil for other kinds or a value that is no descriptor.
+    public var attachment: AttachmentDescriptor? {
+        guard kind == .attachmentAdd else { return nil }
+        return try? AttachmentDescriptor(parsing: value)
+    }
+
     /// Checks that the parts fit the kind and the id rules, without looking at the plan.
     ///
     /// - Throws: ``CoreError/Code/malformedOperation`` naming the part that does not fit.
@@ -111,6 +127,9 @@ public struct Op: Hashable, Sendable {
         case .findingRetract:
             guard let finding, !finding.isEmpty else { throw fail("a finding_retract needs a finding id") }
             guard field == nil, findingKind == nil else { throw fail("a finding_retract carries no field or kind") }
+        case .attachmentAdd:
+            guard let finding, !finding.isEmpty else { throw fail("an attachment_add needs a finding id") }
+            guard field == nil, findingKind == nil else { throw fail("an attachment_add carries no field or kind") }
         }
         guard !value.isEmpty else { throw fail("value is empty") }
         // Compare scalars: `String ==` uses canonical equivalence, so it would call any text NFC.

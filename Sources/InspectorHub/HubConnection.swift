@@ -63,8 +63,10 @@ struct HubConnection {
                             continue
                         }
                         refusedInARow = 0
-                        if let current = session {
-                            if try await !handle(message, session: current, outbound: outbound) { return }
+                        if var current = session {
+                            let goOn = try await handle(message, session: &current, outbound: outbound)
+                            session = current
+                            if !goOn { return }
                         } else {
                             guard case .hello(let hello) = message else {
                                 try await send(.error(ProtocolError(.notAuthenticated, "say hello first")), outbound)
@@ -92,12 +94,17 @@ struct HubConnection {
     /// Unreadable lines in a row after which a session is closed (a flood is not a peer's mistake).
     static let maximumRefusedLinesInARow = 100
 
+    /// The most files a session remembers as offered at once.
+    static let maximumOffersPerSession = 10_000
+
     struct Session {
         var device: HubStore.Device
         var scope: Set<String>
         var clockOffset: Int64
         /// Whether this session's pulls are compact (PROTOCOL.md 11.6).
         var compact: Bool
+        /// The files offered in this session, by hash: their sizes (PROTOCOL.md 20).
+        var offered: [String: Int64] = [:]
     }
 
     private func send(_ message: Message, _ outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws {
@@ -185,7 +192,7 @@ struct HubConnection {
     }
 
     /// Serves one message of an authenticated session; false ends the connection.
-    private func handle(_ message: Message, session: Session, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Bool {
+    private func handle(_ message: Message, session: inout Session, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Bool {
         let limits = server.configuration.limits
         switch message {
         case .push(let push):
@@ -220,13 +227,58 @@ struct HubConnection {
                 try await send(.error(ProtocolError(answering: error)), outbound)
             }
             return true
+        case .offer(let offer):
+            do throws(ProtocolError) {
+                let state = try await server.storage.offer(offer, from: session.device.id)
+                // A session keeps at most a bounded number of offers (a flood is not a peer's mistake).
+                if session.offered.count >= Self.maximumOffersPerSession { session.offered.removeAll() }
+                session.offered[offer.hash] = offer.size
+                try? await send(.want(state), outbound)
+            } catch {
+                try await send(.error(error), outbound)
+            }
+            return true
+        case .chunk(let chunk):
+            guard let size = session.offered[chunk.hash] else {
+                try await send(.error(ProtocolError(.badChunk, "a chunk of \(chunk.hash.prefix(16))…, which this session has not offered; send 'offer' first")), outbound)
+                return true
+            }
+            do throws(ProtocolError) {
+                let state = try await server.storage.store(chunk, size: size)
+                try? await send(.stored(state), outbound)
+            } catch {
+                server.configuration.logger.notice("refused a chunk", metadata: ["device": "\(session.device.id)", "code": "\(error.code)"])
+                try await send(.error(error), outbound)
+            }
+            return true
+        case .fetch(let fetch):
+            // The file's bytes from the offset to its end, one chunk line after another; the
+            // channel's backpressure keeps one chunk in this process's memory at a time.
+            let scope = try await refreshed(session).scope
+            do throws(ProtocolError) {
+                let size = try await server.storage.fetchable(fetch.hash, scope: scope)
+                guard fetch.offset >= 0, fetch.offset < size else {
+                    throw ProtocolError(.badChunk, "the file \(fetch.hash.prefix(16))… has \(size) bytes; fetch from 0 to \(size - 1), not \(fetch.offset)")
+                }
+                var offset = fetch.offset
+                while offset < size {
+                    let count = Int(min(Int64(Message.Chunk.maximumBytes), size - offset))
+                    let data = try await server.storage.readFile(fetch.hash, at: offset, count: count)
+                    guard data.count == count else { throw ProtocolError(.storageFailed, "the hub's file \(fetch.hash.prefix(16))… is shorter than its size") }
+                    try? await send(.chunk(Message.Chunk(hash: fetch.hash, offset: offset, data: data)), outbound)
+                    offset += Int64(count)
+                }
+            } catch {
+                try await send(.error(error), outbound)
+            }
+            return true
         case .bye:
             try await send(.bye, outbound)
             return false
         case .hello:
             try await send(.error(ProtocolError(.notAuthenticated, "the handshake is already done")), outbound)
             return true
-        case .welcome, .pushed, .ops, .error:
+        case .welcome, .pushed, .ops, .want, .stored, .error:
             try await send(.error(ProtocolError(.unknownVerb, "'\(message.verb)' is sent by the hub, not to it")), outbound)
             return true
         }

@@ -49,6 +49,16 @@ public protocol HubStorage: Sendable {
     func pull(after cursor: Int64, limit: Int, for device: String, scope: Set<String>, compact: Bool) async throws -> Message.OpsBatch
     /// How many operations a pull from `cursor` would deliver to the device now (PROTOCOL.md 4.2 `to_pull`).
     func pullCount(after cursor: Int64, for device: String, scope: Set<String>, compact: Bool) async throws -> Int
+
+    /// Answers a device's `offer` of an attachment's file: the bytes held durably (PROTOCOL.md 20).
+    func offer(_ offer: Message.Offer, from device: String) async throws(ProtocolError) -> Message.FileState
+    /// Takes a chunk of a file the session offered, durably, before it is acknowledged (PROTOCOL.md 20).
+    func store(_ chunk: Message.Chunk, size: Int64) async throws(ProtocolError) -> Message.FileState
+    /// The size of a whole file the hub holds that an `attachment_add` in `scope` names, for a
+    /// device's `fetch` (PROTOCOL.md 20.4).
+    func fetchable(_ hash: String, scope: Set<String>) async throws(ProtocolError) -> Int64
+    /// Up to `count` bytes of a held file from `offset`.
+    func readFile(_ hash: String, at offset: Int64, count: Int) async throws(ProtocolError) -> [UInt8]
 }
 
 extension HubStore: HubStorage {

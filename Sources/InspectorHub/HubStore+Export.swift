@@ -62,25 +62,43 @@ extension HubStore {
                 return ExportInput.DeviceLog(device: row["id"], key: row["device_key"], confirmed: row["confirmed"],
                                              verified: through > 0 && from <= through ? from...through : nil)
             }
+            let files = attachmentFiles
+            let named = Set(dataset.findings.flatMap { $0.attachments.map(\.descriptor.hash) })
             return ExportInput(dataset: dataset, holders: holders, schedules: schedules, resolutions: resolutions,
-                               skewedOperations: Set(skewed), asOf: asOf, logs: logs)
+                               skewedOperations: Set(skewed), asOf: asOf, logs: logs, heldFiles: named.filter(files.holds))
         }
     }
 
     /// Writes the export folder: `dataset.json`, the CSVs (`logs.csv`: whether each device's log
-    /// verified against its signed chain heads), `report.md` and `report.html`.
+    /// verified against its signed chain heads; `attachments.csv`), `report.md`, `report.html`, and
+    /// under `attachments/` the files the hub holds.
     ///
     /// - Returns: the paths written.
     @discardableResult
     public func export(to directory: URL, asOf: CalendarDate) throws -> [URL] {
-        let files = ExportFiles.make(try exportInput(asOf: asOf))
+        let input = try exportInput(asOf: asOf)
+        let files = ExportFiles.make(input)
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-            return try files.map { file in
+            var written = try files.map { file in
                 let url = directory.appendingPathComponent(file.name)
                 try Data(file.bytes).write(to: url, options: .atomic)
                 return url
             }
+            // The files the hub holds, named by hash with their type's extension (the links of
+            // report.html and attachments.csv); one copy per content.
+            var copied = Set<String>()
+            for finding in input.dataset.findings {
+                for attachment in finding.attachments {
+                    let file = attachment.descriptor
+                    guard let path = input.exportedPath(of: file), copied.insert(file.hash).inserted else { continue }
+                    let url = directory.appendingPathComponent(path)
+                    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+                    try attachmentFiles.copy(file.hash, to: url.path)
+                    written.append(url)
+                }
+            }
+            return written
         } catch {
             throw HubError(.exportFailed, "cannot write the export to \(directory.path)")
         }

@@ -23,7 +23,7 @@ extension HubStore {
         // another core when there is one; its verdict is taken in the transaction, before the
         // commit, so a refused op keeps its code and `seq` and a refused chain stores nothing.
         let chainCheck = ChainCheck(push, from: device)
-        let retracted = Set(push.ops.compactMap(\.retractedFinding))
+        let retracted = Set(push.ops.compactMap(\.referencedFinding))
         let held: [String: FindingLocation]
         do { held = try await replica.findingLocations(retracted) } catch {
             throw ProtocolError(answering: error)
@@ -45,9 +45,9 @@ extension HubStore {
             do throws(CoreError) {
                 try op.checkNotAhead(of: now)
                 if let (id, location) = op.addedFinding { added[id] = location }
-                if let id = op.retractedFinding {
+                if let id = op.referencedFinding {
                     let target = added[id] ?? held[id]
-                    if target != nil || !op.retractsOwnFinding { try op.checkRetraction(of: target) }
+                    if target != nil || !op.referencesOwnFinding { try op.checkReference(of: target) }
                 }
             } catch {
                 throw ProtocolError(answering: error, sequence: op.sequence)

@@ -81,6 +81,14 @@ public enum LineCodec {
             // so a relayed batch loses nothing.
             for (index, element) in batch.unreadable.enumerated() { out += (batch.ops.isEmpty && index == 0 ? "" : ",") + element.json }
             out += "],\"cursor\":\(batch.cursor),\"more\":\(batch.more)}"
+        case .offer(let offer):
+            out += "{\"h\":" + JSONValue.string(offer.hash).serialized() + ",\"size\":\(offer.size)}"
+        case .want(let state), .stored(let state):
+            out += "{\"h\":" + JSONValue.string(state.hash).serialized() + ",\"have\":\(state.have)}"
+        case .fetch(let fetch):
+            out += "{\"h\":" + JSONValue.string(fetch.hash).serialized() + ",\"o\":\(fetch.offset)}"
+        case .chunk(let chunk):
+            out += "{\"h\":" + JSONValue.string(chunk.hash).serialized() + ",\"o\":\(chunk.offset),\"data\":\"" + Base64URL.encode(chunk.data) + "\"}"
         case .bye:
             out += "{}"
         case .error(let error):
@@ -201,6 +209,25 @@ public enum LineCodec {
                 }
             }
             return .ops(Message.OpsBatch(ops: ops, cursor: wire.cursor, more: wire.more, unreadable: unreadable))
+        case "offer":
+            let wire: OfferWire = try decodeBody(body, verb)
+            return .offer(Message.Offer(hash: try fileHash(wire.h, verb), size: wire.size))
+        case "want", "stored":
+            let wire: FileStateWire = try decodeBody(body, verb)
+            let state = Message.FileState(hash: try fileHash(wire.h, verb), have: wire.have)
+            return verb == "want" ? .want(state) : .stored(state)
+        case "fetch":
+            let wire: FetchWire = try decodeBody(body, verb)
+            return .fetch(Message.Fetch(hash: try fileHash(wire.h, verb), offset: wire.o))
+        case "chunk":
+            let wire: ChunkWire = try decodeBody(body, verb)
+            // Checked before decoding: base64url of 256 KiB is 349,526 characters.
+            guard wire.data.utf8.count <= (Message.Chunk.maximumBytes * 4 + 2) / 3 else {
+                throw ProtocolError(.badChunk, "chunk: a chunk carries at most \(Message.Chunk.maximumBytes) bytes")
+            }
+            guard let data = Base64URL.decode(wire.data) else { throw ProtocolError(.badChunk, "chunk: data is not base64url without padding") }
+            guard !data.isEmpty else { throw ProtocolError(.badChunk, "chunk: data is empty") }
+            return .chunk(Message.Chunk(hash: try fileHash(wire.h, verb), offset: wire.o, data: data))
         case "bye":
             let _: EmptyWire = try decodeBody(body, verb)
             return .bye
@@ -210,6 +237,14 @@ public enum LineCodec {
         default:
             throw ProtocolError(.unknownVerb, "unknown verb '\(verb)'")
         }
+    }
+
+    /// A file's hash as a message carries it: 64 lowercase hex digits.
+    private static func fileHash(_ text: String, _ verb: String) throws(ProtocolError) -> String {
+        guard AttachmentDescriptor.isHash(text) else {
+            throw ProtocolError(.badMessage, "\(verb): h must be a SHA-256 as 64 lowercase hex digits")
+        }
+        return text
     }
 
     /// The deepest nesting of arrays and objects a body may have. Version 1's deepest body (a welcome
@@ -297,6 +332,23 @@ struct WelcomeWire: Decodable {
     var compress: String?
     var to_pull: Int64?
     var keys: [String: String]?
+}
+struct OfferWire: Decodable {
+    var h: String
+    var size: Int64
+}
+struct FileStateWire: Decodable {
+    var h: String
+    var have: Int64
+}
+struct FetchWire: Decodable {
+    var h: String
+    var o: Int64
+}
+struct ChunkWire: Decodable {
+    var h: String
+    var o: Int64
+    var data: String
 }
 struct PushWire: Decodable {
     var ops: [WireOp]

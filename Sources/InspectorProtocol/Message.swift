@@ -16,6 +16,16 @@ public enum Message: Sendable, Equatable {
     case pull(Pull)
     /// Hub → device: a batch of operations and the cursor after it.
     case ops(OpsBatch)
+    /// Device → hub: a file of an attachment the device holds (PROTOCOL.md 4.9, 20).
+    case offer(Offer)
+    /// Hub → device: how many bytes of an offered file the hub holds durably (4.10).
+    case want(FileState)
+    /// Device → hub: bytes of a file from an offset (4.11).
+    case chunk(Chunk)
+    /// Hub → device: a chunk is durable; the bytes of the file now held (4.12).
+    case stored(FileState)
+    /// Device → hub: send the file from this offset; the hub answers with `chunk` lines to its end (4.13).
+    case fetch(Fetch)
     /// Either side: the conversation ends.
     case bye
     /// Either side: an error with a stable code.
@@ -173,6 +183,53 @@ public enum Message: Sendable, Equatable {
         public var error: ProtocolError
     }
 
+    /// A file the device offers: its SHA-256 and size, as an `attachment_add` op named them.
+    public struct Offer: Sendable, Equatable {
+        public var hash: String
+        public var size: Int64
+        public init(hash: String, size: Int64) {
+            self.hash = hash
+            self.size = size
+        }
+    }
+
+    /// How much of a file the hub holds durably: `have` bytes from its start (the whole, verified
+    /// file when `have` is its size).
+    public struct FileState: Sendable, Equatable {
+        public var hash: String
+        public var have: Int64
+        public init(hash: String, have: Int64) {
+            self.hash = hash
+            self.have = have
+        }
+    }
+
+    /// A request for a file's bytes from `offset` to its end.
+    public struct Fetch: Sendable, Equatable {
+        public var hash: String
+        public var offset: Int64
+        public init(hash: String, offset: Int64) {
+            self.hash = hash
+            self.offset = offset
+        }
+    }
+
+    /// Bytes of a file from `offset`: 1 to ``maximumBytes``, base64url on the wire.
+    public struct Chunk: Sendable, Equatable {
+        public var hash: String
+        public var offset: Int64
+        public var data: [UInt8]
+        /// The most bytes one chunk carries: 256 KiB.
+        public static let maximumBytes = 256 << 10
+        /// The most chunks a device sends before the first `stored` comes back.
+        public static let window = 8
+        public init(hash: String, offset: Int64, data: [UInt8]) {
+            self.hash = hash
+            self.offset = offset
+            self.data = data
+        }
+    }
+
     /// The verb that starts this message's line.
     public var verb: String {
         switch self {
@@ -182,6 +239,11 @@ public enum Message: Sendable, Equatable {
         case .pushed: "pushed"
         case .pull: "pull"
         case .ops: "ops"
+        case .offer: "offer"
+        case .want: "want"
+        case .chunk: "chunk"
+        case .stored: "stored"
+        case .fetch: "fetch"
         case .bye: "bye"
         case .error: "error"
         }

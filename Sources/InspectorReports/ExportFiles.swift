@@ -13,6 +13,7 @@ public enum ExportFiles {
             ("values.csv", OfficeCSV.values(input)),
             ("findings.csv", OfficeCSV.findings(input)),
             ("conflicts.csv", OfficeCSV.conflicts(input)),
+            ("attachments.csv", OfficeCSV.attachments(input)),
             ("report.md", Array(report.markdown().utf8)),
             ("report.html", Array(report.html().utf8)),
         ]

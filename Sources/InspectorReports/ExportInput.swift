@@ -60,10 +60,14 @@ public struct ExportInput: Sendable {
     public var asOf: CalendarDate
     /// The hub's statement of each enrolled device's log (`logs.csv`); nil in a device's export.
     public var logs: [DeviceLog]?
+    /// The hashes of the attachments' files the hub holds, exported under `attachments/`; nil when
+    /// the export carries no files.
+    public var heldFiles: Set<String>?
 
     public init(dataset: Dataset, holders: [String: String], schedules: [String: CalendarDate], resolutions: [Resolution],
-                skewedOperations: Set<String>, asOf: CalendarDate, logs: [DeviceLog]? = nil) {
+                skewedOperations: Set<String>, asOf: CalendarDate, logs: [DeviceLog]? = nil, heldFiles: Set<String>? = nil) {
         self.logs = logs
+        self.heldFiles = heldFiles
         self.dataset = dataset
         self.holders = holders
         self.schedules = schedules
@@ -77,6 +81,12 @@ public struct ExportInput: Sendable {
     public func holder(_ device: String) -> String {
         if let name = holders[device] { return name }
         return device == Identifier.hubDevice ? "Tổ trưởng (hub)" : device
+    }
+
+    /// Where an attachment's file is in the export folder (`attachments/<hash>.<ext>`), when the
+    /// export carries it.
+    public func exportedPath(of file: AttachmentDescriptor) -> String? {
+        heldFiles?.contains(file.hash) == true ? "attachments/" + file.exportedFileName : nil
     }
 
     /// The deadlines of a unit.

@@ -78,6 +78,24 @@ public enum OfficeCSV {
         return csv.bytes
     }
 
+    /// One row per file attached to a finding: where it belongs, what it is, who attached it and
+    /// when, and where the export holds it.
+    public static func attachments(_ input: ExportInput) -> [UInt8] {
+        var csv = CSVWriter(header: ["Mã phát hiện", "Mã đơn vị", "Mục", "Tên tệp", "Loại", "Kích thước (byte)", "SHA-256", "Thiết bị",
+                                     "Người đính kèm", "Thời điểm (giờ Việt Nam)", "Tệp trong thư mục xuất", "Phát hiện đã rút lại"])
+        for finding in input.dataset.findings {
+            for attachment in finding.attachments {
+                let file = attachment.descriptor
+                csv.append([.text(finding.id), .text(finding.unit), finding.item.map(Cell.text) ?? .empty, .text(file.name),
+                            .text(file.type.rawValue), .bare(String(file.size)), .text(file.hash), .text(attachment.device),
+                            .text(input.holder(attachment.device)), .bare(VietnamTime.spreadsheet(attachment.timestamp)),
+                            input.exportedPath(of: file).map(Cell.text) ?? .text("Chưa có tại máy chủ"),
+                            .text(finding.retraction == nil ? "Không" : "Có")])
+            }
+        }
+        return csv.bytes
+    }
+
     public static func conflicts(_ input: ExportInput) -> [UInt8] {
         var csv = CSVWriter(header: ["Mã đơn vị", "Mục", "Trường", "Giá trị được chọn", "Thiết bị", "Người ghi", "Thời điểm (giờ Việt Nam)",
                                      "Đồng hồ lệch lớn", "Giá trị bị thay thế", "Thiết bị (bị thay thế)", "Người ghi (bị thay thế)",

@@ -13,6 +13,11 @@ extension ReportDocument {
                 for entry in entries {
                     let text = Self.escapeMarkdown(entry.text)
                     out += "- " + (entry.struck ? "~~\(text)~~" : text) + (entry.note.map { " — _\(Self.escapeMarkdown($0))_" } ?? "") + "\n"
+                    for file in entry.files {
+                        let name = Self.escapeMarkdown(file.name)
+                        out += "  - Tệp đính kèm: " + (file.path.map { "[\(name)](\($0))" } ?? name) + " (\(Self.escapeMarkdown(file.detail))"
+                        out += (file.path == nil ? "; chưa có tệp tại máy chủ" : "") + ")\n"
+                    }
                 }
             case .table(let header, let rows):
                 out += "| " + header.map(Self.escapeCell).joined(separator: " | ") + " |\n"
@@ -43,6 +48,8 @@ extension ReportDocument {
             tr { page-break-inside: avoid; }
             .note { color: #444; font-style: italic; }
             del { color: #555; }
+            ul.files { list-style: none; padding-left: 1em; }
+            img.thumb { max-width: 160px; max-height: 120px; vertical-align: middle; border: 1px solid #999; }
             @media print { a { color: #000; text-decoration: none; } }
             </style>
             </head>
@@ -66,6 +73,22 @@ extension ReportDocument {
                     let text = Self.escapeHTML(entry.text)
                     out += "<li>" + (entry.struck ? "<del>\(text)</del>" : text)
                     if let note = entry.note { out += " <span class=\"note\">— \(Self.escapeHTML(note))</span>" }
+                    if !entry.files.isEmpty {
+                        // Thumbnails of the images linked to the full files, made without a network:
+                        // the files sit beside the report. A file the hub lacks is listed, not broken.
+                        out += "<ul class=\"files\">\n"
+                        for file in entry.files {
+                            let name = Self.escapeHTML(file.name), detail = Self.escapeHTML(file.detail)
+                            if let path = file.path.map(Self.escapeHTML) {
+                                out += file.isImage
+                                    ? "<li><a href=\"\(path)\"><img src=\"\(path)\" alt=\"\(name)\" class=\"thumb\"></a> <a href=\"\(path)\">\(name)</a> <span class=\"note\">(\(detail))</span></li>\n"
+                                    : "<li><a href=\"\(path)\">\(name)</a> <span class=\"note\">(\(detail))</span></li>\n"
+                            } else {
+                                out += "<li>\(name) <span class=\"note\">(\(detail); chưa có tệp tại máy chủ)</span></li>\n"
+                            }
+                        }
+                        out += "</ul>\n"
+                    }
                     out += "</li>\n"
                 }
                 out += "</ul>\n"

@@ -20,6 +20,17 @@ public struct ReportDocument: Sendable {
         public var text: String
         public var struck: Bool
         public var note: String?
+        /// The files attached to a finding.
+        public var files: [FileEntry] = []
+    }
+
+    /// A file attached to a finding: its name, what it is, and where the export holds it (nil when
+    /// the hub does not hold it yet, or the export carries no files).
+    public struct FileEntry: Sendable, Hashable {
+        public var name: String
+        public var detail: String
+        public var path: String?
+        public var isImage: Bool
     }
 
     public var title: String
@@ -117,7 +128,19 @@ public struct ReportDocument: Sendable {
         if let retraction = finding.retraction {
             note += "; ĐÃ RÚT LẠI: \(retraction.value) (\(input.holder(retraction.device)), \(VietnamTime.format(retraction.timestamp)))"
         }
-        return ListEntry(text: "[\(finding.kind.vietnameseTitle)] \(finding.text)", struck: finding.retraction != nil, note: note)
+        let files = finding.attachments.map { attachment in
+            let file = attachment.descriptor
+            return FileEntry(name: file.name, detail: "\(file.type.rawValue), \(Self.size(file.size)), \(input.holder(attachment.device)), \(VietnamTime.format(attachment.timestamp))",
+                             path: input.exportedPath(of: file), isImage: file.type.isImage)
+        }
+        return ListEntry(text: "[\(finding.kind.vietnameseTitle)] \(finding.text)", struck: finding.retraction != nil, note: note, files: files)
+    }
+
+    /// A size for people: bytes, KB or MB (decimal comma, as in Vietnamese).
+    static func size(_ bytes: Int64) -> String {
+        if bytes < 1000 { return "\(bytes) byte" }
+        let (value, unit) = bytes < 1_000_000 ? (Double(bytes) / 1000, "KB") : (Double(bytes) / 1_000_000, "MB")
+        return String(format: "%.1f", value).replacingOccurrences(of: ".", with: ",") + " " + unit
     }
 
     static func describe(_ conflict: Dataset.Conflict, _ input: ExportInput) -> String {

@@ -118,7 +118,7 @@ extension ReplicaStore {
     }
 
     /// The transaction that stamps and appends one local operation, updating the state with it.
-    private func recording(unit: String, now: Int64, also: (@Sendable (Database, Op) throws -> Void)?,
+    func recording(unit: String, now: Int64, also: (@Sendable (Database, Op) throws -> Void)?,
                            _ make: @escaping @Sendable (Int64, HLCTimestamp) -> Op) -> @Sendable (Database) throws -> Op {
         let device = self.device
         return { db in

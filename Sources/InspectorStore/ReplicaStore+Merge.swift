@@ -216,17 +216,24 @@ extension ReplicaStore {
                                 using writers: Writers, role: Role) throws {
         if let (id, location) = op.addedFinding {
             added[id] = location
+            // An attachment of it may have come first (its author's batches out of order): same rule.
+            for attachment in try writers.attachments(ofFinding: id) {
+                do { try attachment.checkReference(of: location) } catch {
+                    throw RefusedOperation(device: op.device, sequence: op.sequence, error: CoreError(.retractionMismatch,
+                        "operation \(op.device.excerpt(64))#\(op.sequence) adds finding '\(id.excerpt(80))' on unit '\(op.unit.excerpt(64))' item '\((op.item ?? "none").excerpt(32))', but the attachment of it already held (\(attachment.device.excerpt(64))#\(attachment.sequence)) names unit '\(attachment.unit.excerpt(64))' item '\((attachment.item ?? "none").excerpt(32))'"))
+                }
+            }
             if let retraction = try writers.retraction(ofFinding: id) {
-                do { try retraction.checkRetraction(of: location) } catch {
+                do { try retraction.checkReference(of: location) } catch {
                     throw RefusedOperation(device: op.device, sequence: op.sequence, error: CoreError(.retractionMismatch,
                         "operation \(op.device.excerpt(64))#\(op.sequence) adds finding '\(id.excerpt(80))' on unit '\(op.unit.excerpt(64))' item '\((op.item ?? "none").excerpt(32))', but the retraction of it already held (\(retraction.device.excerpt(64))#\(retraction.sequence)) names unit '\(retraction.unit.excerpt(64))' item '\((retraction.item ?? "none").excerpt(32))'"))
                 }
             }
-        } else if let id = op.retractedFinding {
+        } else if let id = op.referencedFinding {
             var target = added[id]
             if target == nil { target = try writers.location(ofFinding: id) }
-            if target == nil && (role == .device || op.retractsOwnFinding) { return }
-            do { try op.checkRetraction(of: target) } catch {
+            if target == nil && (role == .device || op.referencesOwnFinding) { return }
+            do { try op.checkReference(of: target) } catch {
                 throw RefusedOperation(device: op.device, sequence: op.sequence, error: error)
             }
         }
@@ -251,6 +258,8 @@ extension ReplicaStore {
         private let hasRetraction: BoundStatement
         /// The op of the retraction shown for a finding (the winner), if one is held.
         private let heldRetraction: Statement
+        private let hasAttachment: BoundStatement
+        private let heldAttachments: Statement
 
         init(_ db: Database, notifying: Bool, committedNames: CommittedNames?) throws {
             if notifying {
@@ -262,6 +271,10 @@ extension ReplicaStore {
             findingLocation = try BoundStatement(db, sql: "SELECT unit, item FROM finding_rows WHERE id = ?")
             hasRetraction = try BoundStatement(db, sql: "SELECT 1 FROM retractions WHERE finding = ?")
             heldRetraction = try db.cachedStatement(sql: Self.heldRetractionSQL)
+            // No INDEXED BY: a migration before "v6-attachments" makes writers too (the partial index
+            // `ops_attachments` serves this query once it exists).
+            hasAttachment = try BoundStatement(db, sql: "SELECT 1 FROM ops WHERE kind = 3 AND finding = ? LIMIT 1")
+            heldAttachments = try db.cachedStatement(sql: "SELECT \(Op.selectColumns) FROM op_rows WHERE kind_code = 3 AND finding = ?")
             insert = try BoundStatement(db, sql: """
                 INSERT INTO ops (device, seq, hlc, kind, unit, item, field, finding, finding_kind, value)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device, seq) DO NOTHING
@@ -316,6 +329,12 @@ extension ReplicaStore {
         func retraction(ofFinding id: String) throws -> Op? {
             guard try hasRetraction.fetchFirst({ bind in bind(1, id) }, { _ in true }) == true else { return nil }
             return try Row.fetchOne(heldRetraction, arguments: [id]).map { Op(row: $0) }
+        }
+
+        /// The `attachment_add` ops held that name finding `id` (usually none: one index probe).
+        func attachments(ofFinding id: String) throws -> [Op] {
+            guard try hasAttachment.fetchFirst({ bind in bind(1, id) }, { _ in true }) == true else { return [] }
+            return try Row.fetchAll(heldAttachments, arguments: [id]).map { Op(row: $0) }
         }
 
         /// Where finding `id` belongs, if it is held.
@@ -425,18 +444,22 @@ extension ReplicaStore {
                 bind(5, clock)
                 bind(6, op.device)
             }
+        case .attachmentAdd:
+            // Append-only: the op is its own record (read through `ops_attachments`).
+            break
         }
     }
 }
 
 extension Op.Kind {
-    /// The kind as the log stores it: 0 `set`, 1 `finding_add`, 2 `finding_retract` (the view
-    /// `op_rows` gives the name back).
+    /// The kind as the log stores it: 0 `set`, 1 `finding_add`, 2 `finding_retract`,
+    /// 3 `attachment_add` (the view `op_rows` gives the name back).
     var code: Int64 {
         switch self {
         case .set: 0
         case .findingAdd: 1
         case .findingRetract: 2
+        case .attachmentAdd: 3
         }
     }
 }

@@ -121,6 +121,18 @@ extension ReplicaStore {
                 for row in try Row.fetchAll(db, sql: "SELECT * FROM retraction_rows") {
                     retractions[row["finding"]] = version(row, value: "reason")
                 }
+                var attachments: [String: [Dataset.Attachment]] = [:]
+                for row in try Row.fetchAll(db, sql: """
+                    SELECT o.finding AS finding, d.name AS device, o.seq AS seq, o.hlc AS hlc, o.value AS value
+                    FROM ops AS o INDEXED BY ops_attachments JOIN names AS d ON d.id = o.device
+                    WHERE o.kind = 3 AND o.set_aside = 0
+                    """) {
+                    guard let descriptor = try? AttachmentDescriptor(parsing: row["value"]) else { continue }
+                    let device: String = row["device"]
+                    attachments[row["finding"], default: []].append(Dataset.Attachment(
+                        descriptor: descriptor, device: device, sequence: row["seq"],
+                        timestamp: HLCTimestamp(packed: row["hlc"], device: device)))
+                }
                 var findings: [Dataset.Finding] = []
                 for row in try Row.fetchAll(db, sql: "SELECT * FROM finding_rows") where included(row["unit"]) {
                     let id: String = row["id"]
@@ -129,7 +141,7 @@ extension ReplicaStore {
                         id: id, unit: row["unit"], item: row["item"],
                         kind: FindingKind(rawValue: row["kind"]) ?? .observation, text: row["text"], device: device,
                         timestamp: HLCTimestamp(millis: row["ms"], counter: row["counter"], device: device),
-                        retraction: retractions[id]))
+                        retraction: retractions[id], attachments: attachments[id] ?? []))
                 }
                 let conflicts = try Self.conflicts(db, values: values)
                 return Dataset(plan: plan, units: units, values: values, findings: findings, conflicts: conflicts)

@@ -43,6 +43,8 @@ extension ReplicaStore {
         /// The keys of the devices whose operations this replica may receive, as the hub listed
         /// them: a JSON object from device id to key fingerprint (PROTOCOL.md 19.4).
         case authorKeys = "author_keys"
+        /// Which files of attachments a sync fetches: ``AttachmentPolicy`` (`own` when absent).
+        case fetchAttachments = "fetch_attachments"
     }
 
     static var migrator: DatabaseMigrator {
@@ -192,6 +194,28 @@ extension ReplicaStore {
                 """)
             // Nothing observes a store while it opens.
             try rebuildState(db, using: Writers(db, notifying: false, committedNames: nil))
+        }
+        migrator.registerMigration("v6-attachments") { db in
+            // Files attached to findings (PROTOCOL.md 6.5, 20): the `attachment_add` ops are their
+            // own record (kind 3), found by finding through a small partial index; the files this
+            // replica recorded, and whether the hub has said it holds them, in `attachment_files`.
+            try db.execute(sql: """
+                DROP VIEW op_rows;
+                CREATE VIEW op_rows AS
+                    SELECT ops.position AS position, ops.device AS device_id, d.name AS device, ops.seq AS seq, ops.hlc AS hlc,
+                           \(Self.millisSQL("ops.hlc")) AS ms, \(Self.counterSQL("ops.hlc")) AS counter,
+                           ops.kind AS kind_code,
+                           CASE ops.kind WHEN 0 THEN 'set' WHEN 1 THEN 'finding_add' WHEN 2 THEN 'finding_retract' ELSE 'attachment_add' END AS kind,
+                           ops.unit AS unit_id, u.name AS unit, ops.item AS item_id, i.name AS item, ops.field AS field_id, f.name AS field,
+                           ops.finding AS finding, ops.finding_kind AS finding_kind, ops.value AS value, ops.set_aside AS set_aside
+                    FROM ops JOIN names AS d ON d.id = ops.device JOIN names AS u ON u.id = ops.unit
+                    LEFT JOIN names AS i ON i.id = ops.item LEFT JOIN names AS f ON f.id = ops.field;
+                CREATE INDEX ops_attachments ON ops (finding) WHERE kind = 3;
+                CREATE TABLE attachment_files (
+                    hash TEXT PRIMARY KEY, size INTEGER NOT NULL, confirmed INTEGER NOT NULL DEFAULT 0
+                );
+                CREATE TABLE attachment_wanted (hash TEXT PRIMARY KEY) WITHOUT ROWID;
+                """)
         }
         return migrator
     }

@@ -141,11 +141,11 @@ extension ReplicaStore {
                     """, arguments: [device, first, limit])
                 var old = rows.map { Op(row: $0) }
                 guard !old.isEmpty else { return [] }
-                // Unsent retractions of a finding recorded again follow it, so they name its new id.
+                // Unsent retractions and attachments of a finding recorded again follow it, so they name its new id.
                 let moved = Set(old.compactMap { $0.addedFinding?.id })
                 let chosen = Set(old.map(\.sequence))
                 let followers = try Row.fetchAll(db, sql: """
-                    SELECT \(Op.selectColumns) FROM op_rows WHERE device_id = (SELECT id FROM names WHERE name = ?) AND set_aside = 0 AND seq >= ? AND kind_code = 2
+                    SELECT \(Op.selectColumns) FROM op_rows WHERE device_id = (SELECT id FROM names WHERE name = ?) AND set_aside = 0 AND seq >= ? AND kind_code IN (2, 3)
                     ORDER BY seq
                     """, arguments: [device, first]).map { Op(row: $0) }
                 old += followers.filter { !chosen.contains($0.sequence) && moved.contains($0.finding ?? "") }
@@ -176,7 +176,7 @@ extension ReplicaStore {
                         let id = Op.findingID(device: device, sequence: sequence)
                         if let oldID = op.finding { renamed[oldID] = id }
                         again.finding = id
-                    case .findingRetract:
+                    case .findingRetract, .attachmentAdd:
                         if let target = op.finding, let id = renamed[target] { again.finding = id }
                     case .set:
                         break

@@ -29,6 +29,8 @@ extension ReplicaStore {
         public var operationCount: Int
         /// How many held-back operations the hub was last told of (PROTOCOL.md 11.5).
         public var heldBackReported: Int
+        /// The files of this device's attachments the hub has not yet said it holds (PROTOCOL.md 20).
+        public var unconfirmedFiles: [AttachedFile] = []
         /// Whether this replica has ever completed a handshake (the first one may correct its clock).
         public var hasMetHub: Bool { clockOffsetMeasuredAt != nil }
 
@@ -71,7 +73,8 @@ extension ReplicaStore {
             // The log only ever appends, one position after the last: its last position is its
             // size, read from the primary key's end instead of counting every row.
             operationCount: Int(clamping: try Self.logEnd(db)),
-            heldBackReported: try number(.heldBackReported).map { Int(clamping: $0) } ?? 0)
+            heldBackReported: try number(.heldBackReported).map { Int(clamping: $0) } ?? 0,
+            unconfirmedFiles: try Self.attachedFiles(db, device: device).filter { !$0.isConfirmed })
     }
 
     /// Observes where this replica stands with its hub: the current state, then a new one after

@@ -39,6 +39,13 @@ public struct SyncClient: Sendable {
         public var clockOffset: Int64 = 0
         /// The highest sequence number of this device the hub holds with all before it.
         public var confirmed: Int64 = 0
+        /// Files of attachments the hub now holds that it did not before this sync, and the bytes of
+        /// them sent (a resumed file sends only what the hub lacked).
+        public var filesSent = 0
+        public var fileBytesSent: Int64 = 0
+        /// Files fetched whole from the hub during this sync, and the bytes of them received.
+        public var filesFetched = 0
+        public var fileBytesFetched: Int64 = 0
         /// Bytes this device wrote to the socket, and read from it (compressed, when negotiated).
         public var bytesSent = 0
         public var bytesReceived = 0
@@ -62,6 +69,11 @@ public struct SyncClient: Sendable {
         /// first reported with `received` 0 before the first pull. `total` is nil from a hub that
         /// does not count (PROTOCOL.md 4.2), and grows with `received` when more came in meanwhile.
         case pulling(received: Int, total: Int?)
+        /// `bytes` of the `total` bytes of this device's files the hub had not confirmed are held by
+        /// the hub (PROTOCOL.md 20); reported after the ops, first with what the hub already held.
+        case uploading(bytes: Int64, total: Int64)
+        /// `bytes` of the `total` bytes of the files this sync fetches are held here (PROTOCOL.md 20.4).
+        case downloading(bytes: Int64, total: Int64)
     }
 
     /// Clock offsets beyond this are warned about.
@@ -168,6 +180,10 @@ public struct SyncClient: Sendable {
             summary.heldBack += full.heldBack.filter { !seen.contains("\($0.device ?? "")#\($0.sequence ?? 0)") }
             summary.confirmed = full.confirmed
             summary.clockOffset = full.clockOffset
+            summary.filesSent += full.filesSent
+            summary.fileBytesSent += full.fileBytesSent
+            summary.filesFetched += full.filesFetched
+            summary.fileBytesFetched += full.fileBytesFetched
             summary.bytesSent += full.bytesSent
             summary.bytesReceived += full.bytesReceived
         }
@@ -181,6 +197,10 @@ public struct SyncClient: Sendable {
         again.refused = summary.refused + again.refused
         again.recordedAgain = summary.recordedAgain + again.recordedAgain
         again.corrected += summary.corrected
+        again.filesSent += summary.filesSent
+        again.fileBytesSent += summary.fileBytesSent
+        again.filesFetched += summary.filesFetched
+        again.fileBytesFetched += summary.fileBytesFetched
         let released = Set(again.heldBack.map { "\($0.device ?? "")#\($0.sequence ?? 0)" })
         again.heldBack = summary.heldBack.filter { released.contains("\($0.device ?? "")#\($0.sequence ?? 0)") } + again.heldBack
         return again
@@ -415,6 +435,13 @@ public struct SyncClient: Sendable {
             try await store.restartPull()
             pullsInFullNext = true
         }
+        // Files travel after the ops: the checklist syncs first on a weak link (PROTOCOL.md 20).
+        let upload = try await upload(&conversation)
+        summary.filesSent = upload.files
+        summary.fileBytesSent = upload.bytes
+        let download = try await download(&conversation)
+        summary.filesFetched = download.files
+        summary.fileBytesFetched = download.bytes
         _ = try? await conversation.request(.bye)
         try await store.recordSyncEnded(at: store.clock())
         return Session(summary: summary, pullsInFullNext: pullsInFullNext)
@@ -471,7 +498,17 @@ struct Conversation {
     let timeout: Duration
 
     mutating func request(_ message: Message) async throws -> Message {
+        try await send(message)
+        return try await receive()
+    }
+
+    /// Writes a message without waiting for an answer (chunks travel in a window).
+    func send(_ message: Message) async throws {
         try await outbound.write(LineChannel.buffer(message))
+    }
+
+    /// The next message from the hub, within the deadline.
+    mutating func receive() async throws -> Message {
         let channel = self.channel
         let timeout = self.timeout
         let watchdog = Task {

@@ -20,6 +20,8 @@ public struct SyncStatus: Sendable, Hashable {
     public var lastSync: Int64?
     public var scope: [String]?
     public var operationCount: Int
+    /// Files of this device's attachments the hub has not confirmed holding.
+    public var unconfirmedFiles: [ReplicaStore.AttachedFile]
 
     /// Reads the status from a replica, in one transaction.
     public init(store: ReplicaStore) throws {
@@ -39,6 +41,7 @@ public struct SyncStatus: Sendable, Hashable {
         lastSync = state.lastSync
         scope = state.scope?.sorted()
         operationCount = state.operationCount
+        unconfirmedFiles = state.unconfirmedFiles
     }
 
     /// Observes a replica's status: the current one, then a new one after every commit that changes
@@ -78,6 +81,13 @@ public struct SyncStatus: Sendable, Hashable {
             lines.append("WARNING: the hub holds #\(confirmed) of device \(device)'s operations but this replica only #\(lastSequence): it was re-created or restored from an old copy, and what is recorded here cannot be sent; ask the office to enroll it under a new device id")
         } else {
             lines.append(pending == 0 ? "everything recorded here is safe at the hub" : "only on this device: \(pending) operation(s) — sync before leaving coverage")
+        }
+        if !unconfirmedFiles.isEmpty {
+            let bytes = unconfirmedFiles.reduce(Int64(0)) { $0 + $1.size }
+            lines.append("files not yet at the hub: \(unconfirmedFiles.count) (\(bytes) bytes) — sync to send them")
+            for file in unconfirmedFiles {
+                lines.append("  \(file.names.joined(separator: ", ")) — \(file.size) bytes, sha256 \(file.hash.prefix(16))…")
+            }
         }
         for op in refused { lines.append("set aside: #\(op.sequence) refused by the hub (\(op.code)): \(op.message)") }
         for op in heldBack {

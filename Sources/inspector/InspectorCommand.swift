@@ -12,7 +12,7 @@ struct InspectorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "inspector",
         abstract: "An inspector's device replica: record checklist values and findings offline, sync later.",
-        subcommands: [Init.self, Link.self, Set.self, Finding.self, Show.self, Watch.self, Export.self, Log.self, Bundle.self, Sync.self, Status.self]
+        subcommands: [Init.self, Link.self, Set.self, Finding.self, Attach.self, Attachment.self, Show.self, Watch.self, Export.self, Log.self, Bundle.self, Sync.self, Status.self]
     )
 }
 
@@ -40,13 +40,22 @@ extension InspectorCommand {
         @Option(help: "The hub's address, HOST:PORT.") var hub: String?
         @Option(help: "The enrollment line the hub gave this device (SECRET@sha256:…).") var token: String?
         @Option(help: "The enrollment code the hub gave this device (inspector://…): device, hub and line in one.") var enroll: String?
+        @Option(help: "Which files of attachments a sync fetches: all (every one in this device's units), none (only on demand), own (the default).")
+        var fetchAttachments: String?
 
         func run() throws {
             let plan = try plan.map { try BuiltInPlans.load(contentsOf: URL(fileURLWithPath: $0)) } ?? BuiltInPlans.current()
             let link = try HubLinkOptions(hub: hub, token: token, enroll: enroll, device: device)
             guard let id = device ?? link?.device else { throw ValidationError("give --device ID, or --enroll CODE") }
+            let policy = try fetchAttachments.map { text in
+                guard let policy = ReplicaStore.AttachmentPolicy(rawValue: text) else {
+                    throw ValidationError("--fetch-attachments is all, none or own, not '\(text)'")
+                }
+                return policy
+            }
             let store = try ReplicaStore.create(at: database.db, device: id, plan: plan)
             print("created replica \(database.db) for device \(id) with plan \(plan.id) (\(plan.items.count) items, \(plan.units.count) units)")
+            if let policy { try store.setAttachmentPolicy(policy) }
             if let link { try link.save(in: store) }
         }
     }
@@ -109,10 +118,19 @@ extension InspectorCommand {
             @Option(help: "Item id the finding belongs under.") var item: String?
             @Option(help: "shortcoming | good_practice | recommendation | observation") var kind: String
             @Option(help: "The finding's text.") var text: String
+            @Option(name: .customLong("attach"), help: "A photo, scan or PDF to attach to the finding (repeatable; 32 MiB each at most).")
+            var files: [String] = []
 
             func run() throws {
                 let kind = try FindingKind(parsing: kind)
-                let op = try database.open().addFinding(unit: unit, item: item, kind: kind, text: text)
+                let store = try database.open()
+                // Every file is checked before the finding is recorded, so a refused file records nothing.
+                for file in files { try Attach.check(file) }
+                let op = try store.addFinding(unit: unit, item: item, kind: kind, text: text)
+                for file in files {
+                    let attached = try store.attach(fileAt: file, toFinding: op.finding!)
+                    print(Attach.describe(attached))
+                }
                 print(op.finding!)
             }
         }
@@ -126,6 +144,83 @@ extension InspectorCommand {
             func run() throws {
                 let op = try database.open().retractFinding(id, reason: reason)
                 print("retracted \(op.finding!)")
+            }
+        }
+    }
+
+    struct Attach: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Attach a photo, a scan or a PDF to a finding; the file is sent to the hub at the next sync.")
+        @OptionGroup var database: DatabaseOption
+        @Argument(help: "The finding's id, as 'finding add' printed it.") var finding: String
+        @Argument(help: "The file (JPEG, PNG, GIF, WebP, HEIC, TIFF or PDF; 32 MiB at most).") var file: String
+        @Option(help: "The name to show instead of the file's own.") var name: String?
+
+        func run() throws {
+            let op = try database.open().attach(fileAt: file, toFinding: finding, name: name)
+            print(Self.describe(op))
+        }
+
+        /// One line for an `attachment_add`.
+        static func describe(_ op: Op) -> String {
+            guard let file = op.attachment else { return "attached #\(op.sequence)" }
+            return "attached \(file.name) (\(file.type.rawValue), \(file.size) bytes, sha256 \(file.hash)) to \(op.finding ?? "?") as #\(op.sequence)"
+        }
+
+        /// Refuses a file that could not be attached, before anything is recorded.
+        static func check(_ path: String) throws {
+            guard let handle = FileHandle(forReadingAtPath: path) else {
+                throw StoreError(.notFound, "cannot read the file '\(path)'")
+            }
+            defer { try? handle.close() }
+            let size = (try? handle.seekToEnd()).map(Int64.init) ?? 0
+            guard size <= AttachmentDescriptor.maximumSize else {
+                throw StoreError(.attachmentTooLarge, "'\(path)' holds \(size) bytes, over the limit of \(AttachmentDescriptor.maximumSize) bytes (32 MiB) per file; nothing was recorded")
+            }
+            try handle.seek(toOffset: 0)
+            let prefix = [UInt8](try handle.read(upToCount: AttachmentDescriptor.MediaType.sniffedPrefixLength) ?? Data())
+            guard AttachmentDescriptor.MediaType.sniff(prefix) != nil else {
+                throw StoreError(.unsupportedAttachment, "'\(path)' is not a photo, a scan or a PDF (its content is none of: \(AttachmentDescriptor.MediaType.allCases.map(\.rawValue).joined(separator: ", "))); nothing was recorded")
+            }
+        }
+    }
+
+    struct Attachment: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Files attached to findings: fetch one from the hub, or free space.",
+            subcommands: [Get.self, Evict.self])
+
+        struct Get: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Write an attachment's file to FILE, fetching it from the hub when this device does not hold it.")
+            @OptionGroup var database: DatabaseOption
+            @Argument(help: "The attachment's SHA-256 (or its first 8 or more hex digits), as 'show' prints it.") var id: String
+            @Option(help: "Where to write the file.") var out: String
+            @Flag(help: "Sync in clear with a lab hub whose enrollment line carries no key (never in the field).") var insecurePlaintext = false
+
+            func run() async throws {
+                let store = try database.open()
+                let descriptor = try store.requestAttachment(id)
+                if !store.attachmentFiles.holds(descriptor.hash) {
+                    let summary = try await SyncClient(store: store, allowsPlaintext: insecurePlaintext).sync()
+                    guard store.attachmentFiles.holds(descriptor.hash) else {
+                        throw SyncError(.refusedByHub, "the hub does not hold \(descriptor.name) yet (the device that attached it has not sent it); try again after its next sync (synced: pulled \(summary.pulled))")
+                    }
+                }
+                try store.attachmentFiles.copy(descriptor.hash, to: out)
+                print("wrote \(descriptor.name) (\(descriptor.type.rawValue), \(descriptor.size) bytes, sha256 \(descriptor.hash)) to \(out)")
+            }
+        }
+
+        struct Evict: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Remove files the hub holds until this device's files take at most BYTES; never one the hub lacks.")
+            @OptionGroup var database: DatabaseOption
+            @Option(help: "The most bytes of files to keep.") var budget: Int64
+
+            func run() throws {
+                let removed = try database.open().evictAttachments(keepingAtMost: max(0, budget))
+                print("removed \(removed.count) file(s) the hub holds; 'attachment get' fetches one again")
             }
         }
     }
@@ -207,6 +302,7 @@ extension Op {
         case .set: "\(unit) \(item ?? "-") \(field ?? "-")"
         case .findingAdd: "\(unit) \(item ?? "-") \(finding ?? "-") \(findingKind?.rawValue ?? "-")"
         case .findingRetract: "\(unit) \(item ?? "-") \(finding ?? "-")"
+        case .attachmentAdd: "\(unit) \(item ?? "-") \(finding ?? "-") \(attachment.map { "\($0.name) \($0.size)B" } ?? "-")"
         }
     }
 }
@@ -236,11 +332,21 @@ extension InspectorCommand {
                     FileHandle.standardError.write(Data("  pushed \(done)/\(total)\n".utf8))
                 case .pulling(let received, let total) where (total ?? received) >= 2000 && received > 0:
                     FileHandle.standardError.write(Data("  pulled \(received)\(total.map { "/\($0)" } ?? "")\n".utf8))
+                case .uploading(let bytes, let total):
+                    FileHandle.standardError.write(Data("  files: \(bytes)/\(total) bytes at the hub\n".utf8))
+                case .downloading(let bytes, let total):
+                    FileHandle.standardError.write(Data("  files: \(bytes)/\(total) bytes fetched\n".utf8))
                 default: break
                 }
             })
             let summary = try await client.sync()
             print("synced with \(client.address): pushed \(summary.pushed), pulled \(summary.pulled), new conflicts \(summary.newConflicts); hub confirmed up to #\(summary.confirmed)")
+            if summary.filesSent > 0 {
+                print("files: \(summary.filesSent) now at the hub (\(summary.fileBytesSent) bytes sent)")
+            }
+            if summary.filesFetched > 0 {
+                print("files: \(summary.filesFetched) fetched from the hub (\(summary.fileBytesFetched) bytes received)")
+            }
             if summary.corrected > 0 {
                 print("corrected the time of \(summary.corrected) edit(s) made before this device's first sync: its clock was off by \(SyncStatus.describe(offset: -summary.clockOffset))")
             }

@@ -47,22 +47,22 @@ import Testing
 
     @Test func aRetractionMustCarryTheUnitAndItemOfItsFinding() {
         let target = FindingLocation(unit: "so-y-te", item: "II.3")
-        #expect(code { () throws(CoreError) in try retract(unit: "so-y-te", item: "II.3").checkRetraction(of: target) } == nil)
-        #expect(code { () throws(CoreError) in try retract(unit: "so-y-te", item: nil).checkRetraction(of: target) } == nil, "the item is optional")
-        #expect(code { () throws(CoreError) in try retract(unit: "muong-lay", item: "II.3").checkRetraction(of: target) } == .retractionMismatch)
-        #expect(code { () throws(CoreError) in try retract(unit: "so-y-te", item: "II.4").checkRetraction(of: target) } == .retractionMismatch)
-        #expect(code { () throws(CoreError) in try retract(unit: "so-y-te", item: "II.3").checkRetraction(of: FindingLocation(unit: "so-y-te", item: nil)) } == .retractionMismatch)
-        #expect(code { () throws(CoreError) in try retract(unit: "so-y-te", item: "II.3").checkRetraction(of: nil) } == .unknownFinding)
+        #expect(code { () throws(CoreError) in try retract(unit: "so-y-te", item: "II.3").checkReference(of: target) } == nil)
+        #expect(code { () throws(CoreError) in try retract(unit: "so-y-te", item: nil).checkReference(of: target) } == nil, "the item is optional")
+        #expect(code { () throws(CoreError) in try retract(unit: "muong-lay", item: "II.3").checkReference(of: target) } == .retractionMismatch)
+        #expect(code { () throws(CoreError) in try retract(unit: "so-y-te", item: "II.4").checkReference(of: target) } == .retractionMismatch)
+        #expect(code { () throws(CoreError) in try retract(unit: "so-y-te", item: "II.3").checkReference(of: FindingLocation(unit: "so-y-te", item: nil)) } == .retractionMismatch)
+        #expect(code { () throws(CoreError) in try retract(unit: "so-y-te", item: "II.3").checkReference(of: nil) } == .unknownFinding)
         // Other kinds name no finding: nothing to check.
-        #expect(code { () throws(CoreError) in try set(Self.now, 0).checkRetraction(of: nil) } == nil)
+        #expect(code { () throws(CoreError) in try set(Self.now, 0).checkReference(of: nil) } == nil)
     }
 
     @Test func whoseFindingARetractionNamesAndWhatAnAddCreates() {
-        #expect(retract(unit: "so-y-te", item: nil, finding: "dev-b/1").retractsOwnFinding)
-        #expect(!retract(unit: "so-y-te", item: nil, finding: "dev-bb/1").retractsOwnFinding, "a prefix of another id is not the author's")
-        #expect(!retract(unit: "so-y-te", item: nil, finding: "dev-a/1").retractsOwnFinding)
-        #expect(retract(unit: "so-y-te", item: nil).retractedFinding == "dev-a/3")
-        #expect(set(Self.now, 0).retractedFinding == nil && set(Self.now, 0).addedFinding == nil)
+        #expect(retract(unit: "so-y-te", item: nil, finding: "dev-b/1").referencesOwnFinding)
+        #expect(!retract(unit: "so-y-te", item: nil, finding: "dev-bb/1").referencesOwnFinding, "a prefix of another id is not the author's")
+        #expect(!retract(unit: "so-y-te", item: nil, finding: "dev-a/1").referencesOwnFinding)
+        #expect(retract(unit: "so-y-te", item: nil).referencedFinding == "dev-a/3")
+        #expect(set(Self.now, 0).referencedFinding == nil && set(Self.now, 0).addedFinding == nil)
         let add = Op.findingAdd(device: "dev-a", sequence: 3, timestamp: ts(Self.now, 0, "dev-a"), unit: "so-y-te", item: "II.3",
                                 kind: .observation, text: "Hồ sơ đầy đủ")
         #expect(add.addedFinding?.id == "dev-a/3" && add.addedFinding?.location == FindingLocation(unit: "so-y-te", item: "II.3"))

@@ -49,6 +49,18 @@ import Testing
         func pullCount(after cursor: Int64, for device: String, scope: Set<String>, compact: Bool) async throws -> Int {
             note("pullCount"); return try await inner.pullCount(after: cursor, for: device, scope: scope, compact: compact)
         }
+        func offer(_ offer: Message.Offer, from device: String) async throws(ProtocolError) -> Message.FileState {
+            note("offer"); return try await inner.offer(offer, from: device)
+        }
+        func store(_ chunk: Message.Chunk, size: Int64) async throws(ProtocolError) -> Message.FileState {
+            note("store"); return try await inner.store(chunk, size: size)
+        }
+        func fetchable(_ hash: String, scope: Set<String>) async throws(ProtocolError) -> Int64 {
+            note("fetchable"); return try await inner.fetchable(hash, scope: scope)
+        }
+        func readFile(_ hash: String, at offset: Int64, count: Int) async throws(ProtocolError) -> [UInt8] {
+            note("readFile"); return try await inner.readFile(hash, at: offset, count: count)
+        }
     }
 
     @Test func theServerRunsOverAnyStorage() async throws {

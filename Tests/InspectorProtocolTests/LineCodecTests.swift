@@ -1,6 +1,7 @@
 import Foundation
 import InspectorCore
 import InspectorProtocol
+@testable import InspectorTestSupport
 import Testing
 
 @Suite struct LineCodecTests {
@@ -81,7 +82,7 @@ import Testing
         #expect(error?.message.contains("lowercase") == true)
     }
 
-    @Test(arguments: ["fetch {}", "hello_world {}", "ping {\"time\":1}"])
+    @Test(arguments: ["fetch_all {}", "hello_world {}", "ping {\"time\":1}"])
     func unknownVerb(text: String) {
         let error = Self.decodeError(text)
         #expect(error?.code == .unknownVerb)
@@ -205,5 +206,68 @@ import Testing
         let (verb, body) = try LineCodec.split(Array("ops {\"a\": 1}\r".utf8))
         #expect(verb == "ops")
         #expect(body == Data("{\"a\": 1}".utf8))
+    }
+
+    // MARK: - Attachments (PROTOCOL.md 4.9–4.13, 20)
+
+    static let fileHash = String(repeating: "c0ffee", count: 10) + "c0ff"
+
+    @Test func fileMessagesRoundTrip() throws {
+        let messages: [Message] = [
+            .offer(.init(hash: Self.fileHash, size: 20 << 20)),
+            .want(.init(hash: Self.fileHash, have: 0)),
+            .chunk(.init(hash: Self.fileHash, offset: 262_144, data: Array(0...255) + [0xFF, 0xFE])),
+            .stored(.init(hash: Self.fileHash, have: 262_402)),
+            .fetch(.init(hash: Self.fileHash, offset: 7)),
+        ]
+        for message in messages {
+            let line = LineCodec.encode(message)
+            #expect(line.last == 0x0A)
+            #expect(try LineCodec.decode(line.dropLast()) == message, "\(message.verb)")
+        }
+        #expect(LineCodec.encodeString(.offer(.init(hash: Self.fileHash, size: 5))) == "offer {\"h\":\"\(Self.fileHash)\",\"size\":5}\n")
+    }
+
+    @Test func theTransferVectorsLinesAreWhatTheCodecWrites() throws {
+        struct Transfer: Decodable {
+            struct Chunk: Decodable { var o: Int64; var n: Int; var sha256: String; var line_prefix: String; var data_head: String; var line_bytes: Int }
+            var size: Int64; var sha256: String; var chunk_bytes: Int; var chunks: [Chunk]
+            var offer_line: String; var want_line_fresh: String; var want_line_after_cut: String; var stored_line_final: String
+        }
+        let transfer = try JSONDecoder().decode(Transfer.self, from: Vectors.data("attachments/transfer.json"))
+        // The file, by the vector's rule.
+        var file = (0..<Int(transfer.size)).map { UInt8(($0 * 31 + 7) % 251) }
+        file[0] = 0xFF; file[1] = 0xD8; file[2] = 0xFF
+        #expect(transfer.chunk_bytes == Message.Chunk.maximumBytes)
+        #expect(LineCodec.encodeString(.offer(.init(hash: transfer.sha256, size: transfer.size))) == transfer.offer_line + "\n")
+        #expect(LineCodec.encodeString(.want(.init(hash: transfer.sha256, have: 0))) == transfer.want_line_fresh + "\n")
+        #expect(LineCodec.encodeString(.want(.init(hash: transfer.sha256, have: Int64(transfer.chunk_bytes)))) == transfer.want_line_after_cut + "\n")
+        #expect(LineCodec.encodeString(.stored(.init(hash: transfer.sha256, have: transfer.size))) == transfer.stored_line_final + "\n")
+        for chunk in transfer.chunks {
+            let data = Array(file[Int(chunk.o)..<Int(chunk.o) + chunk.n])
+            let line = LineCodec.encodeString(.chunk(.init(hash: transfer.sha256, offset: chunk.o, data: data)))
+            #expect(line.hasPrefix(chunk.line_prefix) && line.contains("\"data\":\"" + chunk.data_head))
+            #expect(line.utf8.count - 1 == chunk.line_bytes, "the line without its newline")
+        }
+    }
+
+    @Test(arguments: [
+        ("offer {\"h\":\"ABC\",\"size\":1}", "bad_message"),
+        ("want {\"h\":\"\(fileHash)\"}", "bad_message"),
+        ("chunk {\"h\":\"\(fileHash)\",\"o\":0,\"data\":\"\"}", "bad_chunk"),
+        ("chunk {\"h\":\"\(fileHash)\",\"o\":0,\"data\":\"AA==\"}", "bad_chunk"),
+        ("chunk {\"h\":\"\(fileHash)\",\"o\":0,\"data\":\"A+/B\"}", "bad_chunk"),
+        ("fetch {\"h\":\"\(fileHash)\",\"o\":\"0\"}", "bad_message"),
+    ])
+    func badFileMessagesAreRefusedWithTheirCode(line: String, code: String) {
+        #expect(Self.decodeError(line)?.code.rawValue == code, "\(line)")
+    }
+
+    @Test func aChunkOverTheLimitIsRefusedBeforeItIsDecoded() {
+        let data = String(repeating: "A", count: (Message.Chunk.maximumBytes * 4 + 2) / 3 + 4)
+        let error = Self.decodeError("chunk {\"h\":\"\(Self.fileHash)\",\"o\":0,\"data\":\"\(data)\"}")
+        #expect(error?.code == .badChunk && error?.message.contains("262144") == true)
+        let largest = String(repeating: "A", count: (Message.Chunk.maximumBytes * 4 + 2) / 3)
+        #expect((try? LineCodec.decode(Array("chunk {\"h\":\"\(Self.fileHash)\",\"o\":0,\"data\":\"\(largest)\"}".utf8))) != nil)
     }
 }

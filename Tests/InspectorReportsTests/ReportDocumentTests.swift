@@ -50,7 +50,7 @@ import Testing
     @Test func sameStateGivesByteIdenticalFiles() {
         let first = ExportFiles.make(ExportFixture.input())
         let second = ExportFiles.make(ExportFixture.input())
-        #expect(first.map(\.name) == ["dataset.json", "units.csv", "values.csv", "findings.csv", "conflicts.csv", "report.md", "report.html"])
+        #expect(first.map(\.name) == ["dataset.json", "units.csv", "values.csv", "findings.csv", "conflicts.csv", "attachments.csv", "report.md", "report.html"])
         for (a, b) in zip(first, second) { #expect(a.bytes == b.bytes, "\(a.name) differs between two exports") }
     }
 

@@ -22,8 +22,8 @@ enum Vectors {
     /// Every file of the folder except the README, sorted (not `keys/`, which KeyVectorTests replays).
     static var allFiles: [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
-        // `keys/` and `chain/` are replayed by their own tests; `tools/` generates vectors.
-        return names.filter { !["README.md", "keys", "chain", "tools"].contains($0) && !$0.hasPrefix(".") }.sorted()
+        // `keys/`, `chain/` and `attachments/` are replayed by their own tests; `tools/` generates vectors.
+        return names.filter { !["README.md", "keys", "chain", "attachments", "tools"].contains($0) && !$0.hasPrefix(".") }.sorted()
     }
 
     /// The transcripts (`*.txt`).

@@ -1,0 +1,81 @@
+import Dispatch
+import InspectorCore
+import InspectorProtocol
+import InspectorStore
+
+extension HubStore {
+    /// The files of attachments the hub holds, beside its database (`<hub>.sqlite-attachments/`).
+    public var attachmentFiles: AttachmentFiles { replica.attachmentFiles }
+
+    /// Answers a device's `offer` (PROTOCOL.md 20): how many bytes of the file the hub holds durably.
+    ///
+    /// - Throws: ``InspectorProtocol/ProtocolError`` `attachment_too_large` past the per-file limit,
+    ///   `unknown_attachment` when no `attachment_add` of this device names the file with this size.
+    public func offer(_ offer: Message.Offer, from device: String) async throws(ProtocolError) -> Message.FileState {
+        guard offer.size >= 1, offer.size <= AttachmentDescriptor.maximumSize else {
+            throw ProtocolError(.attachmentTooLarge, "a file holds 1 to \(AttachmentDescriptor.maximumSize) bytes (32 MiB), not \(offer.size)")
+        }
+        let named: Bool
+        do { named = try await replica.holdsAttachment(by: device, hash: offer.hash, size: offer.size) } catch {
+            throw ProtocolError(answering: error)
+        }
+        guard named else {
+            throw ProtocolError(.unknownAttachment, "no attachment_add of \(device.excerpt(64)) held by the hub names the file \(offer.hash.prefix(16))… of \(offer.size) bytes; push the op first")
+        }
+        let files = attachmentFiles
+        let have = await Self.onFileQueue { files.durableLength(of: offer.hash, size: offer.size) }
+        return Message.FileState(hash: offer.hash, have: have)
+    }
+
+    /// Takes a `chunk` of a file offered in the session, durably, before it is acknowledged.
+    ///
+    /// - Parameter size: the file's size, from the session's `offer`.
+    /// - Throws: ``InspectorProtocol/ProtocolError`` `bad_chunk` (another offset than the hub holds,
+    ///   past the size), `hash_mismatch` (the whole file is not its hash: discarded), `storage_failed`.
+    public func store(_ chunk: Message.Chunk, size: Int64) async throws(ProtocolError) -> Message.FileState {
+        let files = attachmentFiles
+        let result: Result<Int64, any Error> = await Self.onFileQueue {
+            Result { try files.append(chunk.data, at: chunk.offset, to: chunk.hash, size: size) }
+        }
+        switch result {
+        case .success(let have): return Message.FileState(hash: chunk.hash, have: have)
+        case .failure(let error): throw ProtocolError(answering: error)
+        }
+    }
+
+    /// The size of the whole file of `hash` when the hub holds it and an `attachment_add` in `scope`
+    /// names it.
+    ///
+    /// - Throws: ``InspectorProtocol/ProtocolError`` `unknown_attachment` otherwise.
+    public func fetchable(_ hash: String, scope: Set<String>) async throws(ProtocolError) -> Int64 {
+        let size: Int64?
+        do { size = try await replica.attachmentSize(hash: hash, inUnits: scope) } catch { throw ProtocolError(answering: error) }
+        guard let size else {
+            throw ProtocolError(.unknownAttachment, "no attachment in this device's units has the file \(hash.prefix(16))…")
+        }
+        guard attachmentFiles.holds(hash) else {
+            throw ProtocolError(.unknownAttachment, "the hub does not hold the file \(hash.prefix(16))… yet: its device has not sent it")
+        }
+        return size
+    }
+
+    /// Up to `count` bytes of the held file of `hash` from `offset`.
+    public func readFile(_ hash: String, at offset: Int64, count: Int) async throws(ProtocolError) -> [UInt8] {
+        let files = attachmentFiles
+        let result: Result<[UInt8], any Error> = await Self.onFileQueue { Result { try files.read(hash, at: offset, count: count) } }
+        switch result {
+        case .success(let bytes): return bytes
+        case .failure(let error): throw ProtocolError(answering: error)
+        }
+    }
+
+    /// One queue for every file write of the process: chunks of the same file from two sessions are
+    /// taken one after the other, and the blocking writes and syncs stay off Swift's cooperative pool.
+    private static let fileQueue = DispatchQueue(label: "InspectorHub.attachments")
+
+    private static func onFileQueue<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            fileQueue.async { continuation.resume(returning: body()) }
+        }
+    }
+}
