@@ -1,5 +1,6 @@
 import Dispatch
 import InspectorCore
+import Synchronization
 import InspectorProtocol
 import InspectorStore
 
@@ -23,8 +24,27 @@ extension HubStore {
             throw ProtocolError(.unknownAttachment, "no attachment_add of \(device.excerpt(64)) held by the hub names the file \(offer.hash.prefix(16))… of \(offer.size) bytes; push the op first")
         }
         let files = attachmentFiles
+        await Self.waitForQuiet(files.path(of: offer.hash))
         let have = await Self.onFileQueue { files.durableLength(of: offer.hash, size: offer.size) }
         return Message.FileState(hash: offer.hash, have: have)
+    }
+
+    /// When each file last took a chunk, by path: a session cut mid-upload still writes the chunk
+    /// lines it had received, one after another, after its device has gone. A new `offer` of that
+    /// file waits until it has been quiet for ``quietBeforeOffer`` (at most ``longestWaitBeforeOffer``),
+    /// so that its `want` counts them and the device does not send them again.
+    private static let lastAppends = Mutex<[String: ContinuousClock.Instant]>([:])
+    static let quietBeforeOffer: Duration = .milliseconds(300)
+    static let longestWaitBeforeOffer: Duration = .seconds(5)
+
+    private static func waitForQuiet(_ key: String) async {
+        let deadline = ContinuousClock.now + longestWaitBeforeOffer
+        while ContinuousClock.now < deadline {
+            guard let last = lastAppends.withLock({ $0[key] }) else { return }
+            let quiet = ContinuousClock.now - last
+            if quiet >= quietBeforeOffer { return }
+            try? await Task.sleep(for: quietBeforeOffer - quiet)
+        }
     }
 
     /// Takes a `chunk` of a file offered in the session, durably, before it is acknowledged.
@@ -34,8 +54,12 @@ extension HubStore {
     ///   past the size), `hash_mismatch` (the whole file is not its hash: discarded), `storage_failed`.
     public func store(_ chunk: Message.Chunk, size: Int64) async throws(ProtocolError) -> Message.FileState {
         let files = attachmentFiles
+        let key = files.path(of: chunk.hash)
         let result: Result<Int64, any Error> = await Self.onFileQueue {
             Result { try files.append(chunk.data, at: chunk.offset, to: chunk.hash, size: size) }
+        }
+        Self.lastAppends.withLock { appends in
+            if case .success(let have) = result, have == size { appends[key] = nil } else { appends[key] = .now }
         }
         switch result {
         case .success(let have): return Message.FileState(hash: chunk.hash, have: have)
