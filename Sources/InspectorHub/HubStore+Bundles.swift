@@ -20,7 +20,16 @@ extension HubStore {
         guard bundle.plan == replica.plan.id else {
             throw ProtocolError(.badBundle, "the bundle follows plan '\(bundle.plan.excerpt(70))' but this hub follows '\(replica.plan.id)'; nothing was imported")
         }
-        return try await importOperations(bundle.ops, signedBy: bundle.heads)
+        let result = try await importOperations(bundle.ops, signedBy: bundle.heads)
+        // The files, once their ops are durable (a crash between leaves the ops, and the file is
+        // sent again by a sync or by importing the bundle again).
+        let files = attachmentFiles
+        for (hash, bytes) in bundle.files.sorted(by: { $0.key < $1.key }) where !files.holds(hash) {
+            do { _ = try files.append(bytes, at: 0, to: hash, size: Int64(bytes.count)) } catch {
+                throw ProtocolError(answering: error)
+            }
+        }
+        return result
     }
 
     /// Merges operations the caller vouches for, like a bundle but without signed heads: for test

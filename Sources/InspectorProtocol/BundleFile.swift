@@ -9,8 +9,13 @@ import InspectorCore
 /// op {"d":"dev-a","s":1,...}
 /// ...
 /// head {"d":"dev-a","from":1,"p":"…","s":42,"h":"…","key":"…","sig":"…","gaps":[]}
+/// file {"h":"…","o":0,"data":"…"}
 /// end {"count":42,"sha256":"…"}
 /// ```
+///
+/// The `file` lines carry the content of the files the ops attach (PROTOCOL.md 17.6), in chunks
+/// like a sync's; each file must be named, with its size, by an `attachment_add` op of the bundle,
+/// and its bytes must be its hash: a signed op vouches for the file.
 ///
 /// The `end` trailer holds the number of `op` lines and the SHA-256 of every byte before the
 /// trailer, so a file cut anywhere, even between two lines, or damaged, is detected and imports
@@ -29,11 +34,14 @@ public struct BundleFile: Sendable, Equatable {
     public var ops: [Op]
     /// One signed chain segment per author of ``ops``, covering that author's ops.
     public var heads: [ChainSegment]
+    /// The content of files the ops attach, by hash.
+    public var files: [String: [UInt8]]
 
     /// The bundle format this version writes and reads: 2, signed (version 1 carried no signatures).
     public static let version = 2
 
-    public init(plan: String, device: String, from: Int64, through: Int64, ops: [Op], heads: [ChainSegment]) {
+    public init(plan: String, device: String, from: Int64, through: Int64, ops: [Op], heads: [ChainSegment], files: [String: [UInt8]] = [:]) {
+        self.files = files
         self.plan = plan
         self.device = device
         self.from = from
@@ -53,6 +61,16 @@ public struct BundleFile: Sendable, Equatable {
             body += "head " + head.jsonValue().serialized() + "\n"
         }
         var data = Data(body.utf8)
+        for hash in files.keys.sorted() {
+            let bytes = files[hash]!
+            var offset = 0
+            while offset < bytes.count {
+                let end = min(bytes.count, offset + Message.Chunk.maximumBytes)
+                let line = LineCodec.encodeString(.chunk(Message.Chunk(hash: hash, offset: Int64(offset), data: Array(bytes[offset..<end]))))
+                data.append(contentsOf: Array(("file" + line.dropFirst("chunk".count)).utf8))
+                offset = end
+            }
+        }
         let digest = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
         data.append(contentsOf: Array("end {\"count\":\(ops.count),\"sha256\":\"\(digest)\"}\n".utf8))
         return data
@@ -101,6 +119,8 @@ public struct BundleFile: Sendable, Equatable {
         } catch { throw error.code == .badBundle ? error : fail(trailerLine, "the trailer cannot be read") }
         var ops: [Op] = []
         var heads: [(line: Int, segment: ChainSegment)] = []
+        var files: [String: [UInt8]] = [:]
+        var fileLines: [String: Int] = [:]
         for number in 2..<trailerLine {
             do throws(ProtocolError) {
                 let (verb, body) = try LineCodec.split(lines[number - 1])
@@ -108,11 +128,24 @@ public struct BundleFile: Sendable, Equatable {
                 case "op" where heads.isEmpty:
                     let wire: WireOp = try LineCodec.decodeBody(body, verb)
                     ops.append(try wire.op())
-                case "head":
+                case "head" where files.isEmpty:
                     let wire: ChainSegmentWire = try LineCodec.decodeBody(body, verb)
                     heads.append((number, try ChainSegment(wire: wire)))
+                case "file" where !heads.isEmpty:
+                    guard case .chunk(let chunk) = try LineCodec.decode(Array("chunk ".utf8) + body) else { throw fail(number, "not a file chunk") }
+                    let held = files[chunk.hash]?.count ?? 0
+                    guard chunk.offset == Int64(held) else {
+                        throw fail(number, "a chunk of file \(chunk.hash.prefix(16))… at \(chunk.offset), but the next byte is \(held)")
+                    }
+                    guard held + chunk.data.count <= Int(AttachmentDescriptor.maximumSize) else {
+                        throw fail(number, "file \(chunk.hash.prefix(16))… is over \(AttachmentDescriptor.maximumSize) bytes")
+                    }
+                    files[chunk.hash, default: []] += chunk.data
+                    fileLines[chunk.hash] = number
                 default:
-                    throw fail(number, heads.isEmpty ? "expected an 'op' or 'head' line, found '\(verb)'" : "expected a 'head' line after the first one, found '\(verb)'")
+                    throw fail(number, heads.isEmpty ? "expected an 'op' or 'head' line, found '\(verb)'"
+                               : files.isEmpty ? "expected a 'head' or 'file' line after the first head, found '\(verb)'"
+                               : "expected a 'file' line after the first one, found '\(verb)'")
                 }
             } catch {
                 throw error.code == .badBundle ? error : fail(number, error.message)
@@ -127,8 +160,18 @@ public struct BundleFile: Sendable, Equatable {
             throw fail(trailerLine, "the digest does not match the content: the bundle was altered or damaged")
         }
         try verify(ops: ops, heads: heads, fail: fail)
+        // Every file is one that a (signed) op of the bundle attaches, whole, and its hash.
+        var named: [String: Int64] = [:]
+        for op in ops { if let file = op.attachment { named[file.hash] = file.size } }
+        for (hash, bytes) in files {
+            let line = fileLines[hash]!
+            guard let size = named[hash] else { throw fail(line, "file \(hash.prefix(16))… is attached by no operation of the bundle") }
+            guard Int64(bytes.count) == size else { throw fail(line, "file \(hash.prefix(16))… holds \(bytes.count) bytes, not the \(size) its operation says") }
+            let actual = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+            guard actual == hash else { throw fail(line, "file \(hash.prefix(16))… is not its hash (its bytes hash to \(actual.prefix(16))…): it was altered") }
+        }
         return BundleFile(plan: header.plan, device: header.device, from: header.from, through: header.through, ops: ops,
-                          heads: heads.map(\.segment))
+                          heads: heads.map(\.segment), files: files)
     }
 
     /// Each author of the ops has exactly one head, each head an op, and each author's ops verify

@@ -20,6 +20,9 @@ public enum BundleTransfer {
         /// Operations of other devices in the exported part of the log, which a bundle does not
         /// relay: only their author can sign them (PROTOCOL.md 17.4, 19).
         public var othersLeftOut: Int
+        /// Files of attachments written with the ops, and their bytes.
+        public var files: Int
+        public var fileBytes: Int64
     }
 
     /// Writes this device's own operations after log position `since` to `url`, with its signed
@@ -41,7 +44,13 @@ public enum BundleTransfer {
                                                signingKey: identity.privateKey, enrollmentSecret: try store.hubLink()?.token)
             heads.append(head)
         }
-        let bundle = BundleFile(plan: store.plan.id, device: store.device, from: since, through: through, ops: own, heads: heads)
+        // The files the exported ops attach, that this device holds (PROTOCOL.md 17.6).
+        var files: [String: [UInt8]] = [:]
+        for op in own {
+            guard let file = op.attachment, files[file.hash] == nil, store.attachmentFiles.holds(file.hash) else { continue }
+            files[file.hash] = try store.attachmentFiles.read(file.hash, at: 0, count: Int(file.size))
+        }
+        let bundle = BundleFile(plan: store.plan.id, device: store.device, from: since, through: through, ops: own, heads: heads, files: files)
         do {
             try bundle.encoded().write(to: url, options: .atomic)
         } catch {
@@ -51,7 +60,8 @@ public enum BundleTransfer {
             try store.noteExported(throughSequence: head.through)
             try store.recordChainAnchor(OwnChain.anchor(after: head))
         }
-        return Summary(count: own.count, from: since, through: through, othersLeftOut: rows.count - own.count)
+        return Summary(count: own.count, from: since, through: through, othersLeftOut: rows.count - own.count,
+                       files: files.count, fileBytes: files.values.reduce(Int64(0)) { $0 + Int64($1.count) })
     }
 
     /// Reads, verifies and merges a bundle, all or nothing.
@@ -86,6 +96,11 @@ public enum BundleTransfer {
                 throw ProtocolError(.badSignature, "the operations of '\(head.device.excerpt(70))' are signed by the key \(head.fingerprint), not by its key \(key); nothing was imported")
             }
         }
-        return try store.merge(bundle.ops)
+        let result = try store.merge(bundle.ops)
+        let files = store.attachmentFiles
+        for (hash, bytes) in bundle.files.sorted(by: { $0.key < $1.key }) where !files.holds(hash) {
+            _ = try files.append(bytes, at: 0, to: hash, size: Int64(bytes.count))
+        }
+        return result
     }
 }

@@ -267,8 +267,12 @@ extension HubCommand {
                 do { data = try Data(contentsOf: URL(fileURLWithPath: file)) } catch {
                     throw ProtocolError(.badBundle, "cannot read the bundle \(file)")
                 }
-                let result = try await database.open().importBundle(BundleFile.decode(data))
+                let bundle = try BundleFile.decode(data)
+                let result = try await database.open().importBundle(bundle)
                 print("imported \(file): \(result.applied) new, \(result.duplicates) already held, \(result.newConflicts) new conflicts")
+                if !bundle.files.isEmpty {
+                    print("with \(bundle.files.count) attached file(s), \(bundle.files.values.reduce(0) { $0 + $1.count }) bytes, each checked against its hash")
+                }
             }
         }
     }

@@ -277,6 +277,7 @@ extension InspectorCommand {
         func run() throws {
             let summary = try BundleTransfer.export(from: database.open(), to: URL(fileURLWithPath: out), since: since)
             print("wrote \(summary.count) operations of this device, signed, to \(out) (log positions \(summary.from + 1)–\(summary.through)); next time: --since \(summary.through)")
+            if summary.files > 0 { print("with \(summary.files) attached file(s), \(summary.fileBytes) bytes") }
             if summary.othersLeftOut > 0 {
                 print("left out \(summary.othersLeftOut) operations of other devices: a bundle carries only its writer's own, which it can sign")
             }

@@ -180,6 +180,52 @@ extension EndToEnd {
             }
         }
 
+        @Test("a bundle with an attachment imports at the hub with its file; an altered file is refused and nothing applies")
+        func aBundleCarriesItsFiles() async throws {
+            try await withWorkspace { ws in
+                let (hubDB, hub, tokens) = try await ws.startEnrolledHub(devices: [("dev-a", "muong-lay")])
+                let a = try await ws.initDevice("dev-a", hub: hub, token: tokens["dev-a"]!)
+                // dev-a never reaches the hub: its work goes on a USB stick.
+                await hub.stop()
+                let bytes = photo(3 << 20, seed: 31)
+                let file = ws.path("bằng khen.jpg")
+                try bytes.write(to: URL(fileURLWithPath: file))
+                try requireSuccess(try await ws.inspector("finding", "add", "--db", a, "--unit", "muong-lay", "--item", "II.5", "--kind", "good_practice",
+                                                          "--text", "Đã trích lập quỹ thi đua", "--attach", file))
+                let bundle = ws.path("a.bundle")
+                let exported = try requireSuccess(try await ws.inspector("bundle", "export", "--db", a, "--out", bundle))
+                #expect(exported.stdout.contains("with 1 attached file(s), \(3 << 20) bytes"), "\(exported)")
+
+                // The same stick with one byte of the photo changed and its trailer recomputed: refused.
+                let text = try String(contentsOfFile: bundle, encoding: .utf8)
+                var lines = text.split(separator: "\n").map(String.init)
+                let index = try #require(lines.firstIndex { $0.hasPrefix("file ") })
+                let marker = "\"data\":\""
+                let at = try #require(lines[index].range(of: marker)).upperBound
+                let position = lines[index].index(at, offsetBy: 1000)
+                let original = lines[index][position]
+                lines[index].replaceSubrange(position...position, with: original == "A" ? "B" : "A")
+                let body = lines.dropLast().map { $0 + "\n" }.joined()
+                let digest = SHA256.hash(data: Data(body.utf8)).map { String(format: "%02x", $0) }.joined()
+                let altered = ws.path("altered.bundle")
+                try Data((body + "end {\"count\":2,\"sha256\":\"\(digest)\"}\n").utf8).write(to: URL(fileURLWithPath: altered))
+                let refused = try await ws.hub("bundle", "import", "--db", hubDB, altered)
+                #expect(refused.status != 0 && refused.stderr.contains("bad_bundle") && refused.stderr.contains("it was altered"), "\(refused)")
+                #expect(try await hubOperationCount(ws, hubDB) == 0, "nothing applied")
+
+                let imported = try requireSuccess(try await ws.hub("bundle", "import", "--db", hubDB, bundle))
+                #expect(imported.stdout.contains("2 new") && imported.stdout.contains("with 1 attached file(s)"), "\(imported)")
+                let out = ws.path("export")
+                try requireSuccess(try await ws.hub("export", "--db", hubDB, "--out", out))
+                #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/attachments/\(sha256(bytes)).jpg")) == bytes)
+                // At its next sync the device learns that the hub holds the file: nothing is sent.
+                let restarted = try await ws.startHub(hubDB)
+                let synced = try requireSuccess(try await ws.inspector("sync", "--db", a, "--hub", restarted.address))
+                #expect(synced.stdout.contains("files: 1 now at the hub (0 bytes sent)"), "\(synced)")
+                await restarted.stop()
+            }
+        }
+
         @Test("a file over the limit, or not a photo, scan or PDF, is refused with a clear error and nothing is recorded")
         func aFileThatCannotBeAttachedRecordsNothing() async throws {
             try await withWorkspace { ws in

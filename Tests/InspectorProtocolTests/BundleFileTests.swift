@@ -233,4 +233,56 @@ import Testing
         #expect(error?.code == .badSignature)
         #expect(error?.message.contains("does not verify with the key") == true, "\(error?.message ?? "")")
     }
+
+    // MARK: - Files (PROTOCOL.md 17.6)
+
+    /// A bundle of dev-a: a finding and a 600,000-byte photo attached to it, with the photo's bytes.
+    static func bundleWithFile() throws -> (bundle: BundleFile, bytes: [UInt8]) {
+        var bytes = (0..<600_000).map { UInt8(($0 * 31 + 7) % 251) }
+        bytes[0] = 0xFF; bytes[1] = 0xD8; bytes[2] = 0xFF
+        let hash = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let t = HLCTimestamp(millis: 1_718_845_320_000, counter: 0, device: "dev-a")
+        let finding = Op.findingAdd(device: "dev-a", sequence: 1, timestamp: t, unit: "muong-lay", item: "II.4", kind: .shortcoming, text: "Thiếu biên bản")
+        let attach = Op.attachmentAdd(device: "dev-a", sequence: 2, timestamp: HLCTimestamp(millis: t.millis + 1, counter: 0, device: "dev-a"),
+                                      unit: "muong-lay", item: "II.4", finding: "dev-a/1",
+                                      descriptor: try AttachmentDescriptor(hash: hash, size: 600_000, type: .jpeg, name: "ảnh hiện trường.jpg"))
+        var bundle = SigningKeys.bundle(plan: "kh-1181-2024", device: "dev-a", ops: [finding, attach])
+        bundle.files = [hash: bytes]
+        return (bundle, bytes)
+    }
+
+    @Test func filesTravelInChunkLinesAfterTheHeadsAndRoundTrip() throws {
+        let (bundle, _) = try Self.bundleWithFile()
+        let data = bundle.encoded()
+        let lines = Self.lines(data)
+        #expect(lines.map { String($0.prefix { $0 != " " }) } == ["bundle", "op", "op", "head", "file", "file", "file", "end"])
+        #expect(try BundleFile.decode(data) == bundle)
+    }
+
+    @Test func aFileThatIsNotItsHashOrNotAttachedIsRefusedEvenWithARecomputedTrailer() throws {
+        let (bundle, bytes) = try Self.bundleWithFile()
+        let lines = Self.lines(bundle.encoded()).dropLast()
+        // One byte of the file changed, in its chunk line, and the trailer recomputed.
+        var altered = bytes
+        altered[300_000] ^= 1
+        var forged = bundle
+        forged.files = [bundle.files.keys.first!: altered]
+        let forgedLines = Self.lines(forged.encoded()).dropLast()
+        let error = Self.decodeError(Self.signed(Array(forgedLines)))
+        #expect(error?.code == .badBundle && error?.message.contains("it was altered") == true, "\(String(describing: error))")
+        // A file no op names.
+        var stray = bundle
+        stray.files[String(repeating: "ab", count: 32)] = [0xFF, 0xD8, 0xFF]
+        #expect(Self.decodeError(stray.encoded())?.message.contains("attached by no operation") == true)
+        // A chunk dropped from the middle.
+        let missing = Array(lines.enumerated().filter { $0.offset != 5 }.map(\.element))
+        #expect(Self.decodeError(Self.signed(missing))?.message.contains("but the next byte is") == true)
+        // A file cut short: its last chunk dropped.
+        let short = Array(lines.dropLast())
+        #expect(Self.decodeError(Self.signed(short))?.message.contains("not the 600000 its operation says") == true)
+        // A head after a file line.
+        var misplaced = Array(lines)
+        misplaced.swapAt(3, 4)
+        #expect(Self.decodeError(Self.signed(misplaced))?.code == .badBundle)
+    }
 }

@@ -14,8 +14,10 @@ Files written (paths relative to Protocol/vectors/):
                                    with their parts, and invalid ones with the reason
     attachments/sniff.json         first bytes of files and the media type they sniff as (or null)
     attachments/transfer.json      a 600,000-byte file defined by a rule, its descriptor, its
-                                   chunks of 262,144 bytes, and the exact offer/want/stored lines
-    attachments/example.txt        the lines of the worked example of PROTOCOL.md 20.9
+                                   chunks of 262,144 bytes, and the exact offer/want/stored/fetch
+                                   lines
+    attachments/example.txt        the lines of the worked example of PROTOCOL.md 20.9: an upload
+                                   cut and resumed, chunks at other offsets, and fetches
 
 Nothing here is random: running the script twice writes the same bytes.
 
@@ -32,9 +34,16 @@ The rules in brief (the normative text is the specification the vectors were wri
   sniffing   = the first of: FF D8 FF -> jpeg; 89 50 4E 47 0D 0A 1A 0A -> png; GIF87a|GIF89a ->
                gif; RIFF ???? WEBP -> webp; bytes 4-7 "ftyp" and bytes 8-11 one of heic heix mif1
                msf1 heim heis hevc hevx -> heic; 49 49 2A 00 | 4D 4D 00 2A -> tiff; %PDF- -> pdf
-  lines      = offer {"h","size"}, want {"h","have"}, chunk {"h","o","data"}, stored {"h","have"}
+  lines      = offer {"h","size"}, want {"h","have"}, chunk {"h","o","data"}, stored {"h","have"},
+               fetch {"h","o"}, error {"code","message"}
                written as the reference writes JSON: no white space, keys in that order; `data`
-               is unpadded base64url (RFC 4648 section 5) of 1..262144 bytes
+               is unpadded base64url (RFC 4648 section 5) of 1..262144 bytes; the same `chunk`
+               lines go device -> hub (an upload) and hub -> device (the answer to a fetch)
+  the hub's `have` for a chunk at offset o of n bytes (PROTOCOL.md 4.11, 20.4):
+               o > have: refused, bad_chunk (a gap); o + n <= have: nothing is written, `stored`
+               with have; otherwise the bytes past have are written, `stored` with o + n
+  a fetch at offset k of a file of `size` bytes the hub holds: the chunks from k to the size, or
+               bad_chunk when k < 0 or k >= size
 """
 
 import base64
@@ -234,6 +243,47 @@ def stored_line(hash_, have):
     return "stored " + line_json({"h": hash_, "have": have})
 
 
+def fetch_line(hash_, offset):
+    return "fetch " + line_json({"h": hash_, "o": offset})
+
+
+def error_line(code, message):
+    return "error " + line_json({"code": code, "message": message})
+
+
+class Hub:
+    """The hub's side of one file's transfer, as PROTOCOL.md 4.11, 4.13 and 20.4 state it: the
+    answer to each chunk a device sends, and to a fetch. Messages are the reference's (informative)."""
+
+    def __init__(self, hash_, size):
+        self.hash, self.size, self.data = hash_, size, b""
+
+    def whole(self):
+        return len(self.data) == self.size and hashlib.sha256(self.data).hexdigest() == self.hash
+
+    def chunk(self, offset, piece):
+        have = len(self.data)
+        if offset < 0 or not piece or offset + len(piece) > self.size:
+            raise AssertionError("the example sends no such chunk")
+        if self.whole():
+            return stored_line(self.hash, self.size)
+        if offset > have:
+            return error_line("bad_chunk", "a chunk of %s\u2026 at %d, but the next byte expected is %d" % (self.hash[:16], offset, have))
+        if offset + len(piece) <= have:
+            return stored_line(self.hash, have)
+        self.data += piece[have - offset:]
+        if len(self.data) == self.size:
+            assert self.whole(), "the example's file is its hash"
+        return stored_line(self.hash, len(self.data))
+
+    def fetch(self, offset, chunk_bytes=CHUNK):
+        if not self.whole():
+            return [error_line("unknown_attachment", "the hub does not hold the file %s\u2026 yet: its device has not sent it" % self.hash[:16])]
+        if offset < 0 or offset >= self.size:
+            return [error_line("bad_chunk", "the file %s\u2026 has %d bytes; fetch from 0 to %d, not %d" % (self.hash[:16], self.size, self.size - 1, offset))]
+        return [chunk_line(self.hash, o, self.data[o:o + chunk_bytes]) for o in range(offset, self.size, chunk_bytes)]
+
+
 def make_transfer():
     data = transfer_file()
     hash_ = hashlib.sha256(data).hexdigest()
@@ -267,6 +317,8 @@ def make_transfer():
         "want_line_fresh": want_line(hash_, 0),
         "want_line_after_cut": want_line(hash_, CHUNK),
         "stored_line_final": stored_line(hash_, len(data)),
+        "fetch_line_fresh": fetch_line(hash_, 0),
+        "fetch_line_after_cut": fetch_line(hash_, CHUNK),
     }).encode("utf-8")
 
 
@@ -452,38 +504,79 @@ EXAMPLE_CHUNK = 16
 EXAMPLE_NAME = "Biên bản kiểm tra.jpg"
 
 
+def _hub_at(hash_, data, have):
+    """A hub that holds the first `have` bytes of `data` durably."""
+    hub = Hub(hash_, len(data))
+    hub.data = data[:have]
+    return hub
+
+
 def make_example():
     data = transfer_file(EXAMPLE_SIZE)
     hash_ = hashlib.sha256(data).hexdigest()
     assert sniff(data) == "image/jpeg"
     pieces = [(o, data[o:o + EXAMPLE_CHUNK]) for o in range(0, EXAMPLE_SIZE, EXAMPLE_CHUNK)]
+    hub = Hub(hash_, EXAMPLE_SIZE)
+
+    def answered(hub_, offset, piece):
+        return ["C: " + chunk_line(hash_, offset, piece), "S: " + hub_.chunk(offset, piece)]
+
+    def fetched(hub_, offset):
+        return ["C: " + fetch_line(hash_, offset)] + ["S: " + line for line in hub_.fetch(offset)]
+
+    session1 = ["C: " + offer_line(hash_, EXAMPLE_SIZE), "S: " + want_line(hash_, len(hub.data))]
+    session1.append("C: " + chunk_line(hash_, pieces[0][0], pieces[0][1]))
+    session1.append("C: " + chunk_line(hash_, pieces[1][0], pieces[1][1]))
+    session1.append("S: " + hub.chunk(*pieces[0]))
+    lost = hub.chunk(*pieces[1])            # stored, but its `stored` line never reaches the device
+    assert lost == stored_line(hash_, 32)
+    session1.append("C: <close>")
+    early_fetch = fetched(hub, 0)           # dev-c, before dev-a's session 2
+    # The alternatives to session 2's chunk, each from the hub's state after session 1.
+    alternatives = []
+    for offset, end in ((16, 32), (36, 40), (24, 40)):
+        alternatives += answered(_hub_at(hash_, data, 32), offset, data[offset:end])
+    session2 = ["C: " + offer_line(hash_, EXAMPLE_SIZE), "S: " + want_line(hash_, len(hub.data))]
+    session2 += answered(hub, *pieces[2])
+    assert hub.whole()
+    dev_b = ["C: " + offer_line(hash_, EXAMPLE_SIZE), "S: " + want_line(hash_, len(hub.data))]
     lines = [
         "# The worked example of PROTOCOL.md 20.9: the transfer lines only (the hello, push and pull",
         "# before them are in the text). Informative; `C:` the device sends, `S:` the hub answers.",
         "# The file is the first %d bytes of transfer.json's file; the device sends chunks of %d bytes." % (EXAMPLE_SIZE, EXAMPLE_CHUNK),
+        "# Error messages are the reference's, for people (PROTOCOL.md 4.8): a program reads the code.",
         "file: " + data.hex(),
         "sha256: " + hash_,
         "descriptor: " + descriptor(hash_, EXAMPLE_SIZE, "image/jpeg", EXAMPLE_NAME),
         "",
         "# Session 1 of dev-a, after its push and pull: two chunks in flight, the connection is cut",
-        "# after the first `stored`.",
-        "C: " + offer_line(hash_, EXAMPLE_SIZE),
-        "S: " + want_line(hash_, 0),
-        "C: " + chunk_line(hash_, pieces[0][0], pieces[0][1]),
-        "C: " + chunk_line(hash_, pieces[1][0], pieces[1][1]),
-        "S: " + stored_line(hash_, 16),
-        "C: <close>",
+        "# after the first `stored`. The hub had read the second chunk whole: it stores it all the",
+        "# same (its `have` is 32), but its `stored` is lost.",
+    ] + session1 + [
         "",
-        "# Session 2 of dev-a: the hub had made the second chunk durable before the cut, so it wants",
-        "# the bytes from 32.",
-        "C: " + offer_line(hash_, EXAMPLE_SIZE),
-        "S: " + want_line(hash_, 32),
-        "C: " + chunk_line(hash_, pieces[2][0], pieces[2][1]),
-        "S: " + stored_line(hash_, EXAMPLE_SIZE),
+        "# A session of dev-c (assigned muong-lay too), whose inspector asked for the file, after its",
+        "# pull: the hub does not hold the whole file yet, so dev-c tries again at a later sync.",
+    ] + early_fetch + [
+        "",
+        "# Session 2 of dev-a: the `want` says the hub holds 32 bytes; the device sends the rest.",
+    ] + session2 + [
+        "",
+        "# Instead of its chunk at 32, session 2 might have sent one of these (each on its own, after",
+        "# `want` 32): a chunk sent again at 16, which ends at the hub's `have` (nothing is written);",
+        "# a chunk at 36, which would leave a gap (refused, `have` stays 32); a chunk from 24 to 40,",
+        "# of which the hub writes only bytes 32 to 40, completing the file.",
+    ] + alternatives + [
         "",
         "# A session of dev-b, which attached the same file to its own finding: nothing to send.",
-        "C: " + offer_line(hash_, EXAMPLE_SIZE),
-        "S: " + want_line(hash_, EXAMPLE_SIZE),
+    ] + dev_b + [
+        "",
+        "# dev-c's next session: the hub sends the file from 0 to its end, in chunks of up to",
+        "# 262,144 bytes: here one. No `stored` follows; dev-c checks the SHA-256 of the 40 bytes.",
+    ] + fetched(hub, 0) + [
+        "",
+        "# A device that held the first 16 bytes durably (from a hub sending smaller chunks, cut after",
+        "# the first) asks from 16; a fetch from the size on is refused.",
+    ] + fetched(hub, 16) + fetched(hub, EXAMPLE_SIZE) + [
         "",
     ]
     return "\n".join(lines).encode("utf-8")
@@ -556,10 +649,20 @@ def verify():
     if offset != t["size"]:
         fail("transfer.json: the chunks do not cover the file")
     expected = {"offer_line": offer_line(t["sha256"], t["size"]), "want_line_fresh": want_line(t["sha256"], 0),
-                "want_line_after_cut": want_line(t["sha256"], CHUNK), "stored_line_final": stored_line(t["sha256"], t["size"])}
+                "want_line_after_cut": want_line(t["sha256"], CHUNK), "stored_line_final": stored_line(t["sha256"], t["size"]),
+                "fetch_line_fresh": fetch_line(t["sha256"], 0), "fetch_line_after_cut": fetch_line(t["sha256"], CHUNK)}
     for key, line in expected.items():
         if t[key] != line:
             fail("transfer.json: " + key)
+    # A hub holding the file answers each fetch with the chunk lines of `chunks` from its offset.
+    hub = Hub(t["sha256"], t["size"])
+    hub.data = data
+    for key, offset in (("fetch_line_fresh", 0), ("fetch_line_after_cut", CHUNK)):
+        answer = hub.fetch(offset)
+        listed = [c for c in t["chunks"] if c["o"] >= offset]
+        if len(answer) != len(listed) or any(line[:80] != c["line_prefix"] or len(line.encode()) != c["line_bytes"]
+                                             for line, c in zip(answer, listed)):
+            fail("transfer.json: the answer to " + key)
     print("transfer.json: %d bytes, %d chunks, lines checked" % (t["size"], len(t["chunks"])))
 
     with open(os.path.join(OUT, "example.txt"), "rb") as handle:
