@@ -40,40 +40,7 @@ extension Dataset {
                     ("field", .string(value.field)),
                 ] + versionMembers(value.current, unit: value.unit, item: value.item, field: value.field))
             })),
-            ("findings", .array(findings.map { finding in
-                .object([
-                    ("id", .string(finding.id)),
-                    ("unit", .string(finding.unit)),
-                    ("item", finding.item.map(JSONValue.string) ?? .null),
-                    ("kind", .string(finding.kind.rawValue)),
-                    ("text", .string(finding.text)),
-                    ("device", .string(finding.device)),
-                    ("timestamp", .string(finding.timestamp.isoTime)),
-                    ("counter", .int(finding.timestamp.counter)),
-                    ("retracted", .bool(finding.retraction != nil)),
-                    ("retraction", finding.retraction.map { retraction in
-                        .object([
-                            ("reason", .string(retraction.value)),
-                            ("device", .string(retraction.device)),
-                            ("timestamp", .string(retraction.timestamp.isoTime)),
-                            ("counter", .int(retraction.timestamp.counter)),
-                        ])
-                    } ?? .null),
-                    // Only when the finding has files, so datasets without attachments keep their bytes.
-                ] + (finding.attachments.isEmpty ? [] : [
-                    ("attachments", .array(finding.attachments.map { attachment in
-                        .object([
-                            ("hash", .string(attachment.descriptor.hash)),
-                            ("name", .string(attachment.descriptor.name)),
-                            ("type", .string(attachment.descriptor.type.rawValue)),
-                            ("size", .int(attachment.descriptor.size)),
-                            ("device", .string(attachment.device)),
-                            ("timestamp", .string(attachment.timestamp.isoTime)),
-                            ("counter", .int(attachment.timestamp.counter)),
-                        ])
-                    })),
-                ]))
-            })),
+            ("findings", .array(findings.map(Self.findingJSON))),
             ("conflicts", .array(conflicts.map { conflict in
                 .object([
                     ("unit", .string(conflict.unit)),
@@ -86,6 +53,46 @@ extension Dataset {
                 ])
             })),
         ])
+    }
+
+    /// One finding as JSON: its retraction, and its files only when it has some (so datasets
+    /// without attachments keep their bytes).
+    static func findingJSON(_ finding: Finding) -> JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("id", .string(finding.id)),
+            ("unit", .string(finding.unit)),
+            ("item", finding.item.map(JSONValue.string) ?? .null),
+            ("kind", .string(finding.kind.rawValue)),
+            ("text", .string(finding.text)),
+            ("device", .string(finding.device)),
+            ("timestamp", .string(finding.timestamp.isoTime)),
+            ("counter", .int(finding.timestamp.counter)),
+            ("retracted", .bool(finding.retraction != nil)),
+        ]
+        if let retraction = finding.retraction {
+            members.append(("retraction", .object([
+                ("reason", .string(retraction.value)),
+                ("device", .string(retraction.device)),
+                ("timestamp", .string(retraction.timestamp.isoTime)),
+                ("counter", .int(retraction.timestamp.counter)),
+            ])))
+        } else {
+            members.append(("retraction", .null))
+        }
+        if !finding.attachments.isEmpty {
+            members.append(("attachments", .array(finding.attachments.map { attachment in
+                .object([
+                    ("hash", .string(attachment.descriptor.hash)),
+                    ("name", .string(attachment.descriptor.name)),
+                    ("type", .string(attachment.descriptor.type.rawValue)),
+                    ("size", .int(attachment.descriptor.size)),
+                    ("device", .string(attachment.device)),
+                    ("timestamp", .string(attachment.timestamp.isoTime)),
+                    ("counter", .int(attachment.timestamp.counter)),
+                ])
+            })))
+        }
+        return .object(members)
     }
 
     /// The type the plan gives a field, or nil when the plan does not know it.

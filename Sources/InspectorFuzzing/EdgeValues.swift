@@ -79,6 +79,20 @@ enum EdgeValues {
     static let dates: [String] = ["2024-06-20", "2024-02-29", "2023-02-29", "2024-02-30", "0001-01-01", "0000-01-01", "9999-12-31", "10000-01-01", "2024-6-20"]
 
     /// Ordinary texts, as inspectors write them.
+    /// `attachment_add` values (PROTOCOL.md 6.6): honest ones, and each part at an edge.
+    static let attachmentValues: [String] = {
+        let hash = String(repeating: "5e", count: 32)
+        return [
+            "\(hash) 2048 image/jpeg Biên bản.jpg", "\(hash.dropLast(2))ab 1 application/pdf tờ trình số 12.pdf",
+            "\(hash) 33554432 image/png a.png", "\(hash) 33554433 image/png a.png", "\(hash) 9223372036854775807 image/png a.png",
+            "\(hash) 99999999999999999999 image/png a.png", "\(hash) 0 image/png a.png", "\(hash) -1 image/png a.png", "\(hash) 01 image/png a.png",
+            "\(hash.uppercased()) 10 image/png a.png", "\(hash.dropLast()) 10 image/png a.png", "\(hash) 10 image/bmp a.bmp",
+            "\(hash) 10 image/png ", "\(hash) 10 image/png a/b.png", "\(hash) 10 image/png Bie\u{0302}\u{0301}n.png", "\(hash) 10 image/png a\u{0}.png",
+            "\(hash) 10 image/png \u{301}x.png", "\(hash)  10 image/png a.png", "\(hash) 10 image/png ..", "\(hash) 10", "",
+            "\(hash) 10 image/png " + String(repeating: "ả", count: 86),
+        ]
+    }()
+
     static let plainTexts: [String] = [
         "Ghi nhận.", "Mô hình “Dân vận khéo”", "Chưa trích lập quỹ thi đua, khen thưởng theo quy định.", "Đơn vị đã bổ sung quyết định.",
     ]

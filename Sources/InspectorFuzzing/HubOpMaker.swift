@@ -124,11 +124,12 @@ struct HubOpMaker: Sendable {
             let targets = retractable(context)
             guard !targets.isEmpty else { makeFindingAdd(&draft, &reader); break }
             let target = reader.pick(targets)
-            draft.kind = .findingRetract
+            // A retraction, or (one time in three) a file attached to the finding (PROTOCOL.md 6.6).
+            draft.kind = reader.chance(33) ? .attachmentAdd : .findingRetract
             draft.unit = target.unit
             draft.item = target.item
             draft.finding = target.id
-            draft.value = reader.pick(EdgeValues.plainTexts)
+            draft.value = draft.kind == .attachmentAdd ? reader.pick(EdgeValues.attachmentValues) : reader.pick(EdgeValues.plainTexts)
         }
         return draft
     }

@@ -155,7 +155,7 @@ final class HubSession {
     // MARK: - Steps
 
     private func runStep() async throws {
-        switch reader.int(0...19) {
+        switch reader.int(0...20) {
         case 0..<7: stepName = "push"; try await pushStep(mutated: false)
         case 7: stepName = "push, mutated line"; try await pushStep(mutated: true)
         case 8, 9: stepName = "pull"; try await pullStep()
@@ -167,7 +167,47 @@ final class HubSession {
         case 16: stepName = "sub-unit"; try subUnitStep()
         case 17: stepName = "revoke"; try await revokeStep()
         case 18: stepName = "schedule"; try scheduleStep()
+        case 19: stepName = "file"; try await fileStep()
         default: stepName = "replayed push"; try await replayStep()
+        }
+    }
+
+    /// An `offer` and chunks of a file (PROTOCOL.md 20), with a hash the log names or a stranger's,
+    /// a size and offsets honest or at an edge: whatever the hub answers, its durable length stays
+    /// within the file and never goes back, and a file it holds is its hash.
+    private func fileStep() async throws {
+        guard let index = try await connectedMember() else { return }
+        let named = try await hub.replica.attachmentDescriptors().values.sorted { $0.hash < $1.hash }
+        let known = named.isEmpty || reader.chance(20) ? nil : reader.pick(named)
+        let hash = known?.hash ?? reader.pick([String(repeating: "5e", count: 32), String(repeating: "00", count: 32)])
+        let size = reader.chance(80) ? known?.size ?? 10 : reader.pick([0, 1, -1, Int64.max, Int64.min, AttachmentDescriptor.maximumSize + 1])
+        let offered: Message.FileState
+        do {
+            offered = try await hub.offer(Message.Offer(hash: hash, size: size), from: members[index].id)
+        } catch {
+            report.refused(Self.code(of: error))
+            return
+        }
+        guard offered.have >= 0, offered.have <= size else { throw Broken("an offer of \(size) bytes was answered with have \(offered.have)") }
+        var have = offered.have
+        for _ in 0..<reader.int(0...3) {
+            let offset = reader.chance(70) ? have : reader.pick([0, have &+ 1, -1, Int64.max, size, have &- 1])
+            let data = (0..<reader.pick([1, 7, 1000])).map { _ in UInt8(truncatingIfNeeded: reader.int(0...255)) }
+            do {
+                let stored = try await hub.store(Message.Chunk(hash: hash, offset: offset, data: data), size: size)
+                guard stored.have >= have, stored.have <= size else {
+                    throw Broken("a chunk at \(offset) of a \(size)-byte file took have from \(have) to \(stored.have)")
+                }
+                have = stored.have
+            } catch let error as Broken {
+                throw error
+            } catch {
+                report.refused(Self.code(of: error))
+                have = hub.attachmentFiles.durableLength(of: hash, size: size)
+            }
+        }
+        if hub.attachmentFiles.holds(hash), try AttachmentFiles.hash(ofFileAt: hub.attachmentFiles.path(of: hash)) != hash {
+            throw Broken("the hub holds a file \(hash.prefix(16))… that is not its hash")
         }
     }
 

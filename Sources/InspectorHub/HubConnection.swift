@@ -64,7 +64,7 @@ struct HubConnection {
                         }
                         refusedInARow = 0
                         if var current = session {
-                            let goOn = try await handle(message, session: &current, outbound: outbound)
+                            let goOn = try await handle(message, session: &current, activity: activity, outbound: outbound)
                             session = current
                             if !goOn { return }
                         } else {
@@ -192,7 +192,8 @@ struct HubConnection {
     }
 
     /// Serves one message of an authenticated session; false ends the connection.
-    private func handle(_ message: Message, session: inout Session, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Bool {
+    private func handle(_ message: Message, session: inout Session, activity: Activity,
+                        outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) async throws -> Bool {
         let limits = server.configuration.limits
         switch message {
         case .push(let push):
@@ -253,23 +254,34 @@ struct HubConnection {
             return true
         case .fetch(let fetch):
             // The file's bytes from the offset to its end, one chunk line after another; the
-            // channel's backpressure keeps one chunk in this process's memory at a time.
+            // channel's backpressure keeps one chunk in this process's memory at a time. Each chunk
+            // written counts as activity (the device is silent while it receives); a write that
+            // fails (the device has gone) ends the session.
             let scope = try await refreshed(session).scope
+            let size: Int64
             do throws(ProtocolError) {
-                let size = try await server.storage.fetchable(fetch.hash, scope: scope)
+                size = try await server.storage.fetchable(fetch.hash, scope: scope)
                 guard fetch.offset >= 0, fetch.offset < size else {
                     throw ProtocolError(.badChunk, "the file \(fetch.hash.prefix(16))… has \(size) bytes; fetch from 0 to \(size - 1), not \(fetch.offset)")
                 }
-                var offset = fetch.offset
-                while offset < size {
-                    let count = Int(min(Int64(Message.Chunk.maximumBytes), size - offset))
-                    let data = try await server.storage.readFile(fetch.hash, at: offset, count: count)
-                    guard data.count == count else { throw ProtocolError(.storageFailed, "the hub's file \(fetch.hash.prefix(16))… is shorter than its size") }
-                    try? await send(.chunk(Message.Chunk(hash: fetch.hash, offset: offset, data: data)), outbound)
-                    offset += Int64(count)
-                }
             } catch {
                 try await send(.error(error), outbound)
+                return true
+            }
+            var offset = fetch.offset
+            while offset < size {
+                let count = Int(min(Int64(Message.Chunk.maximumBytes), size - offset))
+                let data: [UInt8]
+                do throws(ProtocolError) {
+                    data = try await server.storage.readFile(fetch.hash, at: offset, count: count)
+                    guard data.count == count else { throw ProtocolError(.storageFailed, "the hub's file \(fetch.hash.prefix(16))… is shorter than its size") }
+                } catch {
+                    try await send(.error(error), outbound)
+                    return true
+                }
+                try await send(.chunk(Message.Chunk(hash: fetch.hash, offset: offset, data: data)), outbound)
+                activity.touch()
+                offset += Int64(count)
             }
             return true
         case .bye:

@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 import InspectorCore
 import Synchronization
@@ -72,15 +73,18 @@ extension HubStore {
     ///
     /// - Throws: ``InspectorProtocol/ProtocolError`` `unknown_attachment` otherwise.
     public func fetchable(_ hash: String, scope: Set<String>) async throws(ProtocolError) -> Int64 {
-        let size: Int64?
-        do { size = try await replica.attachmentSize(hash: hash, inUnits: scope) } catch { throw ProtocolError(answering: error) }
-        guard let size else {
-            throw ProtocolError(.unknownAttachment, "no attachment in this device's units has the file \(hash.prefix(16))…")
+        // The size is the held file's (verified against its hash), which an op in scope must name.
+        let files = attachmentFiles
+        let held = files.holds(hash)
+            ? (try? FileManager.default.attributesOfItem(atPath: files.path(of: hash))[.size] as? NSNumber)?.int64Value : nil
+        let named: Bool
+        do { named = try await replica.namesAttachment(hash: hash, size: held ?? -1, inUnits: scope) } catch { throw ProtocolError(answering: error) }
+        guard let held, named else {
+            throw ProtocolError(.unknownAttachment, held == nil
+                ? "the hub does not hold the file \(hash.prefix(16))…: it is unknown, or its device has not sent it yet"
+                : "no attachment in this device's units names the file \(hash.prefix(16))…")
         }
-        guard attachmentFiles.holds(hash) else {
-            throw ProtocolError(.unknownAttachment, "the hub does not hold the file \(hash.prefix(16))… yet: its device has not sent it")
-        }
-        return size
+        return held
     }
 
     /// Up to `count` bytes of the held file of `hash` from `offset`.

@@ -132,6 +132,7 @@ public enum LineCodec {
         // `push` and `ops` lines in this implementation's own form are read by hand, in one pass;
         // anything else (and any op that does not read) goes to the full reader below.
         if verb == "push" || verb == "ops", let message = OpsLineReader.read(verb: verb, body: body) { return message }
+        if verb == "chunk", let message = readChunk(body) { return message }
         return try decodeInFull(verb: verb, body: body)
     }
 
@@ -236,6 +237,36 @@ public enum LineCodec {
             return .error(ProtocolError(ProtocolError.Code(rawValue: wire.code), wire.message, sequence: wire.seq))
         default:
             throw ProtocolError(.unknownVerb, "unknown verb '\(verb)'")
+        }
+    }
+
+    /// A `chunk` line in this implementation's own form (`{"h":"…","o":N,"data":"…"}`, nothing else),
+    /// read in one pass without a JSON decoder; nil for any other form, which the full reader takes
+    /// (and refuses or reads the same way).
+    static func readChunk(_ body: Data) -> Message? {
+        body.withUnsafeBytes { raw -> Message? in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            let head = Array("{\"h\":\"".utf8), middle = Array("\",\"o\":".utf8), tail = Array(",\"data\":\"".utf8)
+            func matches(_ literal: [UInt8], at index: Int) -> Bool {
+                index + literal.count <= bytes.count && literal.indices.allSatisfy { bytes[index + $0] == literal[$0] }
+            }
+            guard matches(head, at: 0) else { return nil }
+            let hashStart = head.count, hashEnd = hashStart + 64
+            guard matches(middle, at: hashEnd) else { return nil }
+            let hash = String(decoding: UnsafeBufferPointer(rebasing: bytes[hashStart..<hashEnd]), as: UTF8.self)
+            guard AttachmentDescriptor.isHash(hash) else { return nil }
+            var index = hashEnd + middle.count
+            let digitsStart = index
+            while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 { index += 1 }
+            let digits = index - digitsStart
+            guard digits >= 1, digits <= 18, digits == 1 || bytes[digitsStart] != 0x30, matches(tail, at: index) else { return nil }
+            var offset: Int64 = 0
+            for position in digitsStart..<index { offset = offset * 10 + Int64(bytes[position] - 0x30) }
+            let dataStart = index + tail.count
+            guard bytes.count >= dataStart + 2, bytes[bytes.count - 2] == UInt8(ascii: "\""), bytes[bytes.count - 1] == UInt8(ascii: "}") else { return nil }
+            let text = UnsafeBufferPointer(rebasing: bytes[dataStart..<(bytes.count - 2)])
+            guard text.count <= (Message.Chunk.maximumBytes * 4 + 2) / 3, let data = Base64URL.decode(bytes: text), !data.isEmpty else { return nil }
+            return .chunk(Message.Chunk(hash: hash, offset: offset, data: data))
         }
     }
 

@@ -1,7 +1,7 @@
 import InspectorCore
 
-/// The CSV files for the office: `units.csv`, `values.csv`, `findings.csv`, `conflicts.csv`, and at
-/// the hub `logs.csv`.
+/// The CSV files for the office: `units.csv`, `values.csv`, `findings.csv`, `conflicts.csv`,
+/// `attachments.csv`, and at the hub `logs.csv`.
 /// Columns are documented in `docs/exports.md`.
 public enum OfficeCSV {
     public static func units(_ input: ExportInput) -> [UInt8] {

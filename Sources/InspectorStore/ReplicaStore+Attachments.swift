@@ -28,7 +28,8 @@ extension ReplicaStore {
         case all
         /// None: files are fetched one by one, on demand (`inspector attachment get`).
         case none
-        /// Only this device's own files (which it holds from the start): the default.
+        /// This device's own files: held from the start, fetched again only when gone (a replica
+        /// restored without its files, say). The default.
         case own
     }
 
@@ -43,8 +44,8 @@ extension ReplicaStore {
     ///   - finding: the id of a finding the replica holds, not retracted.
     ///   - name: the name to show; the file's base name when nil.
     /// - Returns: the recorded operation.
-    /// - Throws: ``StoreError`` `unknown_finding`, `invalid_argument` (a retracted finding, a file
-    ///   already attached to it), `attachment_too_large` (over 32 MiB, or past this device's budget),
+    /// - Throws: ``StoreError`` `unknown_finding`, `invalid_argument` (a retracted finding),
+    ///   `already_exists` (this file is already attached to it), `attachment_too_large` (over 32 MiB, or past this device's budget),
     ///   `unsupported_attachment`, `out_of_scope`; ``InspectorCore/CoreError`` for a name that cannot
     ///   be carried. Nothing is recorded when it throws.
     @discardableResult
@@ -132,6 +133,7 @@ extension ReplicaStore {
         if !attachmentFiles.holds(descriptor.hash) {
             try write { db in
                 try db.execute(sql: "INSERT INTO attachment_wanted (hash) VALUES (?) ON CONFLICT (hash) DO NOTHING", arguments: [descriptor.hash])
+                try db.execute(sql: "DELETE FROM attachment_evicted WHERE hash = ?", arguments: [descriptor.hash])
             }
         }
         return descriptor
@@ -160,19 +162,33 @@ extension ReplicaStore {
     /// replica not held here yet; with their sizes.
     package func filesToFetch() async throws -> [AttachmentDescriptor] {
         let files = attachmentFiles
-        let (policy, wanted, all) = try await read { db -> (AttachmentPolicy, [String], [String]) in
+        let device = self.device
+        let (policy, wanted, evicted, all) = try await read { db -> (AttachmentPolicy, [String], Set<String>, [Row]) in
             (try Self.meta(db, .fetchAttachments).flatMap(AttachmentPolicy.init(rawValue:)) ?? .own,
              try String.fetchAll(db, sql: "SELECT hash FROM attachment_wanted ORDER BY hash"),
-             try String.fetchAll(db, sql: "SELECT value FROM ops INDEXED BY ops_attachments WHERE kind = 3 AND set_aside = 0 ORDER BY hlc"))
+             Set(try String.fetchAll(db, sql: "SELECT hash FROM attachment_evicted")),
+             try Row.fetchAll(db, sql: """
+                SELECT d.name AS device, o.value AS value FROM ops AS o INDEXED BY ops_attachments JOIN names AS d ON d.id = o.device
+                WHERE o.kind = 3 AND o.set_aside = 0 ORDER BY o.hlc
+                """))
         }
         var byHash: [String: AttachmentDescriptor] = [:]
         var order: [String] = []
-        for value in all {
-            guard let descriptor = try? AttachmentDescriptor(parsing: value), byHash[descriptor.hash] == nil else { continue }
+        var own: Set<String> = []
+        for row in all {
+            guard let descriptor = try? AttachmentDescriptor(parsing: row["value"]) else { continue }
+            if row["device"] == device { own.insert(descriptor.hash) }
+            guard byHash[descriptor.hash] == nil else { continue }
             byHash[descriptor.hash] = descriptor
             order.append(descriptor.hash)
         }
-        let chosen = policy == .all ? order : wanted.filter { byHash[$0] != nil }
+        // What the policy brings, but what this replica evicted (until asked for again), and what was asked for.
+        let chosen: [String]
+        switch policy {
+        case .all: chosen = order.filter { !evicted.contains($0) || wanted.contains($0) }
+        case .own: chosen = Array(Set(wanted).union(own.subtracting(evicted))).filter { byHash[$0] != nil }.sorted()
+        case .none: chosen = wanted.filter { byHash[$0] != nil }
+        }
         return chosen.filter { !files.holds($0) }.compactMap { byHash[$0] }
     }
 
@@ -183,6 +199,7 @@ extension ReplicaStore {
 
     /// Removes held files the hub holds, oldest attachment first, until the files held here take at
     /// most `budget` bytes. A file of this device that the hub has not confirmed is never removed.
+    /// A removed file is not fetched again by the policy, only when asked for (``requestAttachment(_:)``).
     ///
     /// - Returns: the hashes removed.
     @discardableResult
@@ -207,21 +224,28 @@ extension ReplicaStore {
             held -= sizes[hash]!
             removed.append(hash)
         }
+        // Not fetched again by the policy; `requestAttachment` brings one back.
+        try write { db in
+            for hash in removed {
+                try db.execute(sql: "INSERT INTO attachment_evicted (hash) VALUES (?) ON CONFLICT (hash) DO NOTHING", arguments: [hash])
+                try db.execute(sql: "DELETE FROM attachment_wanted WHERE hash = ?", arguments: [hash])
+            }
+        }
         return removed
     }
 
-    /// The size of the file `hash` when an `attachment_add` in one of `units` names it (what a hub
-    /// checks before it sends a file to a device of that scope); nil otherwise.
-    package func attachmentSize(hash: String, inUnits units: Set<String>) async throws -> Int64? {
+    /// Whether an `attachment_add` in one of `units` names the file `hash` with `size` bytes (what
+    /// a hub checks before it sends a file to a device of that scope).
+    package func namesAttachment(hash: String, size: Int64, inUnits units: Set<String>) async throws -> Bool {
         try await read { db in
-            let prefix = hash + " "
+            let prefix = "\(hash) \(size) "
             for row in try Row.fetchAll(db, sql: """
-                SELECT u.name AS unit, o.value AS value FROM ops AS o INDEXED BY ops_attachments JOIN names AS u ON u.id = o.unit
-                WHERE o.kind = 3 AND o.set_aside = 0 AND substr(o.value, 1, 65) = ?
-                """, arguments: [prefix]) where units.contains(row["unit"]) {
-                if let descriptor = try? AttachmentDescriptor(parsing: row["value"]) { return descriptor.size }
+                SELECT u.name AS unit FROM ops AS o INDEXED BY ops_attachments JOIN names AS u ON u.id = o.unit
+                WHERE o.kind = 3 AND o.set_aside = 0 AND substr(o.value, 1, ?) = ?
+                """, arguments: [prefix.utf8.count, prefix]) where units.contains(row["unit"]) {
+                return true
             }
-            return nil
+            return false
         }
     }
 
@@ -238,10 +262,12 @@ extension ReplicaStore {
         }
         let shown = Text.nfc(name ?? AttachmentFiles.baseName(path))
         try AttachmentDescriptor.checkName(shown)
-        let file = try attachmentFiles.add(fileAt: path)
-        guard used + file.size <= Self.attachmentBudget else {
-            throw StoreError(.attachmentTooLarge, "this device has attached \(used >> 20) MiB; '\(shown.excerpt(80))' (\(file.size) bytes) would pass its budget of \(Self.attachmentBudget >> 30) GiB; nothing was attached")
+        // The budget first, from the file's size on disk, so that a refused file is never copied.
+        let onDisk = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.int64Value ?? 0
+        guard used + onDisk <= Self.attachmentBudget else {
+            throw StoreError(.attachmentTooLarge, "this device has attached \(used >> 20) MiB; '\(shown.excerpt(80))' (\(onDisk) bytes) would pass its budget of \(Self.attachmentBudget >> 30) GiB; nothing was attached")
         }
+        let file = try attachmentFiles.add(fileAt: path)
         let descriptor = try AttachmentDescriptor(hash: file.hash, size: file.size, type: file.type, name: shown)
         let device = self.device
         return (location.unit, { sequence, timestamp in

@@ -215,6 +215,7 @@ extension ReplicaStore {
                     hash TEXT PRIMARY KEY, size INTEGER NOT NULL, confirmed INTEGER NOT NULL DEFAULT 0
                 );
                 CREATE TABLE attachment_wanted (hash TEXT PRIMARY KEY) WITHOUT ROWID;
+                CREATE TABLE attachment_evicted (hash TEXT PRIMARY KEY) WITHOUT ROWID;
                 """)
         }
         return migrator

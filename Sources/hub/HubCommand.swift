@@ -217,7 +217,7 @@ extension HubCommand {
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the merged dataset as JSON (--json), or write the export folder (--out DIR).",
-            discussion: "The folder holds dataset.json, units.csv, values.csv, findings.csv, conflicts.csv, logs.csv (whether each device's log verified against its signed chain heads), report.md and report.html; docs/exports.md describes every file and column.")
+            discussion: "The folder holds dataset.json, units.csv, values.csv, findings.csv, conflicts.csv, logs.csv (whether each device's log verified against its signed chain heads), attachments.csv, report.md and report.html (with thumbnails of the photos), and attachments/ with the files the hub holds, named by their SHA-256; docs/exports.md describes every file and column.")
         @OptionGroup var database: HubDatabaseOption
         @Flag(help: "Print the canonical dataset JSON.") var json = false
         @Option(help: "With --json: only what this device may see.") var device: String?

@@ -188,7 +188,7 @@ extension InspectorCommand {
     struct Attachment: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Files attached to findings: fetch one from the hub, or free space.",
-            subcommands: [Get.self, Evict.self])
+            subcommands: [Get.self, Evict.self, Policy.self])
 
         struct Get: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -209,6 +209,24 @@ extension InspectorCommand {
                 }
                 try store.attachmentFiles.copy(descriptor.hash, to: out)
                 print("wrote \(descriptor.name) (\(descriptor.type.rawValue), \(descriptor.size) bytes, sha256 \(descriptor.hash)) to \(out)")
+            }
+        }
+
+        struct Policy: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Show or set which files a sync fetches: all (every one in this device's units), none (only on demand), own (the default).")
+            @OptionGroup var database: DatabaseOption
+            @Argument(help: "all, none or own; omitted: print the policy.") var policy: String?
+
+            func run() throws {
+                let store = try database.open()
+                if let policy {
+                    guard let chosen = ReplicaStore.AttachmentPolicy(rawValue: policy) else {
+                        throw ValidationError("the policy is all, none or own, not '\(policy)'")
+                    }
+                    try store.setAttachmentPolicy(chosen)
+                }
+                print("fetch attachments: \(try store.attachmentPolicy().rawValue)")
             }
         }
 

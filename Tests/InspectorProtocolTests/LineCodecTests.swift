@@ -270,4 +270,26 @@ import Testing
         let largest = String(repeating: "A", count: (Message.Chunk.maximumBytes * 4 + 2) / 3)
         #expect((try? LineCodec.decode(Array("chunk {\"h\":\"\(Self.fileHash)\",\"o\":0,\"data\":\"\(largest)\"}".utf8))) != nil)
     }
+
+    /// The hand-written reader of `chunk` lines agrees with the full reader on honest lines and on
+    /// every damage to them: the same message or the same refusal.
+    @Test func theChunkFastPathAgreesWithTheFullReader() {
+        let honest = LineCodec.encode(.chunk(.init(hash: Self.fileHash, offset: 1_234_567, data: Array(0...200))))
+        var lines: [[UInt8]] = [Array(honest.dropLast())]
+        let text = String(decoding: honest.dropLast(), as: UTF8.self)
+        for (from, to) in [("\"o\":1234567", "\"o\":01234567"), ("\"o\":1234567", "\"o\":-1"), ("\"o\":1234567", "\"o\":99999999999999999999"),
+                           ("\"data\":\"", "\"data\": \""), ("{\"h\"", "{ \"h\""), ("c0ffee", "C0FFEE"), ("\"}", "\",\"x\":1}"),
+                           ("\"data\":\"AA", "\"data\":\"A+"), ("\"data\":\"", "\"data\":\"A"), ("\"o\":1234567,", "\"o\":1234567 ,")] {
+            lines.append(Array(text.replacingOccurrences(of: from, with: to).utf8))
+        }
+        for line in lines {
+            let fast = Result { () throws(ProtocolError) -> Message in try LineCodec.decode(line) }
+            let full = Result { () throws(ProtocolError) -> Message in try LineCodec.decodeInFull(line) }
+            switch (fast, full) {
+            case (.success(let a), .success(let b)): #expect(a == b, "\(String(decoding: line, as: UTF8.self).prefix(120))")
+            case (.failure(let a), .failure(let b)): #expect(a.code == b.code, "\(String(decoding: line, as: UTF8.self).prefix(120))")
+            default: Issue.record("the readers disagree on \(String(decoding: line, as: UTF8.self).prefix(120)): \(fast) / \(full)")
+            }
+        }
+    }
 }

@@ -25,6 +25,8 @@ struct Benchmark {
         case bootstrap
         /// Devices recording edits, one transaction each, alone.
         case device
+        /// Files of attachments uploaded to a hub: one device, then 20 at once (issue #13).
+        case attachments
     }
 
     let devices: Int
@@ -93,6 +95,8 @@ struct Benchmark {
             guard bootstrapOps > 0 else { break }
             (results.bootstrapSeconds, results.bootstrapHubPeakRSSMegabytes) = try await bootstrap(count: bootstrapOps)
             results.bootstrapOps = bootstrapOps
+        case .attachments:
+            try await measureAttachments(into: &results)
         }
         return results
     }
@@ -227,6 +231,69 @@ struct Benchmark {
         if bootstrapOps > 0 {
             (results.bootstrapSeconds, results.bootstrapHubPeakRSSMegabytes) = try await bootstrap(count: bootstrapOps)
             results.bootstrapOps = bootstrapOps
+        }
+
+        // 7. Files of attachments over loopback.
+        try await measureAttachments(into: &results)
+    }
+
+    /// The size of each file the attachment benchmark uploads, and how many devices upload at once.
+    static let attachmentSize = 20 << 20
+    static let attachmentDevices = 20
+
+    /// Files of attachments over loopback, TLS 1.3, to a hub child process (PROTOCOL.md 20): one
+    /// device uploading a 20 MiB photo alone, then 20 devices uploading one each at once; MB/s of
+    /// file bytes (10⁶ bytes) from the first sync's start to the last one's end, and the hub's peak
+    /// resident set. The files are attached before the clock starts (the device's copy is not
+    /// timed); every file the hub then holds is hashed again and must be its name.
+    func measureAttachments(into results: inout Results) async throws {
+        log("attachments: \(Self.attachmentDevices + 1) devices attach a \(Self.attachmentSize >> 20) MiB photo each")
+        let hubPath = path("attachments-hub.sqlite")
+        let hub = try HubStore.create(at: hubPath, plan: plan)
+        var clients: [(store: ReplicaStore, line: String, hash: String)] = []
+        for index in 0...Self.attachmentDevices {
+            let id = index == 0 ? "solo" : deviceID(index - 1)
+            let token = try hub.addDevice(id, units: allUnits, name: nil)
+            let store = try ReplicaStore.create(at: path("attachments-\(id).sqlite"), device: id, plan: plan)
+            let file = path("photo-\(id).jpg")
+            var rng = SystemRandomNumberGenerator()
+            var bytes = [UInt8](repeating: 0, count: Self.attachmentSize)
+            bytes.withUnsafeMutableBytes { raw in
+                let words = raw.bindMemory(to: UInt64.self)
+                for word in words.indices { words[word] = rng.next() }
+            }
+            bytes.replaceSubrange(0..<4, with: [0xFF, 0xD8, 0xFF, 0xE0])
+            try Data(bytes).write(to: URL(fileURLWithPath: file))
+            let finding = try await store.addFinding(unit: allUnits[0], item: nil, kind: .observation, text: "Ảnh hiện trường \(id)")
+            let op = try await store.attach(fileAt: file, toFinding: finding.finding!)
+            try? FileManager.default.removeItem(atPath: file)
+            clients.append((store, token, op.attachment!.hash))
+        }
+        let child = try HubProcess.start(db: hubPath)
+        defer { child.stop() }
+        let address = try HubAddress(parsing: child.address)
+        func client(_ index: Int) throws -> SyncClient {
+            try SyncClient(store: clients[index].store, address: address, token: clients[index].line)
+        }
+        let solo = try client(0)
+        let alone = try await ContinuousClock().measure { _ = try await solo.sync() }
+        results.attachmentSingleMegabytesPerSecond = Double(Self.attachmentSize) / 1e6 / seconds(alone)
+        log("attachments: one device sent \(Self.attachmentSize >> 20) MiB in \(String(format: "%.2f", seconds(alone))) s")
+        let many = try (1...Self.attachmentDevices).map(client)
+        let together = try await ContinuousClock().measure {
+            try await withThrowingTaskGroup(of: SyncClient.Summary.self) { group in
+                for sync in many { group.addTask { try await sync.sync() } }
+                for try await summary in group where summary.fileBytesSent != Int64(Self.attachmentSize) {
+                    throw BenchmarkError("a device sent \(summary.fileBytesSent) bytes of its file, not \(Self.attachmentSize)")
+                }
+            }
+        }
+        results.attachmentMegabytesPerSecond = Double(Self.attachmentSize * Self.attachmentDevices) / 1e6 / seconds(together)
+        results.attachmentHubPeakRSSMegabytes = child.peakRSSMegabytes()
+        log("attachments: \(Self.attachmentDevices) devices sent \(Self.attachmentDevices * Self.attachmentSize >> 20) MiB in \(String(format: "%.2f", seconds(together))) s")
+        let files = AttachmentFiles(besideDatabaseAt: hubPath)
+        for (_, _, hash) in clients {
+            guard try AttachmentFiles.hash(ofFileAt: files.path(of: hash)) == hash else { throw BenchmarkError("the hub's file \(hash) is not its hash") }
         }
     }
 

@@ -180,6 +180,9 @@ final class RawSQLite {
                 throw BenchmarkError("raw SQLite: a finding without a kind")
             }
             kind = 2 + Int64(index)
+        case .attachmentAdd:
+            // The workload records no files: the ceiling is that of the checklist and the findings.
+            throw BenchmarkError("raw SQLite: the workload has no attachments")
         }
         sqlite3_bind_int64(insertOp, 1, id)
         sqlite3_bind_int64(insertOp, 2, hlc)
@@ -200,7 +203,7 @@ final class RawSQLite {
         case .findingRetract:
             state = upsertRetraction
             sqlite3_bind_int64(state, 1, target!)
-        case .findingAdd:
+        case .findingAdd, .attachmentAdd:
             return
         }
         sqlite3_bind_int64(state, 2, hlc)

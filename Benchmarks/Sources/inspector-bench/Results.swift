@@ -31,6 +31,11 @@ struct Results {
     var bootstrapOps = 0
     var bootstrapSeconds: Double?
     var bootstrapHubPeakRSSMegabytes: Double?
+    /// File bytes (10⁶) per second, one device uploading alone, and 20 at once (issue #13).
+    var attachmentSingleMegabytesPerSecond: Double?
+    var attachmentMegabytesPerSecond: Double?
+    /// The hub's peak resident set while 20 devices upload 20 MiB each.
+    var attachmentHubPeakRSSMegabytes: Double?
 
     // MARK: - Ratios
 
@@ -53,7 +58,7 @@ struct Results {
         return Self.ratio(last.1, first.1)
     }
     /// The greater of the hubs' peak resident sets.
-    var hubPeakRSSAnyMegabytes: Double? { [hubPeakRSSMegabytes, bootstrapHubPeakRSSMegabytes].compactMap { $0 }.max() }
+    var hubPeakRSSAnyMegabytes: Double? { [hubPeakRSSMegabytes, bootstrapHubPeakRSSMegabytes, attachmentHubPeakRSSMegabytes].compactMap { $0 }.max() }
 
     // MARK: - Goals
 
@@ -169,6 +174,9 @@ struct Results {
         }
         if let rss = hubPeakRSSMegabytes { lines.append(row("hub peak RSS (end to end)", String(format: "%10.1f MB", rss), "", verdict("hub_peak_rss_mb"))) }
         if let rss = bootstrapHubPeakRSSMegabytes { lines.append(row("hub peak RSS (bootstrap)", String(format: "%10.1f MB", rss), "", verdict("hub_peak_rss_mb"))) }
+        if let rate = attachmentSingleMegabytesPerSecond { lines.append(row("attachment upload, one device (20 MiB)", String(format: "%10.1f MB/s", rate))) }
+        if let rate = attachmentMegabytesPerSecond { lines.append(row("attachment upload, 20 devices at once", String(format: "%10.1f MB/s", rate))) }
+        if let rss = attachmentHubPeakRSSMegabytes { lines.append(row("hub peak RSS (20 uploads of 20 MiB)", String(format: "%10.1f MB", rss), "", verdict("hub_peak_rss_mb"))) }
         let judged = self.goals
         lines.append("goals (issue #11): \(judged.filter(\.met).count) of the \(judged.count) judged in this run met")
         for goal in judged {
@@ -207,6 +215,9 @@ struct Results {
         add("bootstrap_s", bootstrapSeconds, digits: 3)
         add("bootstrap_ops_per_s", bootstrapOpsPerSecond)
         add("bootstrap_hub_peak_rss_mb", bootstrapHubPeakRSSMegabytes, digits: 1)
+        add("attachment_single_mb_per_s", attachmentSingleMegabytesPerSecond, digits: 1)
+        add("attachment_mb_per_s", attachmentMegabytesPerSecond, digits: 1)
+        add("attachment_hub_peak_rss_mb", attachmentHubPeakRSSMegabytes, digits: 1)
         add("hub_merge_vs_ceiling", hubMergeVsCeiling, digits: 3)
         add("device_vs_ceiling", deviceVsCeiling, digits: 3)
         add("device_full_vs_ceiling", deviceFullVsCeiling, digits: 3)
