@@ -110,6 +110,14 @@ import Testing
             try await store.markAttachmentConfirmed(hashes[2])
             #expect(try store.evictAttachments(keepingAtMost: 0) == [hashes[0], hashes[2]], "only what the hub holds, oldest first")
             #expect(store.attachmentFiles.heldHashes() == [hashes[1]])
+            // Policy own: evicted files are not fetched again until asked for; a lost one is.
+            #expect(try await store.filesToFetch().isEmpty)
+            try store.requestAttachment(hashes[2])
+            #expect(try await store.filesToFetch().map(\.hash) == [hashes[2]])
+            try store.attachmentFiles.remove(hashes[1])
+            #expect(Set(try await store.filesToFetch().map(\.hash)) == [hashes[1], hashes[2]], "own: a file gone from this replica is fetched again")
+            try store.setAttachmentPolicy(.none)
+            #expect(try await store.filesToFetch().map(\.hash) == [hashes[2]], "none: only what was asked for")
         }
     }
 }
