@@ -23,6 +23,7 @@ extension SyncClient {
         let files = store.attachmentFiles
         let total = pending.reduce(Int64(0)) { $0 + $1.size }
         var done: Int64 = 0
+        var pacing = ChunkPacing()
         progress?(.uploading(bytes: 0, total: total))
         for file in pending {
             guard files.holds(file.hash) else {
@@ -49,7 +50,7 @@ extension SyncClient {
             while acknowledged < file.size {
                 if inFlight == 0 && next >= file.size { next = acknowledged }  // every answer is in: send the rest again
                 while inFlight < Message.Chunk.window && next < file.size {
-                    let count = Int(min(Int64(Message.Chunk.maximumBytes), file.size - next))
+                    let count = Int(min(Int64(pacing.chunkBytes), file.size - next))
                     let data = try files.read(file.hash, at: next, count: count)
                     guard data.count == count else {
                         throw SyncError(.storageFailed, "the file \(file.hash.prefix(16))… is shorter than its \(file.size) bytes")
@@ -66,6 +67,7 @@ extension SyncClient {
                     // The hub may hold more than this session sent (a cut session's last chunks).
                     next = max(next, acknowledged)
                     inFlight -= 1
+                    pacing.acknowledged()
                     progress?(.uploading(bytes: done + acknowledged, total: total))
                 case .error(let error):
                     throw SyncError(.refusedByHub, "the hub refused a chunk of the file \(file.hash.prefix(16))…: \(error.message)", hubCode: error.code)
@@ -129,5 +131,31 @@ extension SyncClient {
             done += file.size
         }
         return download
+    }
+}
+
+/// The size of the chunks a device sends, paced by the link (PROTOCOL.md 20.5: smaller chunks on
+/// slow links): each `stored` should come within a few seconds of the one before, far inside the
+/// device's 60 s wait for an answer and the hub's 120 s idle timeout, which both count complete
+/// lines. It starts at 64 KiB, doubles up to 256 KiB while acknowledgements come within 2 s of each
+/// other, and halves down to 8 KiB when one takes more than 10 s.
+package struct ChunkPacing {
+    package private(set) var chunkBytes = 64 << 10
+    private var last = ContinuousClock.now
+
+    static let smallest = 8 << 10
+    static let fast: Duration = .seconds(2)
+    static let slow: Duration = .seconds(10)
+
+    package init() {}
+
+    package mutating func acknowledged(at now: ContinuousClock.Instant = .now) {
+        let interval = now - last
+        last = now
+        if interval < Self.fast {
+            chunkBytes = min(Message.Chunk.maximumBytes, chunkBytes * 2)
+        } else if interval > Self.slow {
+            chunkBytes = max(Self.smallest, chunkBytes / 2)
+        }
     }
 }

@@ -123,4 +123,23 @@ struct SyncClientAttachmentsTests {
         await proxy.stop()
         await setup.hub.stop()
     }
+
+    @Test func chunksGrowOnAFastLinkAndShrinkOnASlowOne() {
+        var pacing = ChunkPacing()
+        var now = ContinuousClock.now
+        #expect(pacing.chunkBytes == 64 << 10)
+        for expected in [128 << 10, 256 << 10, 256 << 10] {
+            now += .milliseconds(500)
+            pacing.acknowledged(at: now)
+            #expect(pacing.chunkBytes == expected)
+        }
+        now += .seconds(5)
+        pacing.acknowledged(at: now)
+        #expect(pacing.chunkBytes == 256 << 10, "between 2 and 10 s: unchanged")
+        for _ in 0..<10 {
+            now += .seconds(11)
+            pacing.acknowledged(at: now)
+        }
+        #expect(pacing.chunkBytes == 8 << 10, "never below 8 KiB")
+    }
 }
