@@ -11,8 +11,9 @@ extension HubStore {
 
     /// Answers a device's `offer` (PROTOCOL.md 20): how many bytes of the file the hub holds durably.
     ///
-    /// - Throws: ``InspectorProtocol/ProtocolError`` `attachment_too_large` past the per-file limit,
-    ///   `unknown_attachment` when no `attachment_add` of this device names the file with this size.
+    /// - Throws: ``InspectorProtocol/ProtocolError`` `attachment_too_large` past the per-file limit
+    ///   or when the device's ops name more than its budget, `unknown_attachment` when no
+    ///   `attachment_add` of this device names the file with this size.
     public func offer(_ offer: Message.Offer, from device: String) async throws(ProtocolError) -> Message.FileState {
         guard offer.size >= 1, offer.size <= AttachmentDescriptor.maximumSize else {
             throw ProtocolError(.attachmentTooLarge, "a file holds 1 to \(AttachmentDescriptor.maximumSize) bytes (32 MiB), not \(offer.size)")
@@ -23,6 +24,13 @@ extension HubStore {
         }
         guard named else {
             throw ProtocolError(.unknownAttachment, "no attachment_add of \(device.excerpt(64)) held by the hub names the file \(offer.hash.prefix(16))… of \(offer.size) bytes; push the op first")
+        }
+        // A device's budget (PROTOCOL.md 20.7): an honest device stops at it when it attaches; the
+        // hub takes no file from one whose ops name more.
+        let used: Int64
+        do { used = try await replica.attachmentBytes(of: device) } catch { throw ProtocolError(answering: error) }
+        guard used <= ReplicaStore.attachmentBudget else {
+            throw ProtocolError(.attachmentTooLarge, "the files \(device.excerpt(64))'s operations attach take \(used) bytes, over the budget of \(ReplicaStore.attachmentBudget) bytes (2 GiB) a device has; the hub takes no more of its files")
         }
         let files = attachmentFiles
         await Self.waitForQuiet(files.path(of: offer.hash))

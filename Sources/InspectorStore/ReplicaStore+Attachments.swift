@@ -101,6 +101,20 @@ extension ReplicaStore {
         }
     }
 
+    /// The bytes of the distinct files `device`'s `attachment_add` ops name (its budget's use, 20.7).
+    package func attachmentBytes(of device: String) async throws -> Int64 {
+        try await read { db in
+            var sizes: [String: Int64] = [:]
+            for value in try String.fetchAll(db, sql: """
+                SELECT value FROM ops INDEXED BY ops_attachments
+                WHERE kind = 3 AND set_aside = 0 AND device = (SELECT id FROM names WHERE name = ?)
+                """, arguments: [device]) {
+                if let descriptor = try? AttachmentDescriptor(parsing: value) { sizes[descriptor.hash] = descriptor.size }
+            }
+            return sizes.values.reduce(0, +)
+        }
+    }
+
     /// Every file named by an `attachment_add` the log holds, by hash (one descriptor each).
     package func attachmentDescriptors() async throws -> [String: AttachmentDescriptor] {
         try await read { db in

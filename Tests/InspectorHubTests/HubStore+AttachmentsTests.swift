@@ -78,4 +78,22 @@ import Testing
         #expect(!setup.hub.attachmentFiles.holds(setup.hash))
         #expect(try await setup.hub.offer(.init(hash: setup.hash, size: 600_000), from: "dev-a").have == 0, "sent again from the start")
     }
+
+    @Test func aDeviceWhoseOpsNameMoreThanItsBudgetIsRefusedItsFiles() async throws {
+        let setup = try await Setup()
+        let hub = setup.hub
+        // 63 more files of 32 MiB: with the first (600,000 bytes) the device's ops name just under 2 GiB.
+        func attach(_ index: Int, size: Int64) throws -> Op {
+            let hash = SHA256.hash(data: Array("file \(index)".utf8)).map { String(format: "%02x", $0) }.joined()
+            return Op.attachmentAdd(device: "dev-a", sequence: Int64(index + 2), timestamp: ts(fixedHubTime - 50_000 + Int64(index), 0, "dev-a"),
+                                    unit: "muong-lay", item: "II.4", finding: "dev-a/1",
+                                    descriptor: try AttachmentDescriptor(hash: hash, size: size, type: .jpeg, name: "\(index).jpg"))
+        }
+        let many = try (1...63).map { try attach($0, size: AttachmentDescriptor.maximumSize) }
+        _ = try await hub.push(Message.Push(ops: many), from: setup.a, scope: hub.scope(of: setup.a))
+        #expect(try await hub.offer(.init(hash: setup.hash, size: 600_000), from: "dev-a").have == 0, "within the budget")
+        let over = try attach(64, size: AttachmentDescriptor.maximumSize)
+        _ = try await hub.push(Message.Push(ops: [over]), from: setup.a, scope: hub.scope(of: setup.a))
+        #expect(await Self.code { _ = try await hub.offer(.init(hash: setup.hash, size: 600_000), from: "dev-a") } == "attachment_too_large")
+    }
 }
