@@ -270,7 +270,7 @@ struct HubConnection {
             }
             var offset = fetch.offset
             while offset < size {
-                let count = Int(min(Int64(Message.Chunk.maximumBytes), size - offset))
+                let count = Int(min(Int64(fetch.servedChunkBytes), size - offset))
                 let data: [UInt8]
                 do throws(ProtocolError) {
                     data = try await server.storage.readFile(fetch.hash, at: offset, count: count)

@@ -86,7 +86,7 @@ public enum LineCodec {
         case .want(let state), .stored(let state):
             out += "{\"h\":" + JSONValue.string(state.hash).serialized() + ",\"have\":\(state.have)}"
         case .fetch(let fetch):
-            out += "{\"h\":" + JSONValue.string(fetch.hash).serialized() + ",\"o\":\(fetch.offset)}"
+            out += "{\"h\":" + JSONValue.string(fetch.hash).serialized() + ",\"o\":\(fetch.offset)" + (fetch.chunkBytes.map { ",\"n\":\($0)" } ?? "") + "}"
         case .chunk(let chunk):
             out += "{\"h\":" + JSONValue.string(chunk.hash).serialized() + ",\"o\":\(chunk.offset),\"data\":\"" + Base64URL.encode(chunk.data) + "\"}"
         case .bye:
@@ -219,7 +219,7 @@ public enum LineCodec {
             return verb == "want" ? .want(state) : .stored(state)
         case "fetch":
             let wire: FetchWire = try decodeBody(body, verb)
-            return .fetch(Message.Fetch(hash: try fileHash(wire.h, verb), offset: wire.o))
+            return .fetch(Message.Fetch(hash: try fileHash(wire.h, verb), offset: wire.o, chunkBytes: wire.n))
         case "chunk":
             let wire: ChunkWire = try decodeBody(body, verb)
             // Checked before decoding: base64url of 256 KiB is 349,526 characters.
@@ -375,6 +375,7 @@ struct FileStateWire: Decodable {
 struct FetchWire: Decodable {
     var h: String
     var o: Int64
+    var n: Int?
 }
 struct ChunkWire: Decodable {
     var h: String

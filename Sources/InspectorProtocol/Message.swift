@@ -208,9 +208,18 @@ public enum Message: Sendable, Equatable {
     public struct Fetch: Sendable, Equatable {
         public var hash: String
         public var offset: Int64
-        public init(hash: String, offset: Int64) {
+        /// The most bytes the device wants per chunk (`n`, 1,024 … 262,144; the hub's own size,
+        /// 262,144, when nil): smaller chunks for a slow link (PROTOCOL.md 20.4).
+        public var chunkBytes: Int?
+        public init(hash: String, offset: Int64, chunkBytes: Int? = nil) {
             self.hash = hash
             self.offset = offset
+            self.chunkBytes = chunkBytes
+        }
+
+        /// The chunk size the hub uses for this request: `n` within its bounds.
+        public var servedChunkBytes: Int {
+            min(max(chunkBytes ?? Chunk.maximumBytes, 1024), Chunk.maximumBytes)
         }
     }
 

@@ -82,6 +82,10 @@ extension SyncClient {
         return upload
     }
 
+    /// The chunk size a device asks for when it fetches: 64 KiB, a line of about 87 KB, which a link
+    /// of 2 KB/s still brings within the device's 60 s wait for each answer.
+    static let fetchChunkBytes = 64 << 10
+
     /// What the download of a session did.
     struct Download {
         var files = 0
@@ -103,7 +107,7 @@ extension SyncClient {
         for file in wanted {
             var have = files.durableLength(of: file.hash, size: file.size)
             if have < file.size {
-                try await conversation.send(.fetch(Message.Fetch(hash: file.hash, offset: have)))
+                try await conversation.send(.fetch(Message.Fetch(hash: file.hash, offset: have, chunkBytes: Self.fetchChunkBytes)))
                 receiving: while have < file.size {
                     let reply = try await conversation.receive()
                     switch reply {

@@ -219,6 +219,7 @@ import Testing
             .chunk(.init(hash: Self.fileHash, offset: 262_144, data: Array(0...255) + [0xFF, 0xFE])),
             .stored(.init(hash: Self.fileHash, have: 262_402)),
             .fetch(.init(hash: Self.fileHash, offset: 7)),
+            .fetch(.init(hash: Self.fileHash, offset: 0, chunkBytes: 65_536)),
         ]
         for message in messages {
             let line = LineCodec.encode(message)
@@ -290,6 +291,14 @@ import Testing
             case (.failure(let a), .failure(let b)): #expect(a.code == b.code, "\(String(decoding: line, as: UTF8.self).prefix(120))")
             default: Issue.record("the readers disagree on \(String(decoding: line, as: UTF8.self).prefix(120)): \(fast) / \(full)")
             }
+        }
+    }
+
+    @Test func aFetchsChunkSizeIsKeptWithinItsBounds() {
+        #expect(Message.Fetch(hash: Self.fileHash, offset: 0).servedChunkBytes == 262_144)
+        #expect(Message.Fetch(hash: Self.fileHash, offset: 0, chunkBytes: 65_536).servedChunkBytes == 65_536)
+        for (asked, served) in [(0, 1024), (-5, 1024), (Int.min, 1024), (1_000_000, 262_144), (Int.max, 262_144)] {
+            #expect(Message.Fetch(hash: Self.fileHash, offset: 0, chunkBytes: asked).servedChunkBytes == served, "\(asked)")
         }
     }
 }
