@@ -99,7 +99,11 @@ struct Scenario {
         try await hoa.retractFinding(retracted.finding!, reason: "Đơn vị đã xuất trình quyết định trích lập quỹ số 45/QĐ-UBND.")
         try await hoa.addFinding(unit: "muong-lay", item: "II.5", kind: .shortcoming, text: "Quỹ thi đua, khen thưởng trích lập thấp hơn mức quy định.")
         try await tuan.set(unit: "xa-lay-nua", item: "II.6.e", field: "status", value: "in_progress")
-        try await tuan.addFinding(unit: "xa-lay-nua", item: "II.6.e", kind: .shortcoming, text: "Hồ sơ khen thưởng năm 2023 lưu trữ chưa đầy đủ, thiếu biên bản họp Hội đồng.")
+        let records = try await tuan.addFinding(unit: "xa-lay-nua", item: "II.6.e", kind: .shortcoming, text: "Hồ sơ khen thưởng năm 2023 lưu trữ chưa đầy đủ, thiếu biên bản họp Hội đồng.")
+        // He photographs the records as evidence: the photo is attached to the finding, offline.
+        let photo = folder.appendingPathComponent("Hồ sơ khen thưởng 2023.png")
+        try Data(EvidencePhoto.png()).write(to: photo)
+        let attached = try await tuan.attach(fileAt: photo.path, toFinding: records.finding!)
         try await tuan.addFinding(unit: "xa-lay-nua", item: nil, kind: .recommendation, text: "Đề nghị bố trí cán bộ chuyên trách công tác thi đua, khen thưởng cấp xã.")
         for i in 1...120 {
             try await tuan.set(unit: "xa-lay-nua", item: "II.6.c", field: "note", value: "Ghi chép hiện trường lần \(i): phỏng vấn cán bộ văn phòng xã về hồ sơ thi đua.")
@@ -113,7 +117,7 @@ struct Scenario {
         // They come back into coverage at different times.
         let leadSync = try await SyncClient(store: lead).sync()
         let tuanSync = try await SyncClient(store: tuan).sync()
-        say("4. The lead synced: pushed \(leadSync.pushed). Tuấn synced: pushed \(tuanSync.pushed), pulled \(tuanSync.pulled).")
+        say("4. The lead synced: pushed \(leadSync.pushed). Tuấn synced: pushed \(tuanSync.pushed), pulled \(tuanSync.pulled), then sent his photo of the records (\(attached.attachment!.name), \(tuanSync.fileBytesSent) bytes) after the checklist.")
 
         // Hoa's sync is cut halfway through the pull (signal lost), then resumes.
         let proxy = CuttingProxy(upstreamHost: "127.0.0.1", upstreamPort: Int(address.split(separator: ":").last!)!, cutAfter: 12_000)

@@ -15,6 +15,7 @@ extension EndToEnd {
                 print("[MuongLayInspection] the scenario ran in \(result.elapsed) s")
                 let out = result.stdout
                 for expected in ["Hub started on 127.0.0.1:", "Lò Văn Thắng (trưởng đoàn)", "Quàng Thị Hoa", "Điêu Chính Tuấn",
+                                 "sent his photo of the records (Hồ sơ khen thưởng 2023.png",
                                  "lost signal", "resumed from there", "Conflict on muong-lay II.4 rating",
                                  "every device holds: kha, kha, kha", "hold exactly what the hub holds"] {
                     #expect(out.contains(expected), "the account says: \(expected)")
@@ -23,7 +24,7 @@ extension EndToEnd {
                 let kept = try #require(out.split(separator: "\n").first { $0.contains("pull cursor at hub position") })
                 let cursor = Int(kept.split(separator: " ").last.map { $0.trimmingCharacters(in: .punctuationCharacters) } ?? "") ?? 0
                 #expect(cursor > 0, "some batches were stored before the cut")
-                for file in ["dataset.json", "units.csv", "values.csv", "findings.csv", "conflicts.csv", "report.md", "report.html"] {
+                for file in ["dataset.json", "units.csv", "values.csv", "findings.csv", "conflicts.csv", "attachments.csv", "report.md", "report.html"] {
                     let path = "\(folder)/export/\(file)"
                     #expect(out.contains(path), "the account names \(file)")
                     let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
@@ -34,6 +35,11 @@ extension EndToEnd {
                 #expect(report.contains("quyết định của Lò Văn Thắng"))
                 let conflicts = try String(contentsOfFile: "\(folder)/export/conflicts.csv", encoding: .utf8)
                 #expect(conflicts.contains("Đã giải quyết"))
+                // Tuấn's photo of the records: in the export, and a thumbnail in the report.
+                let photos = try FileManager.default.contentsOfDirectory(atPath: "\(folder)/export/attachments")
+                #expect(photos.count == 1 && photos[0].hasSuffix(".png"), "\(photos)")
+                let html = try String(contentsOfFile: "\(folder)/export/report.html", encoding: .utf8)
+                #expect(html.contains("<img src=\"attachments/\(photos.first ?? "?")\"") && html.contains("Hồ sơ khen thưởng 2023.png"))
 
                 // A second run refuses to overwrite the folder.
                 let again = try await run(executable, [folder], in: ws.directory, timeout: 600)
