@@ -177,21 +177,22 @@ extension ReplicaStore {
     package func filesToFetch() async throws -> [AttachmentDescriptor] {
         let files = attachmentFiles
         let device = self.device
-        let (policy, wanted, evicted, all) = try await read { db -> (AttachmentPolicy, [String], Set<String>, [Row]) in
+        // Plain values out of the read (rows are not Sendable), so that it runs off the caller's thread.
+        let (policy, wanted, evicted, all) = try await read { db -> (AttachmentPolicy, [String], Set<String>, [[String]]) in
             (try Self.meta(db, .fetchAttachments).flatMap(AttachmentPolicy.init(rawValue:)) ?? .own,
              try String.fetchAll(db, sql: "SELECT hash FROM attachment_wanted ORDER BY hash"),
              Set(try String.fetchAll(db, sql: "SELECT hash FROM attachment_evicted")),
              try Row.fetchAll(db, sql: """
                 SELECT d.name AS device, o.value AS value FROM ops AS o INDEXED BY ops_attachments JOIN names AS d ON d.id = o.device
                 WHERE o.kind = 3 AND o.set_aside = 0 ORDER BY o.hlc
-                """))
+                """).map { [$0["device"], $0["value"]] })
         }
         var byHash: [String: AttachmentDescriptor] = [:]
         var order: [String] = []
         var own: Set<String> = []
         for row in all {
-            guard let descriptor = try? AttachmentDescriptor(parsing: row["value"]) else { continue }
-            if row["device"] == device { own.insert(descriptor.hash) }
+            guard let descriptor = try? AttachmentDescriptor(parsing: row[1]) else { continue }
+            if row[0] == device { own.insert(descriptor.hash) }
             guard byHash[descriptor.hash] == nil else { continue }
             byHash[descriptor.hash] = descriptor
             order.append(descriptor.hash)
