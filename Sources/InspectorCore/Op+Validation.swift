@@ -31,7 +31,9 @@ extension Op {
             do throws(CoreError) {
                 _ = try AttachmentDescriptor(parsing: value)
             } catch {
-                throw CoreError(error.code, "operation \(device.excerpt(64))#\(sequence): \(error.message)")
+                // In an op, a size over the limit is a value the op may not hold, like any other
+                // (PROTOCOL.md 6.6); `attachment_too_large` is for a file a device is asked to attach.
+                throw CoreError(.invalidValue, "operation \(device.excerpt(64))#\(sequence): \(error.message)")
             }
         case .findingAdd, .findingRetract:
             if let item { _ = try index.item(item) }

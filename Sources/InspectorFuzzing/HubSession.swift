@@ -209,6 +209,23 @@ final class HubSession {
         if hub.attachmentFiles.holds(hash), try AttachmentFiles.hash(ofFileAt: hub.attachmentFiles.path(of: hash)) != hash {
             throw Broken("the hub holds a file \(hash.prefix(16))… that is not its hash")
         }
+        // A fetch of it, by a device of any scope, at an edge offset: served only within the file.
+        do {
+            let own = members[index].connection.map { hub.scope(of: $0.device) } ?? []
+            let scope = reader.chance(70) ? own : Set(reader.pick([["so-y-te"], [], EdgeValues.strangerUnits]))
+            let fetchable = try await hub.fetchable(hash, scope: scope)
+            let offset = reader.pick([0, fetchable - 1, fetchable, -1, Int64.max, Int64.min])
+            let count = reader.pick([1, 1024, Message.Chunk.maximumBytes, 0, -1])
+            guard offset >= 0, offset < fetchable, count >= 1 else { return }
+            let bytes = try await hub.readFile(hash, at: offset, count: count)
+            guard bytes.count == min(count, Int(fetchable - offset)) else {
+                throw Broken("reading \(count) bytes at \(offset) of a \(fetchable)-byte file gave \(bytes.count)")
+            }
+        } catch let error as Broken {
+            throw error
+        } catch {
+            report.refused(Self.code(of: error))
+        }
     }
 
     /// A member with a live session, after a handshake if it has none; nil when it is revoked.

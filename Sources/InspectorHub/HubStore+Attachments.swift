@@ -109,7 +109,7 @@ extension HubStore {
     /// taken one after the other, and the blocking writes and syncs stay off Swift's cooperative pool.
     private static let fileQueue = DispatchQueue(label: "InspectorHub.attachments")
 
-    private static func onFileQueue<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    static func onFileQueue<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
             fileQueue.async { continuation.resume(returning: body()) }
         }

@@ -25,9 +25,12 @@ extension HubStore {
         // sent again by a sync or by importing the bundle again).
         let files = attachmentFiles
         for (hash, bytes) in bundle.files.sorted(by: { $0.key < $1.key }) where !files.holds(hash) {
-            do { _ = try files.append(bytes, at: 0, to: hash, size: Int64(bytes.count)) } catch {
-                throw ProtocolError(answering: error)
+            // On the queue of every file write: not beside a live session's chunks of the same file,
+            // and not on Swift's cooperative pool.
+            let stored: Result<Int64, any Error> = await Self.onFileQueue {
+                Result { try files.append(bytes, at: 0, to: hash, size: Int64(bytes.count)) }
             }
+            if case .failure(let error) = stored { throw ProtocolError(answering: error) }
         }
         return result
     }

@@ -27,8 +27,7 @@ extension ProtocolError {
         }
         let about = sequence.map { "operation \($0)" } ?? "the request"
         switch error.code {
-        case let code where Self.answeredAsInvalidOp.contains(code) || code == .attachmentTooLarge && sequence != nil:
-            // An op whose descriptor names a file over the limit is an invalid op (PROTOCOL.md 6.6).
+        case let code where Self.answeredAsInvalidOp.contains(code):
             self.init(.invalidOp, "\(about) refused: \(error.message)", sequence: sequence)
         case .storageFailed:
             self.init(.storageFailed, "the hub's storage could not do the work; nothing was acknowledged")

@@ -230,6 +230,28 @@ extension EndToEnd {
             }
         }
 
+        @Test("the attachment commands refuse what they cannot do, with a clear error, and change nothing")
+        func theAttachmentCommandsRefuseBadArguments() async throws {
+            try await withWorkspace { ws in
+                let bad = try await ws.inspector("init", "--db", ws.path("x.sqlite"), "--device", "dev-x", "--fetch-attachments", "some")
+                #expect(bad.status != 0 && bad.stderr.contains("all, none or own"), "\(bad)")
+                #expect(!FileManager.default.fileExists(atPath: ws.path("x.sqlite")), "no replica was made")
+                let a = ws.path("a.sqlite")
+                try requireSuccess(try await ws.inspector("init", "--db", a, "--device", "dev-a", "--fetch-attachments", "none"))
+                #expect(try requireSuccess(try await ws.inspector("attachment", "policy", "--db", a)).stdout.contains("fetch attachments: none"))
+                let wrong = try await ws.inspector("attachment", "policy", "--db", a, "everything")
+                #expect(wrong.status != 0 && wrong.stderr.contains("all, none or own"), "\(wrong)")
+                #expect(try requireSuccess(try await ws.inspector("attachment", "policy", "--db", a, "all")).stdout.contains("fetch attachments: all"))
+                let unknown = try await ws.inspector("attachment", "get", "--db", a, "0123456789abcdef", "--out", ws.path("out.jpg"))
+                #expect(unknown.status != 0 && unknown.stderr.contains("not_found"), "\(unknown)")
+                let short = try await ws.inspector("attachment", "get", "--db", a, "0123", "--out", ws.path("out.jpg"))
+                #expect(short.status != 0 && short.stderr.contains("first 8 or more hex digits"), "\(short)")
+                let missing = try await ws.inspector("attach", "--db", a, "dev-a/9", ws.path("nothing.jpg"))
+                #expect(missing.status != 0 && missing.stderr.contains("unknown_finding"), "\(missing)")
+                #expect(!FileManager.default.fileExists(atPath: ws.path("out.jpg")))
+            }
+        }
+
         @Test("a file over the limit, or not a photo, scan or PDF, is refused with a clear error and nothing is recorded")
         func aFileThatCannotBeAttachedRecordsNothing() async throws {
             try await withWorkspace { ws in

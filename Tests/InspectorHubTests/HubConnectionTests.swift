@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import InspectorCore
 import InspectorHub
@@ -122,6 +123,57 @@ struct HubConnectionTests {
             #expect(await session.message() == .pushed(Message.Pushed(confirmed: 2000, applied: 2000, duplicates: 0)))
         }
         #expect(try live.store.replica.operationCount() == 2000)
+        await live.stop()
+    }
+
+    /// Files over a session (PROTOCOL.md 4.9–4.13): a chunk of a file not offered in the session,
+    /// a fetch outside the file or of a file no op in scope names are refused, and the session goes
+    /// on; a fetch is answered in chunks of the size asked for.
+    @Test func fileRequestsAreCheckedAndAFetchComesInTheChunksAskedFor() async throws {
+        let (live, tokenA, _) = try await start()
+        var bytes = (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        bytes[0] = 0xFF; bytes[1] = 0xD8; bytes[2] = 0xFF
+        let hash = SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined()
+        let t = fixedHubTime - 60_000
+        let ops = [
+            Op.findingAdd(device: "dev-a", sequence: 1, timestamp: ts(t, 0, "dev-a"), unit: "muong-lay", item: nil, kind: .observation, text: "Ảnh"),
+            Op.attachmentAdd(device: "dev-a", sequence: 2, timestamp: ts(t + 1, 0, "dev-a"), unit: "muong-lay", item: nil, finding: "dev-a/1",
+                             descriptor: try AttachmentDescriptor(hash: hash, size: 3000, type: .jpeg, name: "ảnh.jpg")),
+        ]
+        try await RawClient.with(port: live.port) { session in
+            try await session.send(hello("dev-a", token: tokenA))
+            guard case .welcome = await session.message() else { Issue.record("no welcome"); return }
+            try await session.send(.push(Message.Push(ops: ops)))
+            guard case .pushed = await session.message() else { Issue.record("not pushed"); return }
+            // A chunk before its offer.
+            try await session.send(.chunk(Message.Chunk(hash: hash, offset: 0, data: Array(bytes[0..<1000]))))
+            guard case .error(let unoffered) = await session.message() else { Issue.record("a chunk not offered was taken"); return }
+            #expect(unoffered.code == .badChunk)
+            // Not held yet: no fetch.
+            try await session.send(.fetch(Message.Fetch(hash: hash, offset: 0)))
+            guard case .error(let notHeld) = await session.message() else { Issue.record("a file not held was sent"); return }
+            #expect(notHeld.code == .unknownAttachment)
+            try await session.send(.offer(Message.Offer(hash: hash, size: 3000)))
+            #expect(await session.message() == .want(Message.FileState(hash: hash, have: 0)))
+            try await session.send(.chunk(Message.Chunk(hash: hash, offset: 0, data: bytes)))
+            #expect(await session.message() == .stored(Message.FileState(hash: hash, have: 3000)))
+            for offset in [Int64(3000), -1, .max] {
+                try await session.send(.fetch(Message.Fetch(hash: hash, offset: offset)))
+                guard case .error(let outside) = await session.message() else { Issue.record("a fetch at \(offset) was served"); return }
+                #expect(outside.code == .badChunk, "\(offset)")
+            }
+            try await session.send(.fetch(Message.Fetch(hash: String(repeating: "0", count: 64), offset: 0)))
+            guard case .error(let unknown) = await session.message() else { Issue.record("an unknown file was sent"); return }
+            #expect(unknown.code == .unknownAttachment)
+            try await session.send(.fetch(Message.Fetch(hash: hash, offset: 100, chunkBytes: 1024)))
+            var received: [UInt8] = []
+            while received.count < 2900 {
+                guard case .chunk(let chunk) = await session.message() else { Issue.record("no chunk"); return }
+                #expect(chunk.offset == 100 + Int64(received.count) && chunk.data.count == min(1024, 2900 - received.count))
+                received += chunk.data
+            }
+            #expect(received == Array(bytes[100...]))
+        }
         await live.stop()
     }
 

@@ -120,4 +120,26 @@ import Testing
             #expect(try await store.filesToFetch().map(\.hash) == [hashes[2]], "none: only what was asked for")
         }
     }
+
+    @Test func aFilePastTheDevicesBudgetIsRefusedBeforeItIsCopied() throws {
+        try withTemporaryDirectory { directory in
+            let store = try makeStore(in: directory, device: "dev-a", clock: ManualClock())
+            let finding = try store.addFinding(unit: "muong-lay", item: nil, kind: .observation, text: "Ảnh").finding!
+            // The files this device attached so far take all but 999 bytes of its budget.
+            try store.write { db in
+                try db.execute(sql: "INSERT INTO attachment_files (hash, size) VALUES (?, ?)",
+                               arguments: [String(repeating: "ab", count: 32), ReplicaStore.attachmentBudget - 999])
+            }
+            let before = try store.operationCount()
+            do {
+                try store.attach(fileAt: try Self.write(jpegBytes(1000), "a.jpg", in: directory), toFinding: finding)
+                Issue.record("a file past the budget was attached")
+            } catch {
+                #expect(errorCode(error) == "attachment_too_large" && "\(error)".contains("2 GiB"), "\(error)")
+            }
+            #expect(try store.operationCount() == before)
+            #expect(!FileManager.default.fileExists(atPath: store.attachmentFiles.directory), "nothing was copied")
+            try store.attach(fileAt: try Self.write(jpegBytes(999), "b.jpg", in: directory), toFinding: finding)
+        }
+    }
 }
