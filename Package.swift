@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "InspectorReports", targets: ["InspectorReports"]),
         .library(name: "InspectorHub", targets: ["InspectorHub"]),
         .library(name: "InspectorSyncClient", targets: ["InspectorSyncClient"]),
+        .library(name: "InspectorDashboard", targets: ["InspectorDashboard"]),
         // The fuzzer's corpus, mutations and checks, shared by the tests, the soak and Fuzz/ (libFuzzer).
         .library(name: "InspectorFuzzing", targets: ["InspectorFuzzing"]),
         .executable(name: "inspector", targets: ["inspector"]),
@@ -38,6 +39,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        // The office's dashboard (issue #14): an HTTP server with a router and middleware
+        // (Hummingbird 2), server-rendered pages from Mustache templates, bcrypt for office
+        // passwords (HummingbirdBcrypt, a small C target), and ServiceLifecycle to run the sync
+        // server and the dashboard as one group that shuts down gracefully on SIGTERM/SIGINT.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // Pure values: hybrid logical clock, operations, field values, the plan model, merge rules,
@@ -114,7 +124,26 @@ let package = Package(
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        // The office's dashboard: pages over the hub's store, sign-in, decisions, downloads, live updates.
+        .target(
+            name: "InspectorDashboard",
+            dependencies: [
+                "InspectorCore",
+                "InspectorStore",
+                "InspectorReports",
+                "InspectorHub",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Templates")],
             swiftSettings: swiftSettings
         ),
         // The device side of sync: connects to a hub, pushes and pulls.
@@ -156,8 +185,10 @@ let package = Package(
                 "InspectorHub",
                 "InspectorReports",
                 "InspectorTLS",
+                "InspectorDashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -170,9 +201,11 @@ let package = Package(
                 "InspectorHub",
                 "InspectorSyncClient",
                 "InspectorProtocol",
+                "InspectorDashboard",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Examples/MuongLayInspection",
             swiftSettings: swiftSettings
@@ -277,6 +310,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "InspectorDashboardTests",
+            dependencies: [
+                "InspectorTestSupport",
+                "InspectorCore",
+                "InspectorPlans",
+                "InspectorStore",
+                "InspectorHub",
+                "InspectorReports",
+                "InspectorDashboard",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "InspectorSyncClientTests",
             dependencies: [
                 "InspectorTestSupport",
@@ -312,6 +360,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             // Files written by the previous release, opened by PreviousReleaseTests through #filePath.
             exclude: ["Fixtures"],

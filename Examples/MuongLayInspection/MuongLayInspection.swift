@@ -1,23 +1,38 @@
 import Foundation
 import InspectorCore
+import InspectorDashboard
 import InspectorHub
 import InspectorPlans
+import InspectorProtocol
 import InspectorStore
 import InspectorSyncClient
 import Logging
+import ServiceLifecycle
 
 /// The Mường Lay inspection, end to end: a real hub on loopback, a team of three working offline,
 /// a conflict, a sync cut halfway that resumes, the lead's decision, and the hub's export folder.
 ///
-/// Run it with `swift run muong-lay-inspection [FOLDER]`; without a folder it makes a fresh one
-/// under the system's temporary directory.
+/// Run it with `swift run muong-lay-inspection [FOLDER] [--serve [--http HOST:PORT]]`; without a
+/// folder it makes a fresh one under the system's temporary directory. With `--serve` the hub and
+/// the office's dashboard (on 127.0.0.1:8080 unless `--http` says otherwise) keep running over the
+/// result until SIGINT or SIGTERM.
 @main
 struct MuongLayInspection {
     static func main() async {
         do {
-            let folder = CommandLine.arguments.dropFirst().first.map { URL(fileURLWithPath: $0) }
+            var arguments = Array(CommandLine.arguments.dropFirst())
+            var serve: String?
+            if let index = arguments.firstIndex(of: "--serve") {
+                arguments.remove(at: index)
+                serve = "127.0.0.1:8080"
+            }
+            if let index = arguments.firstIndex(of: "--http"), index + 1 < arguments.count {
+                serve = arguments[index + 1]
+                arguments.removeSubrange(index...(index + 1))
+            }
+            let folder = arguments.first.map { URL(fileURLWithPath: $0) }
                 ?? FileManager.default.temporaryDirectory.appendingPathComponent("muong-lay-inspection-\(UUID().uuidString.prefix(8))")
-            try await Scenario(folder: folder).run()
+            try await Scenario(folder: folder, serve: serve).run()
         } catch {
             FileHandle.standardError.write(Data("muong-lay-inspection failed: \(error)\n".utf8))
             exit(1)
@@ -27,6 +42,11 @@ struct MuongLayInspection {
 
 struct Scenario {
     let folder: URL
+    /// HOST:PORT of the dashboard to keep serving at the end, if asked.
+    var serve: String?
+
+    /// The demo account the scenario adds for the dashboard: a supervisor.
+    static let demoAccount = (name: "demo", password: "muong-lay-1181")
 
     struct Member {
         let device: String
@@ -35,7 +55,9 @@ struct Scenario {
         var store: ReplicaStore! = nil
     }
 
-    func say(_ text: String) { print(text) }
+    /// Prints a line straight to the file descriptor: seen at once even through a pipe (a script
+    /// waiting for "dashboard on").
+    func say(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
 
     func run() async throws {
         let fileManager = FileManager.default
@@ -144,7 +166,7 @@ struct Scenario {
         for conflict in conflicts {
             say("6. Conflict on \(conflict.unit) \(conflict.item) \(conflict.field): \(conflict.winner.value) (\(conflict.winner.device)) over \(conflict.losers.map { "\($0.value) (\($0.device))" }.joined(separator: ", ")).")
         }
-        try hub.resolve(unit: "muong-lay", item: "II.4", field: "rating", value: "kha", by: "Lò Văn Thắng")
+        try await hub.resolve(unit: "muong-lay", item: "II.4", field: "rating", value: "kha", by: "Lò Văn Thắng")
         for member in team { _ = try await SyncClient(store: member.store).sync() }
         let decided = try team.map { try $0.store.dataset().values.first { $0.unit == "muong-lay" && $0.item == "II.4" && $0.field == "rating" }?.current.value ?? "-" }
         say("   The lead resolved it as 'kha'; after syncing, every device holds: \(decided.joined(separator: ", ")).")
@@ -162,6 +184,28 @@ struct Scenario {
         let files = try hub.export(to: out, asOf: CalendarDate(year: 2024, month: 6, day: 1)!)
         say("8. The hub wrote its export (deadlines as of 01/06/2024):")
         for file in files { say("   \(file.path)") }
+
+        // The office's dashboard over the same hub, with a demo account.
+        try hub.addOfficeUser(name: Self.demoAccount.name, role: .supervisor, password: Self.demoAccount.password)
+        let hubPath = folder.appendingPathComponent("hub.sqlite").path
+        say("9. The office follows it in a browser: the dashboard over this hub, with a demo supervisor account.")
+        if let serve {
+            let address = try HubAddress(parsing: serve)
+            let dashboard = try await Dashboard.make(store: hub, configuration: .init(logger: logger))
+            let application = dashboard.makeApplication(host: address.host, port: address.port) { bound in
+                say("dashboard on http://\(bound)")
+                say("   sign in as '\(Self.demoAccount.name)' with the password '\(Self.demoAccount.password)'; devices sync with the hub at \(running.address).")
+                say("   Serving until interrupted (Ctrl-C).")
+            }
+            let group = ServiceGroup(configuration: .init(services: [.init(service: DashboardService(dashboard: dashboard, application: application))],
+                                                          gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+            say("stopped")
+        } else {
+            say("   swift run muong-lay-inspection --serve     (this scenario again, then its hub and dashboard stay up on http://127.0.0.1:8080)")
+            say("   or, over this hub: swift run hub serve --db \(hubPath) --http 127.0.0.1:8080")
+            say("   then open http://127.0.0.1:8080 and sign in as '\(Self.demoAccount.name)' with the password '\(Self.demoAccount.password)'.")
+        }
         running.stop()
         _ = await serving.result
     }

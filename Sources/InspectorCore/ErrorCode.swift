@@ -152,6 +152,19 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
     /// A whole file whose SHA-256 is not the hash it was offered under; the hub discarded it.
     public static let hashMismatch = ErrorCode(rawValue: "hash_mismatch")
 
+    // MARK: The office's dashboard (InspectorDashboard, InspectorHub's office accounts)
+
+    /// A name and password that do not match an office account (the dashboard does not say which was wrong).
+    public static let signInFailed = ErrorCode(rawValue: "sign_in_failed")
+    /// Too many failed sign-ins for an account or from an address: wait before the next attempt.
+    public static let signInThrottled = ErrorCode(rawValue: "sign_in_throttled")
+    /// No valid sign-in session: sign in first.
+    public static let notSignedIn = ErrorCode(rawValue: "not_signed_in")
+    /// The account's role does not allow this (a viewer's decision).
+    public static let forbidden = ErrorCode(rawValue: "forbidden")
+    /// A form without the session's anti-forgery token, or with another one.
+    public static let csrfFailed = ErrorCode(rawValue: "csrf_failed")
+
     /// Every code, in the order above.
     public static let all: [ErrorCode] = [
         .malformedPlan, .unknownUnit, .unknownItem, .unknownField, .invalidValue, .unknownFindingKind, .invalidText,
@@ -165,6 +178,7 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
         .notConfigured, .connectionFailed, .refusedByHub, .replicaBehindHub, .protocolViolation, .hubKeyMismatch,
         .tlsFailed, .badKey, .unknownAuthor,
         .attachmentTooLarge, .unsupportedAttachment, .unknownAttachment, .badChunk, .hashMismatch,
+        .signInFailed, .signInThrottled, .notSignedIn, .forbidden, .csrfFailed,
     ]
 
     /// The codes a hub may send in an `error` line (PROTOCOL.md 13; `bad_bundle` is listed there but

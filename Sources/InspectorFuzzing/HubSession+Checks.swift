@@ -244,7 +244,7 @@ extension HubSession {
         if result.applied + result.duplicates != bundle.ops.count {
             throw Broken("a bundle of \(bundle.ops.count) ops imported \(result.applied) + \(result.duplicates) duplicates")
         }
-        let confirmedAfter = Dictionary(try hub.devices().map { ($0.id, $0.confirmed) }, uniquingKeysWith: { first, _ in first })
+        let confirmedAfter = Dictionary(try await hub.devices().map { ($0.id, $0.confirmed) }, uniquingKeysWith: { first, _ in first })
         for (device, confirmed) in before.confirmed where confirmedAfter[device, default: 0] < confirmed {
             throw Broken("a bundle import moved the confirmed number of \(device) back from \(confirmed) to \(confirmedAfter[device, default: 0])")
         }

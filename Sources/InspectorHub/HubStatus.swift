@@ -54,14 +54,16 @@ public struct HubStatus: Sendable {
     }
 
     /// How far the hub verified the device's log against its signed chain heads (PROTOCOL.md 19).
-    static func describe(_ chain: HubStore.ChainStatus?, confirmed: Int64) -> String {
+    /// How far a device's log is verified, for people.
+    public static func describe(_ chain: HubStore.ChainStatus?, confirmed: Int64) -> String {
         guard let chain else { return confirmed == 0 ? "nothing held yet" : "not verified: no signed head received yet" }
         let run = "verified #\(chain.from)–#\(chain.through)"
         if chain.from > 1 { return "\(run); #1–#\(chain.from - 1) were received before signing and are not verified" }
         return chain.through >= confirmed ? "\(run): every op held verified" : "\(run); ops after #\(chain.through) are not verified"
     }
 
-    static func describe(_ offset: Int64) -> String {
+    /// A clock offset for people: seconds, hours or days, with its sign.
+    public static func describe(_ offset: Int64) -> String {
         let seconds = Double(offset) / 1000
         if abs(seconds) >= 86_400 { return String(format: "%+.2f days", seconds / 86_400) }
         if abs(seconds) >= 3600 { return String(format: "%+.2f h", seconds / 3600) }

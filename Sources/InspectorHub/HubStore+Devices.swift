@@ -97,6 +97,13 @@ extension HubStore {
         }
     }
 
+    /// Every enrolled device, by id, without blocking the calling thread.
+    public func devices() async throws -> [Device] {
+        try await replica.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM devices ORDER BY id").map(Self.device(from:))
+        }
+    }
+
     /// One device, or nil.
     public func device(_ id: String) async throws -> Device? {
         try await replica.read { db in

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import GRDB
 import InspectorCore
@@ -9,32 +10,71 @@ extension HubStore {
     public static let skewThreshold: Int64 = 5 * 60 * 1000
 
     /// Records a supervisor's decision on a field: a new `set` op by the hub, stamped after everything
-    /// the hub has seen, so it wins everywhere once devices sync; the ledger shows who decided and when.
+    /// the hub has seen, so it wins everywhere once devices sync; the ledger shows who decided and when,
+    /// and the audit list has it.
     ///
     /// - Parameter by: the supervisor's name.
     /// - Returns: the op.
     @discardableResult
     public func resolve(unit: String, item: String, field: String, value: String, by: String) throws -> Op {
         let name = try Text.validated(by, what: "the supervisor's name (--by)", maximumLength: 200)
-        return try replica.set(unit: unit, item: item, field: field, value: value) { db, op in
+        return try replica.set(unit: unit, item: item, field: field, value: value, also: recordResolution(by: name))
+    }
+
+    /// Records a supervisor's decision like ``resolve(unit:item:field:value:by:)``, without blocking the calling thread.
+    @discardableResult
+    public func resolve(unit: String, item: String, field: String, value: String, by: String) async throws -> Op {
+        let name = try Text.validated(by, what: "the supervisor's name", maximumLength: 200)
+        return try await replica.set(unit: unit, item: item, field: field, value: value, also: recordResolution(by: name))
+    }
+
+    private func recordResolution(by name: String) -> @Sendable (Database, Op) throws -> Void {
+        { db, op in
             try db.execute(sql: """
                 INSERT INTO resolutions (seq, unit, item, field, value, decided_by, ms, counter) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [op.sequence, unit, item, field, op.value, name, op.timestamp.millis, op.timestamp.counter])
+                """, arguments: [op.sequence, op.unit, op.item, op.field, op.value, name, op.timestamp.millis, op.timestamp.counter])
+            try Self.audit(db, at: op.timestamp.millis, user: name, action: "resolve",
+                           detail: "\(op.unit) · \(op.item ?? "") · \(op.field ?? "") = \(op.value) (hub#\(op.sequence))")
         }
     }
 
-    /// Records the day the team arrives at a unit.
-    public func schedule(unit: String, arrival: CalendarDate) throws {
+    /// Who the command line's decisions are recorded under when it names no one.
+    public static let commandLineUser = "hub (dòng lệnh)"
+
+    /// Records the day the team arrives at a unit, and who decided it in the audit list.
+    public func schedule(unit: String, arrival: CalendarDate, by: String = HubStore.commandLineUser) throws {
         try replica.checkKnownUnit(unit)
-        try replica.write { db in
-            try db.execute(sql: "INSERT INTO schedules (unit, arrival) VALUES (?, ?) ON CONFLICT(unit) DO UPDATE SET arrival = excluded.arrival",
-                           arguments: [unit, arrival.isoString])
-        }
+        let name = try Text.validated(by, what: "the name of who schedules", maximumLength: 200)
+        let now = self.now()
+        try replica.write { db in try Self.recordSchedule(db, unit: unit, arrival: arrival, by: name, at: now) }
+    }
+
+    /// Records the day the team arrives at a unit like ``schedule(unit:arrival:by:)``, without blocking the calling thread.
+    public func schedule(unit: String, arrival: CalendarDate, by: String) async throws {
+        try replica.checkKnownUnit(unit)
+        let name = try Text.validated(by, what: "the name of who schedules", maximumLength: 200)
+        let now = self.now()
+        try await replica.write { db in try Self.recordSchedule(db, unit: unit, arrival: arrival, by: name, at: now) }
+    }
+
+    private static func recordSchedule(_ db: Database, unit: String, arrival: CalendarDate, by name: String, at now: Int64) throws {
+        try db.execute(sql: "INSERT INTO schedules (unit, arrival) VALUES (?, ?) ON CONFLICT(unit) DO UPDATE SET arrival = excluded.arrival",
+                       arguments: [unit, arrival.isoString])
+        try audit(db, at: now, user: name, action: "schedule", detail: "\(unit): đoàn đến ngày \(arrival.vietnameseString)")
     }
 
     /// Reads everything the export files need from one snapshot.
     public func exportInput(asOf: CalendarDate) throws -> ExportInput {
-        try replica.read { db in
+        try replica.read { db in try exportInput(db, asOf: asOf) }
+    }
+
+    /// Reads everything the export files need from one snapshot, without blocking the calling thread.
+    public func exportInput(asOf: CalendarDate) async throws -> ExportInput {
+        try await replica.read { db in try exportInput(db, asOf: asOf) }
+    }
+
+    private func exportInput(_ db: Database, asOf: CalendarDate) throws -> ExportInput {
+        do {
             let dataset = try replica.dataset(db)
             var holders: [String: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT id, name FROM devices WHERE name IS NOT NULL") {
@@ -101,6 +141,27 @@ extension HubStore {
             return written
         } catch {
             throw HubError(.exportFailed, "cannot write the export to \(directory.path)")
+        }
+    }
+}
+
+extension HubStore {
+    /// A mark that changes whenever what the office sees changes: a new op (a sync, a bundle, a
+    /// decision), a schedule, a device's sync or enrollment, an audit entry. Cheap (a handful of
+    /// lookups on primary keys and the small hub tables), so a dashboard can poll it twice a second.
+    public func changeMark() async throws -> String {
+        try await replica.read { db in
+            let row = try Row.fetchOne(db, sql: """
+                SELECT (SELECT ifnull(max(position), 0) FROM ops),
+                       (SELECT count(*) || ':' || ifnull(group_concat(unit || '=' || arrival), '') FROM schedules),
+                       (SELECT count(*) || ':' || ifnull(sum(last_sync), 0) || ':' || ifnull(sum(revoked), 0) || ':' || ifnull(sum(confirmed), 0) FROM devices),
+                       (SELECT ifnull(max(id), 0) FROM audit)
+                """)!
+            let ops: Int64 = row[0]
+            let schedules: String = row[1]
+            let devices: String = row[2]
+            let audit: Int64 = row[3]
+            return "\(ops).\(audit).\(SHA256.hash(data: Data((schedules + "|" + devices).utf8)).prefix(6).map { String(format: "%02x", $0) }.joined())"
         }
     }
 }

@@ -109,6 +109,7 @@ public struct HubStore: Sendable {
                 ALTER TABLE devices ADD COLUMN chain_signature BLOB;
                 """)
         }
+        registerOfficeMigration(&migrator)
         try migrator.migrate(writer)
     }
 

@@ -137,7 +137,7 @@ public struct ReportDocument: Sendable {
     }
 
     /// A size for people: bytes, KB or MB (decimal comma, as in Vietnamese).
-    static func size(_ bytes: Int64) -> String {
+    public static func size(_ bytes: Int64) -> String {
         if bytes < 1000 { return "\(bytes) byte" }
         let (value, unit) = bytes < 1_000_000 ? (Double(bytes) / 1000, "KB") : (Double(bytes) / 1_000_000, "MB")
         return String(format: "%.1f", value).replacingOccurrences(of: ".", with: ",") + " " + unit

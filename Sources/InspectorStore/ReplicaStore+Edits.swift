@@ -38,6 +38,14 @@ extension ReplicaStore {
         return try write(recording(unit: unit, now: clock(), also: also, make))
     }
 
+    /// Sets one field like ``set(unit:item:field:value:also:)``, without blocking the calling thread.
+    @discardableResult
+    package func set(unit: String, item: String, field: String, value: String,
+                     also: (@Sendable (Database, Op) throws -> Void)?) async throws -> Op {
+        let make = try makeSet(unit: unit, item: item, field: field, value: value)
+        return try await write(recording(unit: unit, now: clock(), also: also, make))
+    }
+
     private func makeSet(unit: String, item: String, field: String, value: String) throws -> @Sendable (Int64, HLCTimestamp) -> Op {
         let index = context.state.withLock { $0.index }
         try checkKnownUnit(unit)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import InspectorCore
+import InspectorDashboard
 import InspectorHub
 import InspectorPlans
 import InspectorProtocol
@@ -8,13 +9,14 @@ import InspectorReports
 import InspectorStore
 import InspectorTLS
 import Logging
+import ServiceLifecycle
 
 @main
 struct HubCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hub",
         abstract: "The InspectorSync hub: enrolls devices, serves syncs, holds the merged dataset.",
-        subcommands: [Init.self, Device.self, Unit.self, Serve.self, Status.self, Export.self, Resolve.self, Bundle.self]
+        subcommands: [Init.self, Device.self, Unit.self, User.self, Serve.self, Status.self, Export.self, Resolve.self, Bundle.self]
     )
 }
 
@@ -149,11 +151,12 @@ extension HubCommand {
             @OptionGroup var database: HubDatabaseOption
             @Option(help: "The unit id.") var id: String
             @Option(help: "The day the team arrives, YYYY-MM-DD.") var date: String
+            @Option(help: "Who decided it, for the audit list.") var by: String = HubStore.commandLineUser
 
             func run() throws {
                 let store = try database.open()
                 let arrival = try CalendarDate(iso: date)
-                try store.schedule(unit: id, arrival: arrival)
+                try store.schedule(unit: id, arrival: arrival, by: by)
                 let unit = store.replica.units.first { $0.id == id }!
                 let deadlines = Deadlines(plan: store.replica.plan, kind: unit.kind, arrival: arrival)
                 print("\(id): the team arrives \(arrival.vietnameseString)")
@@ -164,16 +167,23 @@ extension HubCommand {
     }
 
     struct Serve: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Serve syncs until SIGTERM or SIGINT.")
+        static let configuration = CommandConfiguration(abstract: "Serve syncs, and with --http the office's dashboard, until SIGTERM or SIGINT.")
         @OptionGroup var database: HubDatabaseOption
         @Option(help: "HOST:PORT to listen on; port 0 picks a free port.") var listen: String = "127.0.0.1:7420"
+        @Option(help: "HOST:PORT for the office's web dashboard (port 0 picks a free port); add accounts with 'hub user add'.") var http: String?
+        @Flag(help: "With --http: mark the dashboard's cookies Secure, for a dashboard reached over HTTPS through a TLS proxy.") var httpSecureCookies = false
         @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String = "info"
         @Option(help: "Seconds a connection may take to authenticate.") var authTimeout: Double = 10
         @Option(help: "Seconds a connection may stay silent.") var idleTimeout: Double = 120
         @Flag(help: "Also serve devices over plain TCP, unencrypted, with bearer tokens: for a lab only.") var insecurePlaintext = false
 
+        func validate() throws {
+            if httpSecureCookies && http == nil { throw ValidationError("--http-secure-cookies goes with --http HOST:PORT") }
+        }
+
         func run() async throws {
             let address = try HubAddress(parsing: listen)
+            let httpAddress = try http.map { try HubAddress(parsing: $0) }
             let level = Logger.Level(rawValue: logLevel) ?? .info
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
@@ -193,15 +203,106 @@ extension HubCommand {
                                    configuration: .init(host: address.host, port: address.port,
                                                         security: insecurePlaintext ? .tlsAndPlaintext(tls) : .tls(tls), limits: limits, logger: logger))
             let running = try await server.start()
-            let signals = SignalTrap(signals: [SIGTERM, SIGINT]) { running.stop() }
+            var services: [any Service] = [HubServer.Service(running: running)]
+            if let httpAddress {
+                if try store.officeUsers().isEmpty {
+                    logger.warning("the dashboard has no office account yet: add one with 'hub user add --db \(database.db) --name NAME --role supervisor'")
+                }
+                let dashboard = try await Dashboard.make(store: store, configuration: .init(secureCookies: httpSecureCookies, logger: Logger(label: "inspectorsync.dashboard")))
+                let application = dashboard.makeApplication(host: httpAddress.host, port: httpAddress.port) { bound in
+                    FileHandle.standardOutput.write(Data("dashboard on http://\(bound)\n".utf8))
+                }
+                services.append(DashboardService(dashboard: dashboard, application: application))
+            }
             // Written straight to the file descriptor: seen at once even when stdout is a pipe.
             FileHandle.standardOutput.write(Data("""
                 hub key \(store.identity.fingerprint); \(insecurePlaintext ? "TLS 1.3, and plain TCP for a lab" : "TLS 1.3 only")
                 listening on \(running.address)\n
                 """.utf8))
-            try await running.run()
-            signals.cancel()
+            let group = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) },
+                                                          gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
             print("stopped")
+        }
+    }
+
+    struct User: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Office accounts of the dashboard: viewers read, supervisors also decide conflicts and schedule visits.",
+            subcommands: [Add.self, List.self, Remove.self, Link.self])
+
+        struct Add: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Add an office account; asks for its password (or reads --password-file).",
+                discussion: "The password is stored as a bcrypt hash; 8 to 72 bytes.")
+            @OptionGroup var database: HubDatabaseOption
+            @Option(help: "The name the person signs in with (decisions are recorded under it).") var name: String
+            @Option(help: "viewer | supervisor") var role: String
+            @Option(help: "A file whose first line is the password (instead of asking).") var passwordFile: String?
+
+            func run() throws {
+                guard let role = OfficeRole(rawValue: role) else { throw ValidationError("--role is 'viewer' or 'supervisor'") }
+                let password = try readPassword()
+                try database.open().addOfficeUser(name: name, role: role, password: password)
+                print("added \(role.rawValue) '\(Text.nfc(name))'")
+            }
+
+            func readPassword() throws -> String {
+                if let passwordFile {
+                    guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
+                        throw ValidationError("cannot read the password file \(passwordFile)")
+                    }
+                    return String(text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? "")
+                        .trimmingCharacters(in: CharacterSet(charactersIn: "\r"))
+                }
+                guard isatty(STDIN_FILENO) == 1 else {
+                    // A script: the password is the first line of standard input.
+                    return readLine(strippingNewline: true) ?? ""
+                }
+                guard let first = getpass("Password for \(name): ").map({ String(cString: $0) }),
+                      let second = getpass("Again: ").map({ String(cString: $0) }) else {
+                    throw ValidationError("no password was typed")
+                }
+                guard first == second else { throw ValidationError("the two passwords differ; nothing was added") }
+                return first
+            }
+        }
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List the office accounts.")
+            @OptionGroup var database: HubDatabaseOption
+
+            func run() throws {
+                let users = try database.open().officeUsers()
+                if users.isEmpty { print("no office accounts: add one with 'hub user add'") }
+                for user in users { print("\(user.name)\t\(user.role.rawValue)") }
+            }
+        }
+
+        struct Remove: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Remove an office account and end its sessions.")
+            @OptionGroup var database: HubDatabaseOption
+            @Option(help: "The account's name.") var name: String
+
+            func run() throws {
+                try database.open().removeOfficeUser(name: name)
+                print("removed '\(Text.nfc(name))'")
+            }
+        }
+
+        struct Link: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Print a single-use sign-in link for an account, valid for 10 minutes (a demo, a kiosk, a headless browser).")
+            @OptionGroup var database: HubDatabaseOption
+            @Option(help: "The account's name.") var name: String
+            @Option(help: "The dashboard's address as the browser reaches it, http://HOST:PORT.") var base: String = ""
+            @Option(help: "The page to open after signing in, e.g. /units/muong-lay.") var next: String?
+
+            func run() throws {
+                let token = try database.open().makeSignInLink(for: name)
+                let query = next.map { "?next=" + ($0.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? "/") } ?? ""
+                print("\(base)/sign-in/link/\(token)\(query)")
+            }
         }
     }
 

@@ -21,7 +21,7 @@ import Testing
             hub = try makeHub(directory)
             _ = try hub.addDevice("dev-a", units: ["muong-lay"], name: nil)
             _ = try hub.addDevice("dev-b", units: ["so-y-te"], name: nil)
-            let devices = try hub.devices()
+            let devices = try await hub.devices()
             a = devices.first { $0.id == "dev-a" }!
             b = devices.first { $0.id == "dev-b" }!
             var generated = (0..<600_000).map { UInt8(($0 * 31 + 7) % 251) }

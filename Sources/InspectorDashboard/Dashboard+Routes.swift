@@ -1,0 +1,142 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import InspectorCore
+import InspectorHub
+import InspectorReports
+import NIOCore
+
+extension Dashboard {
+    func addRoutes(to router: Router<DashboardContext>) {
+        router.get("/style.css") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/css; charset=utf-8", .cacheControl: "max-age=300"],
+                     body: .init(byteBuffer: ByteBuffer(string: self.stylesheet)))
+        }
+        router.get("/live.js") { _, _ in
+            Response(status: .ok, headers: [.contentType: "text/javascript; charset=utf-8", .cacheControl: "max-age=300"],
+                     body: .init(byteBuffer: ByteBuffer(string: self.script)))
+        }
+        addSignInRoutes(to: router)
+
+        router.get("/") { _, context in
+            let session = try context.requireSession()
+            return try self.page(OverviewPage(snapshot: try await self.cache.snapshot(), session: session), template: "overview")
+        }
+        router.get("/units/{unit}") { _, context in
+            let session = try context.requireSession()
+            let id = context.parameters.get("unit") ?? ""
+            let snapshot = try await self.cache.snapshot()
+            guard let unit = snapshot.dataset.units.first(where: { $0.id == id }) else {
+                throw DashboardError(.unknownUnit, "the hub knows no unit '\(id)'")
+            }
+            return try self.page(UnitPage(unit: unit, snapshot: snapshot, session: session), template: "unit")
+        }
+        router.get("/conflicts") { request, context in
+            let session = try context.requireSession()
+            let page = request.uri.queryParameters.get("page", as: Int.self) ?? 1
+            return try self.page(ConflictsPage(snapshot: try await self.cache.snapshot(), session: session, page: page), template: "conflicts")
+        }
+        router.get("/devices/{device}") { _, context in
+            let session = try context.requireSession()
+            let id = context.parameters.get("device") ?? ""
+            let snapshot = try await self.cache.snapshot()
+            guard let device = snapshot.devices.first(where: { $0.id == id }) else {
+                throw DashboardError(.unknownDevice, "the hub has enrolled no device '\(id)'")
+            }
+            return try self.page(DevicePage(device: device, snapshot: snapshot, session: session), template: "device")
+        }
+        router.get("/audit") { request, context in
+            let session = try context.requireSession()
+            let before = request.uri.queryParameters.get("before", as: Int64.self)
+            let entries = try await self.store.auditEntries(limit: AuditPage.pageSize, before: before)
+            return try self.page(AuditPage(entries: entries, snapshot: try await self.cache.snapshot(), session: session), template: "audit")
+        }
+        router.get("/downloads") { _, context in
+            let session = try context.requireSession()
+            let snapshot = try await self.cache.snapshot()
+            let files = await self.cache.exportFiles(of: snapshot)
+            return try self.page(DownloadsPage(files: files, snapshot: snapshot, session: session), template: "downloads")
+        }
+        router.get("/downloads/{file}") { _, context in
+            _ = try context.requireSession()
+            let name = context.parameters.get("file") ?? ""
+            let snapshot = try await self.cache.snapshot()
+            guard let file = await self.cache.exportFiles(of: snapshot).first(where: { $0.name == name }) else {
+                throw DashboardError(.notFound, "the export has no file '\(name)'")
+            }
+            var headers: HTTPFields = [.contentType: Self.contentType(of: name), .cacheControl: "no-store"]
+            if !name.hasSuffix(".html") { headers[.contentDisposition] = "attachment; filename=\"\(name)\"" }
+            // report.html carries its own stylesheet; its pictures are the files under attachments/.
+            if name.hasSuffix(".html") { headers[.contentSecurityPolicy] = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'" }
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: file.bytes)))
+        }
+        router.get("/attachments/{file}") { _, context in try await self.attachment(context) }
+        router.get("/downloads/attachments/{file}") { _, context in try await self.attachment(context) }
+        router.get("/events") { _, context in
+            _ = try context.requireSession()
+            return self.events()
+        }
+        addDecisionRoutes(to: router)
+    }
+
+    /// A file attached to a finding, by its export name `<sha256>.<ext>`, streamed in pieces.
+    func attachment(_ context: DashboardContext) async throws -> Response {
+        _ = try context.requireSession()
+        let name = context.parameters.get("file") ?? ""
+        let snapshot = try await cache.snapshot()
+        let hash = String(name.prefix { $0 != "." })
+        guard let file = snapshot.dataset.findings.lazy.flatMap(\.attachments).first(where: { $0.descriptor.hash == hash })?.descriptor,
+              file.exportedFileName == name, snapshot.input.heldFiles?.contains(hash) == true else {
+            throw DashboardError(.unknownAttachment, "the hub holds no attached file '\(name)'")
+        }
+        let store = self.store
+        return Response(status: .ok,
+                        headers: [.contentType: file.type.rawValue, .cacheControl: "private, max-age=86400",
+                                  .contentLength: String(file.size)],
+                        body: .init(contentLength: Int(file.size)) { writer in
+                            var offset: Int64 = 0
+                            while offset < file.size {
+                                let count = Int(min(Int64(256 * 1024), file.size - offset))
+                                let bytes = try await store.readFile(file.hash, at: offset, count: count)
+                                guard !bytes.isEmpty else { break }
+                                try await writer.write(ByteBuffer(bytes: bytes))
+                                offset += Int64(bytes.count)
+                            }
+                            try await writer.finish(nil)
+                        })
+    }
+
+    /// `text/event-stream`: the hub's change mark now, then each time it moves; a comment every
+    /// 15 s keeps proxies from closing a quiet stream. Ends when the client goes or the server stops.
+    func events() -> Response {
+        let store = self.store
+        let interval = configuration.pollInterval
+        let stopping = self.stopping
+        return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+                        body: .init { writer in
+                            var last = ""
+                            var quiet = ContinuousClock.now
+                            while !stopping.isStopped && !Task.isCancelled {
+                                let mark = try await store.changeMark()
+                                if mark != last {
+                                    try await writer.write(ByteBuffer(string: "data: \(mark)\n\n"))
+                                    last = mark
+                                    quiet = .now
+                                } else if ContinuousClock.now - quiet > .seconds(15) {
+                                    try await writer.write(ByteBuffer(string: ": quiet\n\n"))
+                                    quiet = .now
+                                }
+                                try? await Task.sleep(for: interval)
+                            }
+                            try await writer.finish(nil)
+                        })
+    }
+
+    static func contentType(of name: String) -> String {
+        if name.hasSuffix(".csv") { return "text/csv; charset=utf-8" }
+        if name.hasSuffix(".json") { return "application/json" }
+        if name.hasSuffix(".md") { return "text/markdown; charset=utf-8" }
+        if name.hasSuffix(".html") { return "text/html; charset=utf-8" }
+        return "application/octet-stream"
+    }
+}
