@@ -318,9 +318,11 @@ let package = Package(
                 "InspectorStore",
                 "InspectorHub",
                 "InspectorReports",
+                "InspectorProtocol",
                 "InspectorDashboard",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -22,6 +22,11 @@ public struct OfficeUser: Sendable, Hashable {
     /// The name the person signs in with, and that decisions are recorded under (NFC).
     public var name: String
     public var role: OfficeRole
+
+    public init(name: String, role: OfficeRole) {
+        self.name = name
+        self.role = role
+    }
 }
 
 /// A signed-in browser: whose it is, its anti-forgery token, and when it ends.

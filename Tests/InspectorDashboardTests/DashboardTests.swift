@@ -1,0 +1,204 @@
+import Foundation
+import HTTPTypes
+import InspectorCore
+import InspectorHub
+import InspectorProtocol
+import InspectorReports
+import Testing
+@testable import InspectorDashboard
+
+/// The dashboard's pages, forms and downloads through its router (no socket), over a real hub store.
+@Suite struct DashboardTests {
+    /// Two devices that disagree on a rating, findings (one retracted), and two schedules: one
+    /// whose notice deadline falls within 7 days of "today" (28/05/2024), one whose has passed.
+    static func inspection() async throws -> DashboardSetup {
+        let setup = try await DashboardSetup()
+        let hub = setup.hub
+        _ = try hub.addDevice("dev-hoa", units: ["muong-lay"], name: "Quàng Thị Hoa")
+        _ = try hub.addDevice("dev-tuan", units: ["muong-lay"], name: "Điêu Chính Tuấn")
+        try hub.schedule(unit: "muong-lay", arrival: CalendarDate(year: 2024, month: 6, day: 20)!)
+        try hub.schedule(unit: "so-y-te", arrival: CalendarDate(year: 2024, month: 6, day: 3)!)
+        let t = fixedHubTime - 3_600_000
+        func at(_ offset: Int64, _ device: String) -> HLCTimestamp { HLCTimestamp(millis: t + offset, counter: 0, device: device) }
+        let hoa: [Op] = [
+            .set(device: "dev-hoa", sequence: 1, timestamp: at(1, "dev-hoa"), unit: "muong-lay", item: "II.4", field: "rating", value: "tot"),
+            .set(device: "dev-hoa", sequence: 2, timestamp: at(2, "dev-hoa"), unit: "muong-lay", item: "II.1", field: "status", value: "done"),
+            .findingAdd(device: "dev-hoa", sequence: 3, timestamp: at(3, "dev-hoa"), unit: "muong-lay", item: "II.4", kind: .shortcoming,
+                        text: "Chưa cập nhật danh sách cá nhân được khen thưởng"),
+        ]
+        let tuan: [Op] = [
+            .set(device: "dev-tuan", sequence: 1, timestamp: at(10, "dev-tuan"), unit: "muong-lay", item: "II.4", field: "rating", value: "kha"),
+            .findingAdd(device: "dev-tuan", sequence: 2, timestamp: at(11, "dev-tuan"), unit: "muong-lay", item: nil, kind: .observation, text: "Ghi nhầm đơn vị"),
+            .findingRetract(device: "dev-tuan", sequence: 3, timestamp: at(12, "dev-tuan"), unit: "muong-lay", item: nil, finding: "dev-tuan/2", reason: "Ghi nhầm"),
+        ]
+        for (id, ops) in [("dev-hoa", hoa), ("dev-tuan", tuan)] {
+            let device = try #require(try await hub.device(id))
+            _ = try await hub.push(Message.Push(ops: ops), from: device, scope: hub.scope(of: device))
+        }
+        return setup
+    }
+
+    @Test func anonymousPagesRedirectToTheSignInFormAndAnonymousPostsAreRefused() async throws {
+        let setup = try await DashboardSetup()
+        try await setup.test { browser in
+            let overview = try await browser.get("/")
+            #expect(overview.status == .seeOther && overview.headers[.location] == "/sign-in?next=/")
+            #expect(try await browser.get("/units/muong-lay?tab=1").headers[.location] == "/sign-in?next=/units/muong-lay%3Ftab%3D1")
+            for path in ["/conflicts", "/audit", "/downloads", "/downloads/units.csv", "/events", "/devices/dev-a", "/attachments/x.jpg"] {
+                #expect(try await browser.get(path).status == .seeOther, "\(path)")
+            }
+            let refused = try await browser.post("/conflicts/resolve", form: [("unit", "muong-lay")])
+            #expect(refused.status == .unauthorized && refused.text.contains("not_signed_in"))
+            #expect(try await browser.get("/style.css").status == .ok)
+            #expect(try await browser.get("/live.js").status == .ok)
+            let form = try await browser.get("/sign-in")
+            #expect(form.status == .ok && form.text.contains("Đăng nhập") && form.csrf?.count == 64)
+            #expect(form.headers[.xContentTypeOptions] == "nosniff" && form.headers[.contentSecurityPolicy]?.contains("frame-ancestors 'none'") == true)
+        }
+    }
+
+    @Test func signingInNeedsTheFormsTokenAndTheRightPassword() async throws {
+        let setup = try await DashboardSetup()
+        try await setup.test { browser in
+            // Without the form's cookie (a page of another site posting the form): refused.
+            let forged = try await browser.post("/sign-in", form: [("csrf", "abc"), ("name", DashboardSetup.viewer.name), ("password", DashboardSetup.viewer.password)])
+            #expect(forged.status == .forbidden && forged.text.contains("csrf_failed"))
+            #expect(browser.cookies["inspector_session"] == nil)
+            let wrong = try await browser.signIn((DashboardSetup.viewer.name, "sai-mật-khẩu"))
+            #expect(wrong.status == .unauthorized && wrong.text.contains("sign_in_failed") && wrong.text.contains(DashboardSetup.viewer.name))
+            let right = try await browser.signIn(DashboardSetup.viewer)
+            #expect(right.status == .seeOther && right.headers[.location] == "/")
+            let cookie = right.headers[values: .setCookie].first { $0.hasPrefix("inspector_session=") } ?? ""
+            #expect(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "\(cookie)")
+            #expect(try await browser.get("/").status == .ok)
+            // Signed in, the form sends the browser on; a foreign 'next' is not followed.
+            #expect(try await browser.get("/sign-in?next=/audit").headers[.location] == "/audit")
+            #expect(try await browser.get("/sign-in?next=//evil.example/").headers[.location] == "/")
+        }
+    }
+
+    @Test func theOverviewShowsProgressFindingsDeadlinesAndDevices() async throws {
+        let setup = try await Self.inspection()
+        try await setup.test { browser in
+            _ = try await browser.signIn(DashboardSetup.viewer)
+            let page = try await browser.get("/")
+            #expect(page.status == .ok)
+            let row = try #require(Self.row("muong-lay", in: page.text))
+            #expect(row.contains("data-done=\"1\" data-total=\"\(builtInPlan.items.count)\""))
+            #expect(row.contains("data-kind=\"shortcoming\">1<") && row.contains("data-kind=\"observation\">0<"), "a retracted finding is not counted")
+            #expect(row.contains("<span class=\"deadline soon\">30/05/2024 <em>(sắp đến hạn)</em>"), "\(row)")
+            let health = try #require(Self.row("so-y-te", in: page.text))
+            #expect(health.contains("deadline passed"), "\(health)")
+            #expect(page.text.contains("Quàng Thị Hoa") && page.text.contains("Điêu Chính Tuấn"))
+            #expect(page.text.contains("<strong>1</strong> xung đột chưa giải quyết"))
+        }
+    }
+
+    @Test func theUnitPageFollowsTheOutlineWithProvenanceAndStruckRetractions() async throws {
+        let setup = try await Self.inspection()
+        try await setup.test { browser in
+            _ = try await browser.signIn(DashboardSetup.viewer)
+            let page = try await browser.get("/units/muong-lay")
+            #expect(page.status == .ok)
+            let text = page.text
+            let order = ["I. Đặc điểm tình hình", "II. Kết quả thực hiện", "II.2. ", "II.2.a. ", "II.6. ", "III. Nhận xét, đánh giá chung"].map { text.range(of: $0)?.lowerBound }
+            #expect(order.allSatisfy { $0 != nil } && zip(order, order.dropFirst()).allSatisfy { $0! < $1! }, "the outline's order")
+            #expect(text.contains("Quàng Thị Hoa · dev-hoa"), "who set a value")
+            #expect(text.contains("<del><span class=\"kind\">[Ghi nhận]</span> Ghi nhầm đơn vị</del>") && text.contains("Đã rút lại: Ghi nhầm"))
+            #expect(!text.contains("action=\"/units/muong-lay/schedule\""), "a viewer gets no schedule form")
+            #expect(try await browser.get("/units/nowhere").status == .notFound)
+            #expect(try await browser.get("/devices/dev-tuan").text.contains("Ghi nhầm đơn vị"))
+            #expect(try await browser.get("/devices/nobody").status == .notFound)
+        }
+    }
+
+    @Test func aViewerCannotDecideAndNoFormPassesWithoutTheSessionsToken() async throws {
+        let setup = try await Self.inspection()
+        let before = try setup.hub.replica.dataset()
+        try await setup.test { browser in
+            _ = try await browser.signIn(DashboardSetup.viewer)
+            let page = try await browser.get("/conflicts")
+            #expect(!page.text.contains("action=\"/conflicts/resolve\""))
+            let decide = [("unit", "muong-lay"), ("item", "II.4"), ("field", "rating"), ("value", "trung_binh")]
+            let refused = try await browser.post("/conflicts/resolve", form: [("csrf", page.csrf ?? "")] + decide)
+            #expect(refused.status == .forbidden && refused.text.contains("forbidden"))
+            #expect(try await browser.post("/units/muong-lay/schedule", form: [("csrf", page.csrf ?? ""), ("arrival", "2024-06-21")]).status == .forbidden)
+            _ = try await browser.signIn(DashboardSetup.supervisor)
+            #expect(try await browser.post("/conflicts/resolve", form: decide).status == .forbidden, "no token")
+            #expect(try await browser.post("/conflicts/resolve", form: [("csrf", page.csrf ?? "")] + decide).status == .forbidden, "the viewer's session's token")
+        }
+        #expect(try setup.hub.replica.dataset() == before, "nothing changed")
+        #expect(try await setup.hub.auditEntries().allSatisfy { $0.action == "user_added" || $0.action == "schedule" })
+    }
+
+    @Test func aSupervisorResolvesAConflictAndSchedulesAVisitThroughTheForms() async throws {
+        let setup = try await Self.inspection()
+        try await setup.test { browser in
+            _ = try await browser.signIn(DashboardSetup.supervisor)
+            let page = try await browser.get("/conflicts")
+            #expect(page.text.contains("id=\"conflict-muong-lay-II.4-rating\"") && page.text.contains("Khá") && page.text.contains("Tốt"))
+            let csrf = try #require(page.csrf)
+            // A value the field does not take is refused with the field's own error, and changes nothing.
+            let bad = try await browser.post("/conflicts/resolve", form: [("csrf", csrf), ("unit", "muong-lay"), ("item", "II.4"), ("field", "rating"), ("other", "xuất sắc")])
+            #expect(bad.status == .badRequest && bad.text.contains("invalid_value"))
+            let decided = try await browser.post("/conflicts/resolve", form: [("csrf", csrf), ("unit", "muong-lay"), ("item", "II.4"), ("field", "rating"), ("value", "trung_binh")])
+            #expect(decided.status == .seeOther && decided.headers[.location] == "/conflicts")
+            let after = try await browser.get("/conflicts")
+            #expect(after.text.contains("Đã quyết định bởi <strong>\(DashboardSetup.supervisor.name)</strong>"))
+            let scheduled = try await browser.post("/units/muong-lay/schedule", form: [("csrf", csrf), ("arrival", "2024-06-24")])
+            #expect(scheduled.status == .seeOther && scheduled.headers[.location] == "/units/muong-lay")
+            #expect(try await browser.post("/units/muong-lay/schedule", form: [("csrf", csrf), ("arrival", "24/06/2024")]).status == .badRequest)
+            #expect(try await browser.post("/units/nowhere/schedule", form: [("csrf", csrf), ("arrival", "2024-06-24")]).status == .notFound)
+            let audit = try await browser.get("/audit")
+            #expect(audit.text.contains("Giải quyết xung đột") && audit.text.contains("Xếp lịch kiểm tra") && audit.text.contains("muong-lay: đoàn đến ngày 24/06/2024"))
+        }
+        let value = try setup.hub.replica.dataset().values.first { $0.unit == "muong-lay" && $0.item == "II.4" && $0.field == "rating" }
+        #expect(value?.current.value == "trung_binh" && value?.current.device == "hub")
+        let audit = try await setup.hub.auditEntries()
+        #expect(audit.first?.user == DashboardSetup.supervisor.name && audit.first?.action == "schedule")
+        let input = try await setup.hub.exportInput(asOf: CalendarDate(year: 2024, month: 5, day: 28)!)
+        #expect(input.schedules["muong-lay"] == CalendarDate(year: 2024, month: 6, day: 24))
+    }
+
+    @Test func downloadsAreTheExportFilesOfTheSameDay() async throws {
+        let setup = try await Self.inspection()
+        let files = ExportFiles.make(try await setup.hub.exportInput(asOf: CalendarDate(year: 2024, month: 5, day: 28)!))
+        try await setup.test { browser in
+            _ = try await browser.signIn(DashboardSetup.viewer)
+            let list = try await browser.get("/downloads")
+            for file in files {
+                #expect(list.text.contains("href=\"/downloads/\(file.name)\""))
+                let page = try await browser.get("/downloads/\(file.name)")
+                #expect(page.status == .ok && Array(page.text.utf8) == file.bytes, "\(file.name)")
+            }
+            #expect(try await browser.get("/downloads/units.csv").headers[.contentType] == "text/csv; charset=utf-8")
+            #expect(try await browser.get("/downloads/secret.txt").status == .notFound)
+            #expect(try await browser.get("/attachments/\(String(repeating: "a", count: 64)).jpg").status == .notFound)
+        }
+    }
+
+    @Test func pagesShowANewSyncOnTheirNextRequest() async throws {
+        let setup = try await Self.inspection()
+        try await setup.test { browser in
+            _ = try await browser.signIn(DashboardSetup.viewer)
+            let before = try await browser.get("/units/muong-lay")
+            #expect(!before.text.contains("Đề nghị bổ sung biên bản"))
+            let device = try #require(try await setup.hub.device("dev-hoa"))
+            let op = Op.findingAdd(device: "dev-hoa", sequence: 4, timestamp: HLCTimestamp(millis: fixedHubTime - 1000, counter: 0, device: "dev-hoa"),
+                                   unit: "muong-lay", item: "II.4", kind: .recommendation, text: "Đề nghị bổ sung biên bản họp")
+            _ = try await setup.hub.push(Message.Push(ops: [op]), from: device, scope: setup.hub.scope(of: device))
+            let after = try await browser.get("/units/muong-lay")
+            #expect(after.text.contains("Đề nghị bổ sung biên bản họp"))
+            #expect(after.value(of: "csrf") == before.value(of: "csrf"))
+            let mark = { (page: Browser.Page) in page.text.range(of: "data-mark=\"").map { String(page.text[$0.upperBound...].prefix { $0 != "\"" }) } }
+            #expect(mark(after) != nil && mark(after) != mark(before))
+        }
+    }
+
+    /// The `<tr>` of a unit in the overview.
+    static func row(_ unit: String, in page: String) -> String? {
+        guard let start = page.range(of: "<tr id=\"unit-\(unit)\""),
+              let end = page.range(of: "</tr>", range: start.upperBound..<page.endIndex) else { return nil }
+        return String(page[start.lowerBound..<end.upperBound])
+    }
+}

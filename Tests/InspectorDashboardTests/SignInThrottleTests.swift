@@ -1,0 +1,45 @@
+import Synchronization
+import Testing
+@testable import InspectorDashboard
+
+/// Failed sign-ins slow the next attempts down: five are free, then 1 s, 2 s, 4 s … up to 5 minutes.
+@Suite struct SignInThrottleTests {
+    final class Clock: Sendable {
+        let now = Atomic<Int64>(1_000_000)
+        func advance(_ millis: Int64) { now.add(millis, ordering: .relaxed) }
+    }
+
+    @Test func fiveFailuresAreFreeThenTheWaitDoubles() {
+        let clock = Clock()
+        let throttle = SignInThrottle { clock.now.load(ordering: .relaxed) }
+        let keys = ["name:Hương", "address:10.0.0.7"]
+        for _ in 0..<SignInThrottle.freeFailures {
+            #expect(throttle.wait(for: keys) == nil)
+            throttle.failed(keys)
+        }
+        #expect(throttle.wait(for: keys) == nil, "five failures cost nothing yet")
+        throttle.failed(keys)
+        #expect(throttle.wait(for: keys) == 1)
+        #expect(throttle.wait(for: ["address:10.0.0.7"]) == 1, "the address is held too")
+        #expect(throttle.wait(for: ["name:Other"]) == nil)
+        clock.advance(1000)
+        #expect(throttle.wait(for: keys) == nil)
+        throttle.failed(keys)
+        #expect(throttle.wait(for: keys) == 2)
+        for _ in 0..<30 { throttle.failed(keys) }
+        #expect(throttle.wait(for: keys) == Int(SignInThrottle.maximumDelay / 1000), "never more than the maximum")
+    }
+
+    @Test func successClearsTheNameAndOldFailuresAgeOut() {
+        let clock = Clock()
+        let throttle = SignInThrottle { clock.now.load(ordering: .relaxed) }
+        for _ in 0..<6 { throttle.failed(["name:Hoa"]) }
+        #expect(throttle.wait(for: ["name:Hoa"]) != nil)
+        throttle.succeeded("name:Hoa")
+        #expect(throttle.wait(for: ["name:Hoa"]) == nil)
+        for _ in 0..<5 { throttle.failed(["name:Tuấn"]) }
+        clock.advance(SignInThrottle.window)
+        throttle.failed(["name:Tuấn"])
+        #expect(throttle.wait(for: ["name:Tuấn"]) == nil, "failures older than the window are forgotten")
+    }
+}
