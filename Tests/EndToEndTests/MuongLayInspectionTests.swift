@@ -17,7 +17,8 @@ extension EndToEnd {
                 for expected in ["Hub started on 127.0.0.1:", "Lò Văn Thắng (trưởng đoàn)", "Quàng Thị Hoa", "Điêu Chính Tuấn",
                                  "sent his photo of the records (Hồ sơ khen thưởng 2023.png",
                                  "lost signal", "resumed from there", "Conflict on muong-lay II.4 rating",
-                                 "every device holds: kha, kha, kha", "hold exactly what the hub holds"] {
+                                 "every device holds: kha, kha, kha", "hold exactly what the hub holds",
+                                 "swift run muong-lay-inspection --serve", "--http 127.0.0.1:8080", "sign in as 'demo' with the password 'muong-lay-1181'"] {
                     #expect(out.contains(expected), "the account says: \(expected)")
                 }
                 // The cut sync kept what arrived and resumed without starting over.
@@ -44,6 +45,34 @@ extension EndToEnd {
                 // A second run refuses to overwrite the folder.
                 let again = try await run(executable, [folder], in: ws.directory, timeout: 600)
                 #expect(again.status != 0)
+            }
+        }
+
+        /// `swift run muong-lay-inspection --serve`: after the story, the hub and the dashboard stay
+        /// up over its result until interrupted; the demo account signs in and sees the units.
+        @Test func serveKeepsTheHubAndTheDashboardUpUntilInterrupted() async throws {
+            try await withWorkspace { ws in
+                let executable = Products.directory.appendingPathComponent("muong-lay-inspection").path
+                let child = try ChildProcess(executable, [ws.path("scenario"), "--serve", "--http", "127.0.0.1:0"], in: ws.directory)
+                let line = try await offThread { child.waitForLine(timeout: 600) { $0.hasPrefix("dashboard on http://") } }
+                let address = String(try #require(line, "no 'dashboard on' line: \(child.stderr.joined(separator: "\n"))").dropFirst("dashboard on http://".count))
+                let client = DashboardClient(address: address)
+                let signedIn = try await client.signIn(name: "demo", password: "muong-lay-1181")
+                #expect(signedIn.status == .seeOther)
+                let unit = try await client.get("/units/xa-lay-nua")
+                #expect(unit.status == .ok && unit.text.contains("UBND xã Lay Nưa") && unit.text.contains("Hồ sơ khen thưởng 2023.png"))
+                // Tuấn's photo, as the thumbnail's link serves it.
+                let photo = try #require(unit.text.range(of: "<img class=\"thumb\" src=\"").map { String(unit.text[$0.upperBound...].prefix { $0 != "\"" }) })
+                let image = try await client.get(photo)
+                #expect(image.status == .ok && image.headers[.contentType] == "image/png" && image.body.starts(with: [0x89, 0x50, 0x4E, 0x47]))
+                let conflicts = try await client.get("/conflicts")
+                #expect(conflicts.text.contains("Đã quyết định bởi <strong>Lò Văn Thắng</strong>"))
+                await client.close()
+                #expect(child.isRunning, "it keeps serving")
+                child.signal(SIGINT)
+                let exited = try await offThread { child.waitForExit(timeout: 60) }
+                #expect(exited && child.status == 0, "it stops on Ctrl-C")
+                #expect(child.stdout.contains("stopped"))
             }
         }
     }
