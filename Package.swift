@@ -134,7 +134,6 @@ let package = Package(
             name: "InspectorDashboard",
             dependencies: [
                 "InspectorCore",
-                "InspectorStore",
                 "InspectorReports",
                 "InspectorHub",
                 .product(name: "Hummingbird", package: "hummingbird"),

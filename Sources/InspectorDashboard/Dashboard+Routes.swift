@@ -31,6 +31,19 @@ extension Dashboard {
             }
             return try self.page(UnitPage(unit: unit, snapshot: snapshot, session: session), template: "unit")
         }
+        router.get("/units/{unit}/findings") { request, context in
+            let session = try context.requireSession()
+            let id = context.parameters.get("unit") ?? ""
+            let snapshot = try await self.cache.snapshot()
+            guard let unit = snapshot.dataset.units.first(where: { $0.id == id }) else {
+                throw DashboardError(.unknownUnit, "the hub knows no unit '\(id)'")
+            }
+            let itemID = request.uri.queryParameters.get("item")
+            let item = itemID.flatMap { id in snapshot.plan.items.first { $0.id == id } }
+            if let itemID, item == nil { throw DashboardError(.unknownItem, "the plan has no item '\(itemID)'") }
+            let page = request.uri.queryParameters.get("page", as: Int.self) ?? 1
+            return try self.page(FindingsPage(unit: unit, item: item, snapshot: snapshot, session: session, page: page), template: "findings")
+        }
         router.get("/conflicts") { request, context in
             let session = try context.requireSession()
             let page = request.uri.queryParameters.get("page", as: Int.self) ?? 1
@@ -53,9 +66,7 @@ extension Dashboard {
         }
         router.get("/downloads") { _, context in
             let session = try context.requireSession()
-            let snapshot = try await self.cache.snapshot()
-            let files = await self.cache.exportFiles(of: snapshot)
-            return try self.page(DownloadsPage(files: files, snapshot: snapshot, session: session), template: "downloads")
+            return try self.page(DownloadsPage(snapshot: try await self.cache.snapshot(), session: session), template: "downloads")
         }
         router.get("/downloads/{file}") { _, context in
             _ = try context.requireSession()
@@ -106,10 +117,11 @@ extension Dashboard {
                         })
     }
 
-    /// `text/event-stream`: the hub's change mark now, then each time it moves; a comment every
+    /// `text/event-stream`: the mark of the hub's snapshot now, then each time a newer one is ready
+    /// (a page made from an older mark reloads); a comment every
     /// 15 s keeps proxies from closing a quiet stream. Ends when the client goes or the server stops.
     func events() -> Response {
-        let store = self.store
+        let cache = self.cache
         let interval = configuration.pollInterval
         let stopping = self.stopping
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
@@ -117,7 +129,7 @@ extension Dashboard {
                             var last = ""
                             var quiet = ContinuousClock.now
                             while !stopping.isStopped && !Task.isCancelled {
-                                let mark = try await store.changeMark()
+                                let mark = try await cache.snapshot().mark
                                 if mark != last {
                                     try await writer.write(ByteBuffer(string: "data: \(mark)\n\n"))
                                     last = mark

@@ -60,7 +60,8 @@ extension Dashboard {
 
     func signInForm(next: String, name: String, error: String?, status: HTTPResponse.Status, headers: HTTPFields = [:]) throws -> Response {
         let token = HubStore.makeOfficeToken()
-        var response = try page(SignInPage(csrf: token, next: next, name: name, error: error), template: "sign-in", status: status, headers: headers)
+        var response = try page(SignInPage(csrf: token, next: next, name: name, error: error,
+                                        plan: "\(store.replica.plan.title) (\(store.replica.plan.reference))"), template: "sign-in", status: status, headers: headers)
         response.setCookie(cookie(OfficeSessionMiddleware.signInCookie, token, maxAge: 3600))
         return response
     }

@@ -39,6 +39,7 @@ public struct DashboardError: InspectorError, HTTPResponseError, Hashable {
         case .forbidden, .csrfFailed: .forbidden
         case .signInThrottled: .tooManyRequests
         case .notFound, .unknownUnit, .unknownDevice, .unknownAttachment: .notFound
+        case .alreadyExists: .conflict
         case .unknownItem, .unknownField, .invalidValue, .invalidText, .invalidArgument, .outOfScope: .badRequest
         default: .internalServerError
         }
@@ -52,8 +53,8 @@ public struct DashboardError: InspectorError, HTTPResponseError, Hashable {
         case .forbidden: "Không có quyền"
         case .csrfFailed: "Biểu mẫu không hợp lệ"
         case .notFound, .unknownUnit, .unknownDevice, .unknownAttachment: "Không tìm thấy"
-        case .internal, .storageFailed: "Lỗi máy chủ"
-        default: "Dữ liệu không hợp lệ"
+        case .alreadyExists: "Đã có"
+        default: status.code >= 500 ? "Lỗi máy chủ" : "Dữ liệu không hợp lệ"
         }
     }
 

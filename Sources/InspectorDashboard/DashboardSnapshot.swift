@@ -16,6 +16,8 @@ struct DashboardSnapshot: Sendable {
     var findingsByUnit: [String: [Dataset.Finding]]
     var conflictsByUnit: [String: [Dataset.Conflict]]
     var progress: [String: (done: Int, total: Int)]
+    /// Findings not retracted, by unit and kind.
+    var findingCounts: [String: [FindingKind: Int]]
 
     init(mark: String, input: ExportInput, devices: [HubStore.Device], heldBack: [String: HubStore.HeldBackSummary], readAt: Int64) {
         self.mark = mark
@@ -33,17 +35,31 @@ struct DashboardSnapshot: Sendable {
             progress[unit.id] = (done, dataset.plan.items.count)
         }
         self.progress = progress
+        var counts: [String: [FindingKind: Int]] = [:]
+        for finding in dataset.findings where finding.retraction == nil { counts[finding.unit, default: [:]][finding.kind, default: 0] += 1 }
+        findingCounts = counts
     }
 
     var dataset: Dataset { input.dataset }
     var plan: Plan { input.dataset.plan }
 }
 
-/// Builds snapshots and keeps the latest, with the export files made from it (built on first use).
+/// Builds snapshots and keeps the latest, with the export files made from it (on first download).
+///
+/// A snapshot is rebuilt when the hub's change mark moves or the day changes. On a small hub a
+/// rebuild is quick, and every page waits for it: a page always shows what the hub holds. Once a
+/// rebuild takes longer than ``slowBuild`` (a hub with hundreds of thousands of ops), pages are
+/// served from the previous snapshot while the next one is built (stale while revalidating); the
+/// event stream announces the new snapshot's mark once it is ready, and open pages reload.
 actor SnapshotCache {
+    /// A build slower than this lets pages be served from the previous snapshot meanwhile.
+    static let slowBuild: Duration = .milliseconds(250)
+
     let store: HubStore
     let today: @Sendable () -> CalendarDate
     private var current: DashboardSnapshot?
+    private var lastBuild: Duration = .zero
+    private var building: (mark: String, day: CalendarDate, task: Task<(DashboardSnapshot, Duration), any Error>)?
     private var files: (mark: String, day: CalendarDate, files: [(name: String, bytes: [UInt8])])?
 
     init(store: HubStore, today: @escaping @Sendable () -> CalendarDate) {
@@ -51,18 +67,43 @@ actor SnapshotCache {
         self.today = today
     }
 
-    /// The snapshot of the hub as it is now.
+    /// The snapshot of the hub as it is now, or, while a slow rebuild runs, the previous one.
     func snapshot() async throws -> DashboardSnapshot {
         let mark = try await store.changeMark()
         let day = today()
         if let current, current.mark == mark, current.input.asOf == day { return current }
-        // Read the mark before the data: a change committed in between makes the next request read again.
+        let task: Task<(DashboardSnapshot, Duration), any Error>
+        if let building, building.mark == mark, building.day == day {
+            task = building.task
+        } else {
+            let store = self.store
+            task = Task.detached { try await Self.build(store: store, mark: mark, day: day) }
+            building = (mark, day, task)
+            Task { _ = try? await self.install(task) }
+        }
+        if let current, current.input.asOf == day, lastBuild > Self.slowBuild { return current }
+        return try await install(task)
+    }
+
+    /// Waits for a build and keeps its snapshot if it is newer than the one kept.
+    private func install(_ task: Task<(DashboardSnapshot, Duration), any Error>) async throws -> DashboardSnapshot {
+        let (snapshot, took) = try await task.value
+        if current.map({ $0.readAt <= snapshot.readAt }) ?? true {
+            current = snapshot
+            lastBuild = took
+        }
+        if building?.mark == snapshot.mark { building = nil }
+        return snapshot
+    }
+
+    private static func build(store: HubStore, mark: String, day: CalendarDate) async throws -> (DashboardSnapshot, Duration) {
+        let started = ContinuousClock.now
+        // The mark is read before the data: a change committed in between makes the next request build again.
         async let input = store.exportInput(asOf: day)
         async let devices = store.devices()
         let snapshot = DashboardSnapshot(mark: mark, input: try await input, devices: try await devices,
                                          heldBack: try store.heldBackReports(), readAt: store.now())
-        if current.map({ $0.readAt <= snapshot.readAt }) ?? true { current = snapshot }
-        return snapshot
+        return (snapshot, ContinuousClock.now - started)
     }
 
     /// The export files of a snapshot: the same bytes `hub export --out` writes for that day.

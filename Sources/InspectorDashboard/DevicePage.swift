@@ -30,7 +30,7 @@ struct DevicePage: Sendable {
         self.device = OverviewPage.row(device, input: input)
         key = device.key.map { "\($0)" } ?? "chưa đăng ký khóa"
         confirmed = device.confirmed
-        signedLog = HubStatus.describe(device.chain, confirmed: device.confirmed)
+        signedLog = Self.describe(device.chain, confirmed: device.confirmed)
         let report = snapshot.heldBack[device.id]
         heldBackCount = report?.count ?? 0
         heldBack = report?.entries.prefix(20).map { HeldBackRow(op: "\($0.device)#\($0.sequence)", code: $0.code, message: $0.message) } ?? []
@@ -40,5 +40,13 @@ struct DevicePage: Sendable {
         hasFindings = !own.isEmpty
         hasHeldBack = heldBackCount > 0
         values = snapshot.dataset.values.filter { $0.current.device == device.id }.count
+    }
+
+    /// How far the hub verified the device's log against its signed chain heads, for people.
+    static func describe(_ chain: HubStore.ChainStatus?, confirmed: Int64) -> String {
+        guard let chain else { return confirmed == 0 ? "chưa nhận thao tác nào" : "chưa xác minh: chưa nhận đầu chuỗi có chữ ký" }
+        let run = "đã xác minh #\(chain.from)–#\(chain.through)"
+        if chain.from > 1 { return "\(run); #1–#\(chain.from - 1) nhận trước khi có chữ ký, không xác minh được" }
+        return chain.through >= confirmed ? "\(run): mọi thao tác đã nhận đều đã xác minh" : "\(run); các thao tác sau #\(chain.through) chưa xác minh"
     }
 }

@@ -7,18 +7,19 @@ struct DownloadsPage: Sendable {
     struct File: Sendable {
         var name: String
         var href: String
-        var size: String
         var description: String
     }
 
     var layout: PageLayout
     var files: [File]
 
-    init(files: [(name: String, bytes: [UInt8])], snapshot: DashboardSnapshot, session: OfficeSession) {
+    /// Lists the files by name: they are made when one is downloaded (on a large hub, report.html
+    /// takes seconds), not to show this page.
+    init(snapshot: DashboardSnapshot, session: OfficeSession) {
         layout = PageLayout(title: "Tải xuống", session: session, snapshot: snapshot)
         layout.isDownloads = true
-        self.files = files.map { file in
-            File(name: file.name, href: "/downloads/\(file.name)", size: ReportDocument.size(Int64(file.bytes.count)), description: Self.describe(file.name))
+        files = ExportFiles.names(of: snapshot.input).map { name in
+            File(name: name, href: "/downloads/\(name)", description: Self.describe(name))
         }
     }
 

@@ -67,14 +67,14 @@ struct OverviewPage: Sendable {
         units = dataset.units.map { unit in
             let deadlines = input.deadlines(for: unit)
             let progress = snapshot.progress[unit.id] ?? (0, dataset.plan.items.count)
-            let findings = snapshot.findingsByUnit[unit.id, default: []].filter { $0.retraction == nil }
+            let findings = snapshot.findingCounts[unit.id] ?? [:]
             let notice = DeadlineCell(deadlines.noticeBy, arrival: deadlines.arrival, asOf: input.asOf)
             let report = DeadlineCell(deadlines.reportDue, arrival: deadlines.arrival, asOf: input.asOf)
             return UnitRow(
                 id: unit.id, name: unit.name, kindTitle: unit.kind == .direct ? "Kiểm tra trực tiếp" : "Tự kiểm tra",
                 indent: unit.parent != nil, done: progress.done, total: progress.total,
                 percent: progress.total == 0 ? 0 : progress.done * 100 / progress.total,
-                findings: FindingKind.allCases.map { kind in KindCount(kind: kind.rawValue, title: kind.vietnameseTitle, count: findings.filter { $0.kind == kind }.count) },
+                findings: FindingKind.allCases.map { kind in KindCount(kind: kind.rawValue, title: kind.vietnameseTitle, count: findings[kind] ?? 0) },
                 arrival: deadlines.arrival?.vietnameseString, notice: notice, report: report,
                 openConflicts: openByUnit[unit.id] ?? 0, hasOpenConflicts: (openByUnit[unit.id] ?? 0) > 0,
                 hasAlert: [notice, report].contains { $0?.isPassed == true || $0?.isSoon == true })
@@ -88,8 +88,9 @@ struct OverviewPage: Sendable {
         unitCount = units.count
         hasPassed = passedCount > 0
         hasSoon = soonCount > 0
-        let live = dataset.findings.filter { $0.retraction == nil }
-        findingTotals = FindingKind.allCases.map { kind in KindCount(kind: kind.rawValue, title: kind.vietnameseTitle, count: live.filter { $0.kind == kind }.count) }
+        findingTotals = FindingKind.allCases.map { kind in
+            KindCount(kind: kind.rawValue, title: kind.vietnameseTitle, count: snapshot.findingCounts.values.reduce(0) { $0 + ($1[kind] ?? 0) })
+        }
         openConflicts = open.count
         hasOpenConflicts = !open.isEmpty
         let held = snapshot.input.logs?.reduce(Int64(0)) { $0 + $1.confirmed } ?? 0

@@ -6,6 +6,8 @@ import InspectorReports
 /// the hub's change mark the page was made from (the live-update script compares it).
 struct PageLayout: Sendable {
     var title: String
+    /// The plan's number, e.g. `1181/KH-HĐTĐKT`.
+    var planReference: String
     var userName: String
     var roleTitle: String
     var isSupervisor: Bool
@@ -23,6 +25,7 @@ struct PageLayout: Sendable {
 
     init(title: String, session: OfficeSession, snapshot: DashboardSnapshot) {
         self.title = title
+        planReference = snapshot.plan.reference
         userName = session.user.name
         roleTitle = session.user.role == .supervisor ? "giám sát" : "xem"
         isSupervisor = session.user.role.canDecide

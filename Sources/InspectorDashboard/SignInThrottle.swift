@@ -1,8 +1,8 @@
 import Synchronization
 
-/// Slows down guessing: after ``freeFailures`` failed sign-ins for one account name, or from one
-/// client address, within ``window``, each further attempt must wait, twice as long after each
-/// failure (1 s, 2 s, 4 s … up to ``maximumDelay``). A waiting attempt is refused with
+/// Slows down guessing: once ``freeFailures`` sign-ins for one account name, or from one client
+/// address, have failed within ``window``, each further attempt must wait, twice as long after each
+/// failure (1 s after the fifth, 2 s after the sixth, 4 s … up to ``maximumDelay``). A waiting attempt is refused with
 /// `sign_in_throttled` before its password is checked. A success clears the account's count.
 ///
 /// The clock is injected (milliseconds), so tests do not sleep.
@@ -41,8 +41,8 @@ public final class SignInThrottle: Sendable {
                 var record = records[key] ?? Record()
                 record.failures = record.failures.filter { now - $0 < Self.window } + [now]
                 let over = record.failures.count - Self.freeFailures
-                if over > 0 {
-                    let delay = min(Self.maximumDelay, 1000 << min(over - 1, 20))
+                if over >= 0 {
+                    let delay = min(Self.maximumDelay, 1000 << min(over, 20))
                     record.blockedUntil = now + delay
                 }
                 records[key] = record

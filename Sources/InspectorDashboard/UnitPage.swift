@@ -40,11 +40,18 @@ struct UnitPage: Sendable {
         var title: String
         var status: String?
         var values: [ValueRow]
+        /// The latest ``shownFindings`` findings, in time order.
         var findings: [FindingRow]
+        var findingCount: Int
         var hasValues: Bool
         var hasFindings: Bool
         var isEmpty: Bool
+        /// The page with all of them, when there are more than shown.
+        var moreFindings: String?
     }
+
+    /// Findings shown under an item (and among the unit's general ones); the rest are a link away.
+    static let shownFindings = 20
 
     /// A line of a section: a group's heading (II.2, then II.2.a) or an item. Named apart from
     /// every enclosing context's keys: Mustache looks a missing (nil) key up in the enclosing ones.
@@ -74,6 +81,8 @@ struct UnitPage: Sendable {
     var report: DeadlineCell?
     var sections: [Section]
     var general: [FindingRow]
+    var generalCount: Int
+    var moreGeneral: String?
     var hasGeneral: Bool
     var conflicts: [ConflictsPage.Row]
     var hasConflicts: Bool
@@ -111,18 +120,21 @@ struct UnitPage: Sendable {
                 where shown.insert(group.id).inserted {
                     entries.append(Entry(groupHeading: "\(group.id). \(group.title)", isSubgroup: group.id.split(separator: ".").count > 2, row: nil))
                 }
-                let row = Self.item(item, plan: plan, values: values[item.id] ?? [], findings: findingsByItem[item.id] ?? [], input: input)
+                let row = Self.item(item, unit: unit.id, plan: plan, values: values[item.id] ?? [], findings: findingsByItem[item.id] ?? [], input: input)
                 entries.append(Entry(groupHeading: nil, isSubgroup: false, row: row))
             }
             return Section(heading: "\(section.id). \(section.title)", entries: entries)
         }
-        general = findings.filter { $0.item == nil }.map { Self.finding($0, input: input) }
+        let unitWide = findings.filter { $0.item == nil }
+        general = unitWide.suffix(Self.shownFindings).map { Self.finding($0, input: input) }
+        generalCount = unitWide.count
+        moreGeneral = unitWide.count > Self.shownFindings ? FindingsPage.href(unit: unit.id, item: nil, page: 1) : nil
         conflicts = snapshot.conflictsByUnit[unit.id, default: []].map { ConflictsPage.Row($0, snapshot: snapshot) }
         hasConflicts = !conflicts.isEmpty
         hasGeneral = !general.isEmpty
     }
 
-    static func item(_ item: Plan.Item, plan: Plan, values: [Dataset.Value], findings: [Dataset.Finding], input: ExportInput) -> ItemRow {
+    static func item(_ item: Plan.Item, unit: String, plan: Plan, values: [Dataset.Value], findings: [Dataset.Finding], input: ExportInput) -> ItemRow {
         let fields = plan.fields(of: item)
         let rows = values.map { value in
             let field = fields.first { $0.id == value.field }
@@ -131,8 +143,10 @@ struct UnitPage: Sendable {
                             when: VietnamTime.format(value.current.timestamp), isSkewed: input.isSkewed(value.current))
         }
         let status = values.first { $0.field == "status" }.map { shown($0.current.value, field: fields.first { $0.id == "status" }) }
-        return ItemRow(id: item.id, title: item.title, status: status, values: rows, findings: findings.map { finding($0, input: input) },
-                       hasValues: !rows.isEmpty, hasFindings: !findings.isEmpty, isEmpty: rows.isEmpty && findings.isEmpty)
+        return ItemRow(id: item.id, title: item.title, status: status, values: rows,
+                       findings: findings.suffix(shownFindings).map { finding($0, input: input) }, findingCount: findings.count,
+                       hasValues: !rows.isEmpty, hasFindings: !findings.isEmpty, isEmpty: rows.isEmpty && findings.isEmpty,
+                       moreFindings: findings.count > shownFindings ? FindingsPage.href(unit: unit, item: item.id, page: 1) : nil)
     }
 
     /// A value as people read it: a choice's title, a number with its unit.

@@ -147,21 +147,29 @@ extension HubStore {
 
 extension HubStore {
     /// A mark that changes whenever what the office sees changes: a new op (a sync, a bundle, a
-    /// decision), a schedule, a device's sync or enrollment, an audit entry. Cheap (a handful of
-    /// lookups on primary keys and the small hub tables), so a dashboard can poll it twice a second.
+    /// decision), a schedule, a unit, a device's sync, enrollment or revocation, an audit entry, a
+    /// file that became whole (the attachments folder's modification time). Cheap (a handful of
+    /// lookups on primary keys and the small hub tables, one `stat`), so a dashboard can poll it
+    /// twice a second.
     public func changeMark() async throws -> String {
-        try await replica.read { db in
+        let folder = attachmentFiles.directory
+        let files = (try? FileManager.default.attributesOfItem(atPath: folder)[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        return try await replica.read { db in
             let row = try Row.fetchOne(db, sql: """
                 SELECT (SELECT ifnull(max(position), 0) FROM ops),
                        (SELECT count(*) || ':' || ifnull(group_concat(unit || '=' || arrival), '') FROM schedules),
-                       (SELECT count(*) || ':' || ifnull(sum(last_sync), 0) || ':' || ifnull(sum(revoked), 0) || ':' || ifnull(sum(confirmed), 0) FROM devices),
-                       (SELECT ifnull(max(id), 0) FROM audit)
+                       (SELECT count(*) || ':' || ifnull(sum(last_sync), 0) || ':' || ifnull(sum(revoked), 0) || ':' || ifnull(sum(confirmed), 0)
+                               || ':' || ifnull(sum(length(device_key)), 0) || ':' || ifnull(group_concat(token_hash), '') FROM devices),
+                       (SELECT ifnull(max(id), 0) FROM audit),
+                       (SELECT count(*) || ':' || ifnull(group_concat(id || name || kind || ifnull(parent, '')), '') FROM units)
                 """)!
             let ops: Int64 = row[0]
             let schedules: String = row[1]
             let devices: String = row[2]
             let audit: Int64 = row[3]
-            return "\(ops).\(audit).\(SHA256.hash(data: Data((schedules + "|" + devices).utf8)).prefix(6).map { String(format: "%02x", $0) }.joined())"
+            let units: String = row[4]
+            let digest = SHA256.hash(data: Data([schedules, devices, units, String(files)].joined(separator: "|").utf8))
+            return "\(ops).\(audit).\(digest.prefix(6).map { String(format: "%02x", $0) }.joined())"
         }
     }
 }

@@ -68,9 +68,10 @@ extension HubStore {
     /// - Parameters:
     ///   - name: 1–100 characters, stored in NFC.
     ///   - password: 8–72 bytes of UTF-8 (bcrypt reads no further than 72).
+    ///   - by: who adds it, for the audit list.
     /// - Throws: `invalid_text` or `invalid_argument` for a bad name or password, `already_exists` for
     ///   a name in use. Nothing is written when it throws.
-    public func addOfficeUser(name: String, role: OfficeRole, password: String) throws {
+    public func addOfficeUser(name: String, role: OfficeRole, password: String, by actor: String = HubStore.commandLineUser) throws {
         let name = try Text.validated(name, what: "the account name", maximumLength: 100)
         try Self.checkPassword(password)
         let hash = Bcrypt.hash(password, cost: Self.officePasswordCost)
@@ -81,12 +82,14 @@ extension HubStore {
             }
             try db.execute(sql: "INSERT INTO office_users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
                            arguments: [name, role.rawValue, hash, now])
-            try Self.audit(db, at: now, user: name, action: "user_added", detail: "tài khoản \(name) (\(role.rawValue))")
+            try Self.audit(db, at: now, user: actor, action: "user_added", detail: "tài khoản \(name) (\(role.rawValue))")
         }
     }
 
     /// Removes an office account and ends its sessions; its past decisions stay in the audit list.
-    public func removeOfficeUser(name: String) throws {
+    ///
+    /// - Parameter by: who removes it, for the audit list.
+    public func removeOfficeUser(name: String, by actor: String = HubStore.commandLineUser) throws {
         let name = Text.nfc(name)
         let now = self.now()
         try replica.write { db in
@@ -94,7 +97,7 @@ extension HubStore {
             guard db.changesCount > 0 else { throw HubError(.notFound, "no office account is named '\(name)'") }
             try db.execute(sql: "DELETE FROM office_sessions WHERE user = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM office_sign_in_links WHERE user = ?", arguments: [name])
-            try Self.audit(db, at: now, user: name, action: "user_removed", detail: "tài khoản \(name)")
+            try Self.audit(db, at: now, user: actor, action: "user_removed", detail: "tài khoản \(name)")
         }
     }
 

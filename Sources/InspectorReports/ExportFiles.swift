@@ -4,6 +4,12 @@ import InspectorCore
 ///
 /// The same snapshot always produces byte-identical files: no generation time inside, fixed orders.
 public enum ExportFiles {
+    /// The names of an export's files, in the order ``make(_:)`` gives them, without making them.
+    public static func names(of input: ExportInput) -> [String] {
+        ["dataset.json", "units.csv", "values.csv", "findings.csv", "conflicts.csv", "attachments.csv", "report.md", "report.html"]
+            + (input.logs == nil ? [] : ["logs.csv"])
+    }
+
     /// The files of an export, in a fixed order.
     public static func make(_ input: ExportInput) -> [(name: String, bytes: [UInt8])] {
         let report = ReportDocument(input)

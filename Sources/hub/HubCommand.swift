@@ -300,7 +300,9 @@ extension HubCommand {
 
             func run() throws {
                 let token = try database.open().makeSignInLink(for: name)
-                let query = next.map { "?next=" + ($0.addingPercentEncoding(withAllowedCharacters: .urlQueryAllowed) ?? "/") } ?? ""
+                var allowed = CharacterSet.alphanumerics
+                allowed.insert(charactersIn: "-._~/")
+                let query = next.map { "?next=" + ($0.addingPercentEncoding(withAllowedCharacters: allowed) ?? "/") } ?? ""
                 print("\(base)/sign-in/link/\(token)\(query)")
             }
         }

@@ -39,7 +39,7 @@ import Testing
         #expect(await Self.code { try hub.addOfficeUser(name: String(repeating: "a", count: 101), role: .viewer, password: "mật-khẩu-dài") } == .invalidText)
         #expect(try hub.officeUsers().count == 1, "no refused account was written")
         let audit = try await hub.auditEntries()
-        #expect(audit.map(\.action) == ["user_added"] && audit[0].user == "Nguyễn Thị Hương")
+        #expect(audit.map(\.action) == ["user_added"] && audit[0].user == HubStore.commandLineUser && audit[0].detail == "tài khoản Nguyễn Thị Hương (supervisor)")
     }
 
     @Test func signingInOpensASessionThatEndsOnSignOutOrAfterTwelveHours() async throws {
@@ -121,6 +121,10 @@ import Testing
         try hub.schedule(unit: "muong-lay", arrival: CalendarDate(year: 2024, month: 6, day: 20)!)
         marks.append(try await hub.changeMark())
         _ = try hub.addDevice("dev-a", units: ["muong-lay"], name: "Lò Văn Thắng")
+        marks.append(try await hub.changeMark())
+        try hub.addUnit(Plan.Unit(id: "xa-lay-nua", name: "UBND xã Lay Nưa", kind: .direct, parent: "muong-lay"))
+        marks.append(try await hub.changeMark())
+        _ = try hub.reenrollDevice("dev-a")
         marks.append(try await hub.changeMark())
         try await hub.recordHandshake(device: "dev-a", at: fixedHubTime, clockOffset: 12)
         marks.append(try await hub.changeMark())

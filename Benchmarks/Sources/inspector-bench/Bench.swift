@@ -1,12 +1,14 @@
 import ArgumentParser
 import Foundation
 import InspectorCore
+import InspectorDashboard
 import InspectorHub
 import InspectorProtocol
 import InspectorStore
 import InspectorSyncClient
 import InspectorTLS
 import Logging
+import ServiceLifecycle
 
 @main
 struct InspectorBench: AsyncParsableCommand {
@@ -23,6 +25,8 @@ struct ServeHub: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "serve-hub", shouldDisplay: false)
     @Option var db: String
     @Flag var insecurePlaintext = false
+    /// Also serve the dashboard on this address; prints `dashboard on http://HOST:PORT`.
+    @Option var http: String?
 
     func run() async throws {
         var logger = Logger(label: "bench.hub")
@@ -32,10 +36,17 @@ struct ServeHub: AsyncParsableCommand {
         let server = HubServer(store: store, configuration: .init(host: "127.0.0.1", port: 0,
                                                                   security: insecurePlaintext ? .tlsAndPlaintext(tls) : .tls(tls), logger: logger))
         let running = try await server.start()
-        let trap = SignalTrap(signals: [SIGTERM]) { running.stop() }
+        var services: [any Service] = [HubServer.Service(running: running)]
+        if let http {
+            let address = try HubAddress(parsing: http)
+            let dashboard = try await Dashboard.make(store: store, configuration: .init(logger: logger))
+            let application = dashboard.makeApplication(host: address.host, port: address.port) { bound in
+                FileHandle.standardOutput.write(Data("dashboard on http://\(bound)\n".utf8))
+            }
+            services.append(DashboardService(dashboard: dashboard, application: application))
+        }
         FileHandle.standardOutput.write(Data("listening on \(running.address)\n".utf8))
-        try await running.run()
-        trap.cancel()
+        try await ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm], logger: logger)).run()
     }
 }
 
@@ -45,7 +56,7 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customShort("M"), help: "Operations per device.") var operations = 5000
     @Option(help: "History sizes for the incremental sync, comma-separated.") var history = "1000,100000,1000000"
     @Option(help: "Operations the hub holds when a fresh device bootstraps (0 skips it).") var bootstrapOps = 1_000_000
-    @Option(help: "Measure only one part: all, ceiling (the raw SQLite ceilings), merge (the hub merge alone, for profiling), bootstrap.")
+    @Option(help: "Measure only one part: all, ceiling (the raw SQLite ceilings), merge (the hub merge alone, for profiling), bootstrap, device, attachments, dashboard (pages over a hub of --bootstrap-ops ops).")
     var only: Benchmark.Part = .all
     @Flag(help: "Print one JSON object on the last line.") var json = false
 

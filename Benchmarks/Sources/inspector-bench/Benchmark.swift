@@ -27,6 +27,8 @@ struct Benchmark {
         case device
         /// Files of attachments uploaded to a hub: one device, then 20 at once (issue #13).
         case attachments
+        /// The dashboard's pages over a hub holding `bootstrapOps` ops (issue #14).
+        case dashboard
     }
 
     let devices: Int
@@ -97,6 +99,10 @@ struct Benchmark {
             results.bootstrapOps = bootstrapOps
         case .attachments:
             try await measureAttachments(into: &results)
+        case .dashboard:
+            guard bootstrapOps > 0 else { break }
+            let hub = try await seedHub(at: path("dashboard-hub.sqlite"), count: bootstrapOps)
+            try await measureDashboard(hub: hub, into: &results)
         }
         return results
     }
@@ -231,6 +237,8 @@ struct Benchmark {
         if bootstrapOps > 0 {
             (results.bootstrapSeconds, results.bootstrapHubPeakRSSMegabytes) = try await bootstrap(count: bootstrapOps)
             results.bootstrapOps = bootstrapOps
+            // 7. The dashboard's pages over the same hub (issue #14).
+            try await measureDashboard(hub: try HubStore.open(at: path("bootstrap-hub.sqlite")), into: &results)
         }
 
         // 7. Files of attachments over loopback.
@@ -448,33 +456,7 @@ struct Benchmark {
     /// `hub export --json --device` prints); the comparisons are not timed.
     func bootstrap(count: Int) async throws -> (seconds: Double, hubRSS: Double) {
         let hubPath = path("bootstrap-hub.sqlite")
-        let hub = try HubStore.create(at: hubPath, plan: plan)
-        let authorCount = max(1, min(100, count / Self.pushSize))
-        let base: Int64 = 1_718_000_000_000
-        var authors = (0..<authorCount).map { index in
-            Workload.OpGenerator(device: String(format: "author-%03d", index + 1), seed: 1000 + index,
-                                 stamp: { base + ($0 - 1) * Int64(authorCount) + Int64(index) })
-        }
-        for author in authors { _ = try hub.addDevice(author.device, units: allUnits, name: nil) }
-        let enrolled = Dictionary(uniqueKeysWithValues: try hub.devices().map { ($0.id, $0) })
-        var remaining = (0..<authorCount).map { count / authorCount + ($0 < count % authorCount ? 1 : 0) }
-        let scope = Set(allUnits)
-        log("bootstrap: seeding a hub with \(count) ops of \(authorCount) devices")
-        var seeded = 0
-        let seeding = try await ContinuousClock().measure {
-            while seeded < count {
-                for index in 0..<authorCount where remaining[index] > 0 {
-                    let ops = authors[index].next(min(Self.pushSize, remaining[index]))
-                    _ = try await hub.push(Message.Push(ops: ops), from: enrolled[authors[index].device]!, scope: scope)
-                    remaining[index] -= ops.count
-                    if (seeded + ops.count) / 100_000 > seeded / 100_000 { log("bootstrap: seeded \(seeded + ops.count) ops") }
-                    seeded += ops.count
-                }
-            }
-        }
-        log("bootstrap: seeded \(seeded) ops in \(String(format: "%.1f", seconds(seeding))) s")
-        guard try hub.replica.operationCount() == count else { throw BenchmarkError("the bootstrap hub holds \(try hub.replica.operationCount()) ops, not \(count)") }
-
+        let hub = try await seedHub(at: hubPath, count: count)
         let token = try hub.addDevice("fresh", units: allUnits, name: nil)
         let expected = try await hub.dataset(for: "fresh").canonicalJSON()
         let child = try HubProcess.start(db: hubPath)
@@ -506,29 +488,38 @@ struct Benchmark {
 final class HubProcess {
     let process: Process
     let address: String
+    /// HOST:PORT of its dashboard, when started with one.
+    let dashboard: String?
 
-    /// - Parameter plaintext: a lab hub that also serves plain TCP (to measure what TLS costs).
-    static func start(db: String, plaintext: Bool = false) throws -> HubProcess {
+    /// - Parameters:
+    ///   - plaintext: a lab hub that also serves plain TCP (to measure what TLS costs).
+    ///   - dashboard: also serve the dashboard on a free port.
+    static func start(db: String, plaintext: Bool = false, dashboard: Bool = false) throws -> HubProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        process.arguments = ["serve-hub", "--db", db] + (plaintext ? ["--insecure-plaintext"] : [])
+        process.arguments = ["serve-hub", "--db", db] + (plaintext ? ["--insecure-plaintext"] : []) + (dashboard ? ["--http", "127.0.0.1:0"] : [])
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
+        var text = ""
+        var address: String?
+        var dashboardAddress: String?
+        while address == nil || (dashboard && dashboardAddress == nil) {
             let chunk = pipe.fileHandleForReading.availableData
             if chunk.isEmpty { throw BenchmarkError("the hub process did not start") }
-            line.append(chunk)
+            text += String(decoding: chunk, as: UTF8.self)
+            for line in text.split(separator: "\n") {
+                if line.hasPrefix("listening on ") { address = String(line.dropFirst("listening on ".count)) }
+                if line.hasPrefix("dashboard on http://") { dashboardAddress = String(line.dropFirst("dashboard on http://".count)) }
+            }
         }
-        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard text.hasPrefix("listening on ") else { throw BenchmarkError("unexpected hub output: \(text)") }
-        return HubProcess(process: process, address: String(text.dropFirst("listening on ".count)))
+        return HubProcess(process: process, address: address!, dashboard: dashboardAddress)
     }
 
-    init(process: Process, address: String) {
+    init(process: Process, address: String, dashboard: String? = nil) {
         self.process = process
         self.address = address
+        self.dashboard = dashboard
     }
 
     /// VmHWM of the child: its peak resident set.

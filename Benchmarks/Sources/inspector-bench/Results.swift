@@ -36,6 +36,18 @@ struct Results {
     var attachmentMegabytesPerSecond: Double?
     /// The hub's peak resident set while 20 devices upload 20 MiB each.
     var attachmentHubPeakRSSMegabytes: Double?
+    /// The dashboard over a hub of `dashboardOps` ops (issue #14): the first page (the snapshot's
+    /// first build), the pages' p50, p95 and maximum, their mean size, the delay until a page shows a
+    /// newly committed op, and the hub's peak resident set.
+    var dashboardOps = 0
+    var dashboardFirstPageMs: Double?
+    var dashboardPages = 0
+    var dashboardP50Ms: Double?
+    var dashboardP95Ms: Double?
+    var dashboardMaxMs: Double?
+    var dashboardBytes: Int?
+    var dashboardRefreshSeconds: Double?
+    var dashboardHubPeakRSSMegabytes: Double?
 
     // MARK: - Ratios
 
@@ -58,7 +70,9 @@ struct Results {
         return Self.ratio(last.1, first.1)
     }
     /// The greater of the hubs' peak resident sets.
-    var hubPeakRSSAnyMegabytes: Double? { [hubPeakRSSMegabytes, bootstrapHubPeakRSSMegabytes, attachmentHubPeakRSSMegabytes].compactMap { $0 }.max() }
+    var hubPeakRSSAnyMegabytes: Double? {
+        [hubPeakRSSMegabytes, bootstrapHubPeakRSSMegabytes, attachmentHubPeakRSSMegabytes, dashboardHubPeakRSSMegabytes].compactMap { $0 }.max()
+    }
 
     // MARK: - Goals
 
@@ -99,6 +113,9 @@ struct Results {
             goals.append(Goal(key: "incremental_sync_ms", condition: "flat to 10⁶: ≤ 2.00× the smallest history's",
                               measured: String(format: "%.2f×", growth), met: growth <= 2.0))
         }
+        if let p95 = dashboardP95Ms, dashboardOps >= 1_000_000 {
+            goals.append(Goal(key: "dashboard_p95_ms", condition: "< 200 ms at 10⁶ ops (issue #14)", measured: String(format: "%.1f ms", p95), met: p95 < 200))
+        }
         if let rss = hubPeakRSSAnyMegabytes {
             goals.append(Goal(key: "hub_peak_rss_mb", condition: "≤ 150 MB (every hub of the run)", measured: String(format: "%.1f MB", rss), met: rss <= 150))
         }
@@ -107,7 +124,7 @@ struct Results {
 
     /// Every goal key of issue #11, in the order the table lists them.
     static let goalKeys = ["hub_merge_ops_per_s", "hub_merge_vs_ceiling", "device_vs_ceiling", "e2e_sync_s", "bootstrap_s",
-                           "wire_bytes_per_op", "incremental_sync_ms", "hub_peak_rss_mb"]
+                           "wire_bytes_per_op", "incremental_sync_ms", "hub_peak_rss_mb", "dashboard_p95_ms"]
 
     /// Why a goal is not in ``goals``.
     func unjudged(_ key: String) -> String {
@@ -115,6 +132,7 @@ struct Results {
         case "e2e_sync_s" where e2eSeconds != nil: "set for 20 × 5000 ops; this run synced \(devices) × \(operations)"
         case "bootstrap_s" where bootstrapSeconds != nil: "set for 10⁶ ops; this run's hub held \(bootstrapOps)"
         case "incremental_sync_ms" where !incrementalSyncMs.isEmpty: "set for histories up to 10⁶ ops"
+        case "dashboard_p95_ms" where dashboardP95Ms != nil: "set for 10⁶ ops; this run's hub held \(dashboardOps)"
         default: "not measured in this run"
         }
     }
@@ -177,6 +195,15 @@ struct Results {
         if let rate = attachmentSingleMegabytesPerSecond { lines.append(row("attachment upload, one device (20 MiB)", String(format: "%10.1f MB/s", rate))) }
         if let rate = attachmentMegabytesPerSecond { lines.append(row("attachment upload, 20 devices at once", String(format: "%10.1f MB/s", rate))) }
         if let rss = attachmentHubPeakRSSMegabytes { lines.append(row("hub peak RSS (20 uploads of 20 MiB)", String(format: "%10.1f MB", rss), "", verdict("hub_peak_rss_mb"))) }
+        if let first = dashboardFirstPageMs {
+            lines.append(row("dashboard over \(dashboardOps) ops: first page", String(format: "%10.1f ms", first), "(builds the snapshot)"))
+        }
+        if let p50 = dashboardP50Ms, let p95 = dashboardP95Ms, let max = dashboardMaxMs {
+            lines.append(row("dashboard pages (\(dashboardPages)), p50 / p95 / max", String(format: "%.1f / %.1f / %.1f ms", p50, p95, max),
+                             dashboardBytes.map { "mean page \($0 / 1000) KB" } ?? "", verdict("dashboard_p95_ms")))
+        }
+        if let refresh = dashboardRefreshSeconds { lines.append(row("dashboard: a committed op shows after", String(format: "%10.2f s", refresh))) }
+        if let rss = dashboardHubPeakRSSMegabytes { lines.append(row("hub peak RSS (dashboard)", String(format: "%10.1f MB", rss), "", verdict("hub_peak_rss_mb"))) }
         let judged = self.goals
         lines.append("goals (issue #11): \(judged.filter(\.met).count) of the \(judged.count) judged in this run met")
         for goal in judged {
@@ -218,6 +245,13 @@ struct Results {
         add("attachment_single_mb_per_s", attachmentSingleMegabytesPerSecond, digits: 1)
         add("attachment_mb_per_s", attachmentMegabytesPerSecond, digits: 1)
         add("attachment_hub_peak_rss_mb", attachmentHubPeakRSSMegabytes, digits: 1)
+        if dashboardP95Ms != nil { members.append(("dashboard_ops", .int(Int64(dashboardOps)))) }
+        add("dashboard_first_page_ms", dashboardFirstPageMs, digits: 1)
+        add("dashboard_p50_ms", dashboardP50Ms, digits: 2)
+        add("dashboard_p95_ms", dashboardP95Ms, digits: 2)
+        add("dashboard_max_ms", dashboardMaxMs, digits: 2)
+        add("dashboard_refresh_s", dashboardRefreshSeconds, digits: 3)
+        add("dashboard_hub_peak_rss_mb", dashboardHubPeakRSSMegabytes, digits: 1)
         add("hub_merge_vs_ceiling", hubMergeVsCeiling, digits: 3)
         add("device_vs_ceiling", deviceVsCeiling, digits: 3)
         add("device_full_vs_ceiling", deviceFullVsCeiling, digits: 3)
