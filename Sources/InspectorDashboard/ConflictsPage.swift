@@ -28,13 +28,17 @@ struct ConflictsPage: Sendable {
         var field: String
         var fieldTitle: String
         var winner: Version
+        /// The latest other values shown (newest first); the ledger's CSV has them all.
         var losers: [Version]
+        var loserCount: Int
+        /// How many other values are not shown, if any.
+        var hiddenLosers: Int?
         var resolvedBy: String?
         var resolvedAt: String?
         var isOpen: Bool
         var choices: [Choice]
 
-        init(_ conflict: Dataset.Conflict, snapshot: DashboardSnapshot) {
+        init(_ conflict: Dataset.Conflict, snapshot: DashboardSnapshot, shownVersions: Int = ConflictsPage.shownVersions) {
             let input = snapshot.input
             let plan = snapshot.plan
             let item = plan.items.first { $0.id == conflict.item }
@@ -50,7 +54,9 @@ struct ConflictsPage: Sendable {
             self.field = conflict.field
             fieldTitle = field?.title ?? conflict.field
             winner = version(conflict.winner)
-            losers = conflict.losers.map(version)
+            losers = conflict.losers.prefix(shownVersions).map(version)
+            loserCount = conflict.losers.count
+            hiddenLosers = conflict.losers.count > shownVersions ? conflict.losers.count - shownVersions : nil
             let resolution = input.resolution(of: conflict)
             resolvedBy = resolution?.by
             resolvedAt = resolution.map { VietnamTime.format($0.timestamp) }
@@ -69,20 +75,26 @@ struct ConflictsPage: Sendable {
         var isCurrent: Bool
     }
 
-    static let pageSize = 50
+    static let pageSize = 20
+    /// Other values shown per conflict: with a hundred devices on one field, the ten latest.
+    static let shownVersions = 10
 
     var layout: PageLayout
     var rows: [Row]
     var openCount: Int
+    /// The unit the ledger is limited to, if any.
+    var unitName: String?
     var resolvedCount: Int
     var pages: [PageLink]
     var isEmpty: Bool
 
-    init(snapshot: DashboardSnapshot, session: OfficeSession, page: Int) {
+    /// - Parameter unit: only this unit's conflicts, when given.
+    init(snapshot: DashboardSnapshot, session: OfficeSession, page: Int, unit: String? = nil) {
         layout = PageLayout(title: "Xung đột dữ liệu", session: session, snapshot: snapshot)
         layout.isConflicts = true
         let input = snapshot.input
-        let conflicts = snapshot.dataset.conflicts
+        let conflicts = unit.map { snapshot.conflictsByUnit[$0, default: []] } ?? snapshot.dataset.conflicts
+        unitName = unit.map { id in snapshot.dataset.units.first { $0.id == id }?.name ?? id }
         let open = conflicts.filter { input.resolution(of: $0) == nil }
         let resolved = conflicts.filter { input.resolution(of: $0) != nil }
         openCount = open.count
@@ -92,6 +104,7 @@ struct ConflictsPage: Sendable {
         let current = min(max(1, page), pageCount)
         rows = ordered.dropFirst((current - 1) * Self.pageSize).prefix(Self.pageSize).map { Row($0, snapshot: snapshot) }
         isEmpty = rows.isEmpty
-        pages = pageCount == 1 ? [] : (1...pageCount).map { PageLink(number: $0, href: "/conflicts?page=\($0)", isCurrent: $0 == current) }
+        pages = pageCount == 1 ? [] : (1...pageCount).map { PageLink(number: $0, href: "/conflicts?\(unit.map { "unit=\(OfficeSessionMiddleware.percentEncoded($0))&" } ?? "")page=\($0)",
+                                                                   isCurrent: $0 == current) }
     }
 }

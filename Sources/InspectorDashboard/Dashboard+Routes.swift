@@ -47,7 +47,8 @@ extension Dashboard {
         router.get("/conflicts") { request, context in
             let session = try context.requireSession()
             let page = request.uri.queryParameters.get("page", as: Int.self) ?? 1
-            return try self.page(ConflictsPage(snapshot: try await self.cache.snapshot(), session: session, page: page), template: "conflicts")
+            let unit = request.uri.queryParameters.get("unit")
+            return try self.page(ConflictsPage(snapshot: try await self.cache.snapshot(), session: session, page: page, unit: unit), template: "conflicts")
         }
         router.get("/devices/{device}") { _, context in
             let session = try context.requireSession()

@@ -13,7 +13,8 @@ struct DashboardSnapshot: Sendable {
     /// The hub's clock when it was read, ms.
     var readAt: Int64
     var valuesByUnit: [String: [Dataset.Value]]
-    var findingsByUnit: [String: [Dataset.Finding]]
+    /// Indexes into `dataset.findings`, by unit, in time order.
+    var findingIndexesByUnit: [String: [Int]]
     var conflictsByUnit: [String: [Dataset.Conflict]]
     var progress: [String: (done: Int, total: Int)]
     /// Findings not retracted, by unit and kind.
@@ -27,7 +28,9 @@ struct DashboardSnapshot: Sendable {
         self.readAt = readAt
         let dataset = input.dataset
         valuesByUnit = Dictionary(grouping: dataset.values, by: \.unit)
-        findingsByUnit = Dictionary(grouping: dataset.findings, by: \.unit)
+        var byUnit: [String: [Int]] = [:]
+        for (index, finding) in dataset.findings.enumerated() { byUnit[finding.unit, default: []].append(index) }
+        findingIndexesByUnit = byUnit
         conflictsByUnit = Dictionary(grouping: dataset.conflicts, by: \.unit)
         var progress: [String: (done: Int, total: Int)] = [:]
         for unit in dataset.units {
@@ -41,6 +44,12 @@ struct DashboardSnapshot: Sendable {
     }
 
     var dataset: Dataset { input.dataset }
+
+    /// The findings of a unit, in time order.
+    func findings(of unit: String) -> [Dataset.Finding] {
+        let all = input.dataset.findings
+        return findingIndexesByUnit[unit, default: []].map { all[$0] }
+    }
     var plan: Plan { input.dataset.plan }
 }
 

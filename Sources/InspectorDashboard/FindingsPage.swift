@@ -20,7 +20,7 @@ struct FindingsPage: Sendable {
         self.unit = unit.id
         unitName = unit.name
         heading = item.map { "\($0.id). \($0.title)" } ?? "Phát hiện chung của đơn vị"
-        let all = snapshot.findingsByUnit[unit.id, default: []].filter { $0.item == item?.id }
+        let all = snapshot.findings(of: unit.id).filter { $0.item == item?.id }
         count = all.count
         let pageCount = max(1, (all.count + Self.pageSize - 1) / Self.pageSize)
         let current = min(max(1, page), pageCount)

@@ -51,7 +51,7 @@ struct UnitPage: Sendable {
     }
 
     /// Findings shown under an item (and among the unit's general ones); the rest are a link away.
-    static let shownFindings = 20
+    static let shownFindings = 10
 
     /// A line of a section: a group's heading (II.2, then II.2.a) or an item. Named apart from
     /// every enclosing context's keys: Mustache looks a missing (nil) key up in the enclosing ones.
@@ -108,7 +108,7 @@ struct UnitPage: Sendable {
         report = DeadlineCell(deadlines.reportDue, arrival: deadlines.arrival, asOf: input.asOf)
 
         let values = Dictionary(grouping: snapshot.valuesByUnit[unit.id, default: []], by: \.item)
-        let findings = snapshot.findingsByUnit[unit.id, default: []]
+        let findings = snapshot.findings(of: unit.id)
         let findingsByItem = Dictionary(grouping: findings.filter { $0.item != nil }, by: { $0.item! })
         let groups = plan.groups ?? []
         var shown = Set<String>()
@@ -129,7 +129,7 @@ struct UnitPage: Sendable {
         general = unitWide.suffix(Self.shownFindings).map { Self.finding($0, input: input) }
         generalCount = unitWide.count
         moreGeneral = unitWide.count > Self.shownFindings ? FindingsPage.href(unit: unit.id, item: nil, page: 1) : nil
-        conflicts = snapshot.conflictsByUnit[unit.id, default: []].map { ConflictsPage.Row($0, snapshot: snapshot) }
+        conflicts = snapshot.conflictsByUnit[unit.id, default: []].map { ConflictsPage.Row($0, snapshot: snapshot, shownVersions: 0) }
         hasConflicts = !conflicts.isEmpty
         hasGeneral = !general.isEmpty
     }

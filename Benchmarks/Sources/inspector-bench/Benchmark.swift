@@ -367,7 +367,7 @@ struct Benchmark {
                 throw BenchmarkError("the hub did not enroll the key of \(deviceID(index))")
             }
         }
-        let enrolled = Dictionary(uniqueKeysWithValues: try mergeHub.devices().map { ($0.id, $0) })
+        let enrolled = Dictionary(uniqueKeysWithValues: try await mergeHub.devices().map { ($0.id, $0) })
         var chains: [String: ChainHash] = [:]
         let pushes = try Self.pushes(perDevice).map { ops -> (Message.Push, HubStore.Device) in
             let device = ops[0].device
@@ -409,7 +409,7 @@ struct Benchmark {
         let hub = try HubStore.create(at: hubPath, plan: plan)
         _ = try hub.addDevice("archive", units: allUnits, name: nil)
         let token = try hub.addDevice("probe", units: allUnits, name: nil)
-        let archive = try hub.devices().first { $0.id == "archive" }!
+        let archive = try await hub.devices().first { $0.id == "archive" }!
         var rng = SplitMix64(seed: UInt64(history))
         let statuses = ["not_started", "in_progress", "done", "not_applicable"]
         var sequence: Int64 = 0
@@ -481,6 +481,105 @@ struct Benchmark {
             guard summary.pulled > 0 else { break }
         }
         throw BenchmarkError("the fresh device's dataset differs from the hub's view of its scope")
+    }
+
+    /// A hub holding `count` generated ops of up to 100 authors in every unit, merged through
+    /// `HubStore.push` (validated, rounds of one push of up to 2000 ops per author, so the log
+    /// interleaves the authors).
+    func seedHub(at hubPath: String, count: Int) async throws -> HubStore {
+        let hub = try HubStore.create(at: hubPath, plan: plan)
+        let authorCount = max(1, min(100, count / Self.pushSize))
+        let base: Int64 = 1_718_000_000_000
+        var authors = (0..<authorCount).map { index in
+            Workload.OpGenerator(device: String(format: "author-%03d", index + 1), seed: 1000 + index,
+                                 stamp: { base + ($0 - 1) * Int64(authorCount) + Int64(index) })
+        }
+        for author in authors { _ = try hub.addDevice(author.device, units: allUnits, name: nil) }
+        let enrolled = Dictionary(uniqueKeysWithValues: try await hub.devices().map { ($0.id, $0) })
+        var remaining = (0..<authorCount).map { count / authorCount + ($0 < count % authorCount ? 1 : 0) }
+        let scope = Set(allUnits)
+        log("seeding a hub with \(count) ops of \(authorCount) devices")
+        var seeded = 0
+        let seeding = try await ContinuousClock().measure {
+            while seeded < count {
+                for index in 0..<authorCount where remaining[index] > 0 {
+                    let ops = authors[index].next(min(Self.pushSize, remaining[index]))
+                    _ = try await hub.push(Message.Push(ops: ops), from: enrolled[authors[index].device]!, scope: scope)
+                    remaining[index] -= ops.count
+                    if (seeded + ops.count) / 100_000 > seeded / 100_000 { log("seeded \(seeded + ops.count) ops") }
+                    seeded += ops.count
+                }
+            }
+        }
+        log("seeded \(seeded) ops in \(String(format: "%.1f", seconds(seeding))) s")
+        guard try hub.replica.operationCount() == count else { throw BenchmarkError("the seeded hub holds \(try hub.replica.operationCount()) ops, not \(count)") }
+        return hub
+    }
+
+    /// The dashboard over a hub child process (`serve-hub --http`) holding the seeded ops: one
+    /// viewer signs in over HTTP/1.1 (keep-alive) and asks for the pages in turn; the first page
+    /// (the snapshot's first build) is timed apart, then 25 rounds of 8 pages give p50, p95 and the
+    /// maximum. Then one op is pushed into the hub's file, as a sync would, and the time until a page
+    /// shows the new data is measured (the live update's delay at this size).
+    func measureDashboard(hub: HubStore, into results: inout Results) async throws {
+        try hub.addOfficeUser(name: "bench", role: .viewer, password: "bench-password")
+        let child = try HubProcess.start(db: hub.replica.path, dashboard: true)
+        defer { child.stop() }
+        let client = try HTTPClient(address: try unwrap(child.dashboard, "the hub printed no dashboard address"))
+        let form = try client.request("GET", "/sign-in")
+        let csrf = form.hiddenValue("csrf") ?? ""
+        let signedIn = try client.request("POST", "/sign-in", form: [("csrf", csrf), ("next", "/"), ("name", "bench"), ("password", "bench-password")])
+        guard signedIn.status == 303 else { throw BenchmarkError("the bench account could not sign in: \(signedIn.status)") }
+        log("dashboard: the first page (the snapshot's first build over \(bootstrapOps) ops)")
+        let cold = try ContinuousClock().measure {
+            let page = try client.request("GET", "/")
+            guard page.status == 200 else { throw BenchmarkError("the overview answered \(page.status)") }
+        }
+        results.dashboardFirstPageMs = seconds(cold) * 1000
+        let item = plan.items[3].id
+        let pages = ["/", "/units/\(allUnits[0])", "/units/\(allUnits[5])", "/conflicts", "/conflicts?page=3", "/devices/author-001",
+                     "/units/\(allUnits[1])/findings?item=\(item)&page=2", "/downloads"]
+        var times: [Double] = []
+        var byPage: [String: [Double]] = [:]
+        profiler("enable")
+        for _ in 0..<25 {
+            for page in pages {
+                let started = ContinuousClock.now
+                let response = try client.request("GET", page)
+                let ms = seconds(ContinuousClock.now - started) * 1000
+                times.append(ms)
+                byPage[page, default: []].append(ms)
+                guard response.status == 200 else { throw BenchmarkError("\(page) answered \(response.status)") }
+            }
+        }
+        profiler("disable")
+        for page in pages {
+            let sorted = byPage[page, default: []].sorted()
+            log(String(format: "dashboard: %@ median %.1f ms, max %.1f ms", page, sorted[sorted.count / 2], sorted.last ?? 0))
+        }
+        times.sort()
+        results.dashboardPages = times.count
+        results.dashboardP50Ms = times[times.count / 2]
+        results.dashboardP95Ms = times[min(times.count - 1, Int((Double(times.count) * 0.95).rounded(.up)) - 1)]
+        results.dashboardMaxMs = times.last
+        results.dashboardBytes = try pages.reduce(0) { $0 + (try client.request("GET", $1).body.count) } / pages.count
+        // A sync commits one op; how long until a page shows it.
+        let author = try unwrap(try await hub.device("author-001"), "no author-001")
+        let held = try await hub.replica.lastSequence(of: "author-001")
+        let op = Op.findingAdd(device: "author-001", sequence: held + 1, timestamp: HLCTimestamp(millis: hub.now() - 1000, counter: 0, device: "author-001"),
+                               unit: allUnits[0], item: plan.items[0].id, kind: .recommendation, text: "Phát hiện mới của bài đo bảng theo dõi")
+        _ = try await hub.push(Message.Push(ops: [op]), from: author, scope: Set(allUnits))
+        let committed = ContinuousClock.now
+        while true {
+            let page = try client.request("GET", "/units/\(allUnits[0])/findings?item=\(plan.items[0].id)&page=1000000")
+            if page.text.contains("Phát hiện mới của bài đo bảng theo dõi") { break }
+            guard ContinuousClock.now - committed < .seconds(120) else { throw BenchmarkError("the new finding never showed") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        results.dashboardRefreshSeconds = seconds(ContinuousClock.now - committed)
+        results.dashboardHubPeakRSSMegabytes = child.peakRSSMegabytes()
+        results.dashboardOps = bootstrapOps
+        log(String(format: "dashboard: p95 %.1f ms, a new op shows after %.2f s", results.dashboardP95Ms ?? 0, results.dashboardRefreshSeconds ?? 0))
     }
 }
 
