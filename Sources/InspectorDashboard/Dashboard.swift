@@ -29,13 +29,18 @@ public struct Dashboard: Sendable {
         public var pollInterval: Duration
         /// Sets `Secure` on cookies: for a dashboard reached over HTTPS (behind a TLS proxy).
         public var secureCookies: Bool
+        /// From this many ops at the hub, pages are served from the previous snapshot while the next
+        /// is built (a rebuild takes ~4 s at 10⁶ ops); below it, every page waits for the rebuild.
+        public var staleSnapshotsFromOperations: Int64
         /// The throttle's clock, ms; the hub's clock by default.
         public var clock: (@Sendable () -> Int64)?
         public var logger: Logger
 
         public init(today: @escaping @Sendable () -> CalendarDate = { CalendarDate.today(utcOffsetHours: 7) },
                     pollInterval: Duration = .milliseconds(500), secureCookies: Bool = false,
+                    staleSnapshotsFromOperations: Int64 = 100_000,
                     clock: (@Sendable () -> Int64)? = nil, logger: Logger = Logger(label: "inspectorsync.dashboard")) {
+            self.staleSnapshotsFromOperations = staleSnapshotsFromOperations
             self.today = today
             self.pollInterval = pollInterval
             self.secureCookies = secureCookies
@@ -74,7 +79,7 @@ public struct Dashboard: Sendable {
     private init(store: HubStore, configuration: Configuration, templates: MustacheLibrary, stylesheet: String, script: String) {
         self.store = store
         self.configuration = configuration
-        self.cache = SnapshotCache(store: store, today: configuration.today)
+        self.cache = SnapshotCache(store: store, today: configuration.today, staleFromOperations: configuration.staleSnapshotsFromOperations)
         self.throttle = SignInThrottle(clock: configuration.clock ?? { store.now() })
         self.templates = templates
         self.stylesheet = stylesheet

@@ -55,25 +55,25 @@ struct DashboardSnapshot: Sendable {
 
 /// Builds snapshots and keeps the latest, with the export files made from it (on first download).
 ///
-/// A snapshot is rebuilt when the hub's change mark moves or the day changes. On a small hub a
-/// rebuild is quick, and every page waits for it: a page always shows what the hub holds. Once a
-/// rebuild takes longer than ``slowBuild`` (a hub with hundreds of thousands of ops), pages are
+/// A snapshot is rebuilt when the hub's change mark moves or the day changes. On a hub of fewer
+/// than ``staleFromOperations`` ops a rebuild takes milliseconds, and every page waits for it: a page
+/// always shows what the hub holds. On a larger hub (a rebuild of 10⁶ ops takes seconds), pages are
 /// served from the previous snapshot while the next one is built (stale while revalidating); the
-/// event stream announces the new snapshot's mark once it is ready, and open pages reload.
+/// event stream announces the new snapshot's mark once it is ready, and open pages reload. The rule
+/// is the hub's size, not a measured time, so that what a page shows never depends on the load.
 actor SnapshotCache {
-    /// A build slower than this lets pages be served from the previous snapshot meanwhile.
-    static let slowBuild: Duration = .milliseconds(250)
-
     let store: HubStore
     let today: @Sendable () -> CalendarDate
+    /// Hubs holding at least this many ops serve the previous snapshot while rebuilding.
+    let staleFromOperations: Int64
     private var current: DashboardSnapshot?
-    private var lastBuild: Duration = .zero
     private var building: (mark: String, day: CalendarDate, task: Task<(DashboardSnapshot, Duration), any Error>)?
     private var files: (mark: String, day: CalendarDate, files: [(name: String, bytes: [UInt8])])?
 
-    init(store: HubStore, today: @escaping @Sendable () -> CalendarDate) {
+    init(store: HubStore, today: @escaping @Sendable () -> CalendarDate, staleFromOperations: Int64) {
         self.store = store
         self.today = today
+        self.staleFromOperations = staleFromOperations
     }
 
     /// The snapshot of the hub as it is now, or, while a slow rebuild runs, the previous one.
@@ -90,17 +90,15 @@ actor SnapshotCache {
             building = (mark, day, task)
             Task { _ = try? await self.install(task) }
         }
-        if let current, current.input.asOf == day, lastBuild > Self.slowBuild { return current }
+        let operations = Int64(mark.prefix { $0 != "." }) ?? 0
+        if let current, current.input.asOf == day, operations >= staleFromOperations { return current }
         return try await install(task)
     }
 
     /// Waits for a build and keeps its snapshot if it is newer than the one kept.
     private func install(_ task: Task<(DashboardSnapshot, Duration), any Error>) async throws -> DashboardSnapshot {
-        let (snapshot, took) = try await task.value
-        if current.map({ $0.readAt <= snapshot.readAt }) ?? true {
-            current = snapshot
-            lastBuild = took
-        }
+        let (snapshot, _) = try await task.value
+        if current.map({ $0.readAt <= snapshot.readAt }) ?? true { current = snapshot }
         if building?.mark == snapshot.mark { building = nil }
         return snapshot
     }
