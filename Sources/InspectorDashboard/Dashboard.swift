@@ -30,7 +30,7 @@ public struct Dashboard: Sendable {
         /// Sets `Secure` on cookies: for a dashboard reached over HTTPS (behind a TLS proxy).
         public var secureCookies: Bool
         /// From this many ops at the hub, pages are served from the previous snapshot while the next
-        /// is built (a rebuild takes ~4 s at 10⁶ ops); below it, every page waits for the rebuild.
+        /// is built (a rebuild takes ~1.6 s at 10⁶ ops); below it, every page waits for the rebuild.
         public var staleSnapshotsFromOperations: Int64
         /// The throttle's clock, ms; the hub's clock by default.
         public var clock: (@Sendable () -> Int64)?

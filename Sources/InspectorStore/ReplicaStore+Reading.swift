@@ -149,31 +149,40 @@ extension ReplicaStore {
     }
 
     /// Fields set by more than one device: the winner and each other device's latest value.
+    ///
+    /// Both queries read the covering index `ops_by_field` (unit, item, field, device, hlc) for the
+    /// fields' devices; only each other device's latest op is read from the table, one seek per
+    /// device (`ORDER BY hlc DESC LIMIT 1`), skipping set-aside ops there. A field whose other
+    /// devices' ops are all set aside has no losers and is no conflict.
     static func conflicts(_ db: Database, values: [Dataset.Value]) throws -> [Dataset.Conflict] {
         let contested = try Row.fetchAll(db, sql: """
             SELECT u.name AS unit, i.name AS item, f.name AS field, c.unit AS unit_id, c.item AS item_id, c.field AS field_id
-            FROM (SELECT unit, item, field FROM ops INDEXED BY ops_by_field WHERE kind = 0 AND set_aside = 0
+            FROM (SELECT unit, item, field FROM ops INDEXED BY ops_by_field WHERE kind = 0
                   GROUP BY unit, item, field HAVING COUNT(DISTINCT device) > 1) AS c
             JOIN names AS u ON u.id = c.unit JOIN names AS i ON i.id = c.item JOIN names AS f ON f.id = c.field
             """)
         let winners = Dictionary(values.map { ([$0.unit, $0.item, $0.field], $0.current) }, uniquingKeysWith: { a, _ in a })
+        let latest = try db.cachedStatement(sql: """
+            SELECT d.name AS device, o.seq AS seq, o.hlc AS hlc, o.value AS value
+            FROM (SELECT DISTINCT device FROM ops INDEXED BY ops_by_field
+                  WHERE kind = 0 AND unit = ?1 AND item = ?2 AND field = ?3 AND device != ifnull((SELECT id FROM names WHERE name = ?4), -1)) AS g
+            JOIN ops AS o ON o.position = (SELECT position FROM ops INDEXED BY ops_by_field
+                                           WHERE kind = 0 AND unit = ?1 AND item = ?2 AND field = ?3 AND device = g.device AND set_aside = 0
+                                           ORDER BY hlc DESC LIMIT 1)
+            JOIN names AS d ON d.id = g.device
+            """)
         var result: [Dataset.Conflict] = []
         for row in contested {
             let key: [String] = [row["unit"], row["item"], row["field"]]
             guard let winner = winners[key] else { continue }
-            let latest = try Row.fetchAll(db, sql: """
-                SELECT device, seq, ms, counter, value FROM op_rows
-                WHERE kind_code = 0 AND unit_id = ? AND item_id = ? AND field_id = ? AND device != ? AND set_aside = 0
-                ORDER BY device, hlc DESC
-                """, arguments: [row["unit_id"], row["item_id"], row["field_id"], winner.device])
-            var seen = Set<String>()
+            let unitID: Int64 = row["unit_id"], itemID: Int64 = row["item_id"], fieldID: Int64 = row["field_id"]
             var losers: [Dataset.Version] = []
-            for row in latest {
-                let device: String = row["device"]
-                guard seen.insert(device).inserted else { continue }
-                losers.append(Dataset.Version(value: row["value"], device: device, sequence: row["seq"],
-                                              timestamp: HLCTimestamp(millis: row["ms"], counter: row["counter"], device: device)))
+            for version in try Row.fetchAll(latest, arguments: [unitID, itemID, fieldID, winner.device]) {
+                let device: String = version["device"]
+                losers.append(Dataset.Version(value: version["value"], device: device, sequence: version["seq"],
+                                              timestamp: HLCTimestamp(packed: version["hlc"], device: device)))
             }
+            guard !losers.isEmpty else { continue }
             result.append(Dataset.Conflict(unit: key[0], item: key[1], field: key[2], winner: winner, losers: losers))
         }
         return result

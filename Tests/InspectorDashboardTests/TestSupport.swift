@@ -8,6 +8,7 @@ import InspectorHub
 import InspectorPlans
 import NIOCore
 import Synchronization
+@testable import InspectorTestSupport
 
 /// The built-in plan, read once.
 let builtInPlan: Plan = {
@@ -96,12 +97,4 @@ final class Browser: @unchecked Sendable {  // used by one test task at a time
         }
         return Page(status: response.status, headers: response.headers, text: String(buffer: response.body))
     }
-}
-
-/// A clock, ms, that a test moves by hand.
-final class MovableClock: Sendable {
-    private let value: Atomic<Int64>
-    init(_ millis: Int64) { value = Atomic(millis) }
-    var millis: Int64 { value.load(ordering: .relaxed) }
-    func advance(_ millis: Int64) { value.add(millis, ordering: .relaxed) }
 }

@@ -4,6 +4,7 @@ import InspectorHub
 import InspectorStore
 import Synchronization
 import Testing
+@testable import InspectorTestSupport
 
 /// The office's accounts, sessions, sign-in links and audit list, kept by the hub store.
 @Suite struct HubStoreOfficeTests {

@@ -200,11 +200,3 @@ func errorCode(_ message: Message?) -> String? {
 func hello(_ device: String, token: String, digest: String? = builtInPlan.digest, version: Int = ProtocolLimits.protocolVersion, compress: [String] = []) -> Message {
     .hello(Message.Hello(version: version, device: device, token: token, time: fixedHubTime, planDigest: digest, compress: compress))
 }
-
-/// A clock, ms, that a test moves by hand.
-final class MovableClock: Sendable {
-    private let value: Atomic<Int64>
-    init(_ millis: Int64) { value = Atomic(millis) }
-    var millis: Int64 { value.load(ordering: .relaxed) }
-    func advance(_ millis: Int64) { value.add(millis, ordering: .relaxed) }
-}
