@@ -29,13 +29,13 @@ struct AuditPage: Sendable {
         older = entries.count == Self.pageSize ? entries.last.map { "/audit?before=\($0.id)" } : nil
     }
 
-    static func title(_ action: String) -> String {
+    static func title(_ action: AuditAction) -> String {
         switch action {
-        case "resolve": "Giải quyết xung đột"
-        case "schedule": "Xếp lịch kiểm tra"
-        case "user_added": "Thêm tài khoản"
-        case "user_removed": "Xóa tài khoản"
-        default: action
+        case .resolve: "Giải quyết xung đột"
+        case .schedule: "Xếp lịch kiểm tra"
+        case .userAdded: "Thêm tài khoản"
+        case .userRemoved: "Xóa tài khoản"
+        default: action.rawValue
         }
     }
 }

@@ -29,12 +29,11 @@ extension Dashboard {
                                            status: .tooManyRequests, headers: [.retryAfter: String(wait)])
             }
             do {
-                let (session, token) = try await self.store.signIn(name: name, password: form["password"] ?? "")
+                let token = try await self.store.signIn(name: name, password: form["password"] ?? "").token
                 self.throttle.succeeded(keys[0])
                 var response = Response.redirect(to: next, type: .normal)
                 response.setCookie(self.cookie(OfficeSessionMiddleware.sessionCookie, token, maxAge: Int(HubStore.officeSessionLength / 1000)))
                 response.setCookie(self.cookie(OfficeSessionMiddleware.signInCookie, "", maxAge: 0))
-                _ = session
                 return response
             } catch let error as HubError where error.code == .signInFailed {
                 self.throttle.failed(keys)
@@ -59,7 +58,7 @@ extension Dashboard {
     }
 
     func signInForm(next: String, name: String, error: String?, status: HTTPResponse.Status, headers: HTTPFields = [:]) throws -> Response {
-        let token = HubStore.makeOfficeToken()
+        let token = HubStore.makeToken()
         var response = try page(SignInPage(csrf: token, next: next, name: name, error: error,
                                         plan: "\(store.replica.plan.title) (\(store.replica.plan.reference))"), template: "sign-in", status: status, headers: headers)
         response.setCookie(cookie(OfficeSessionMiddleware.signInCookie, token, maxAge: 3600))

@@ -67,7 +67,7 @@ actor SnapshotCache {
     /// Hubs holding at least this many ops serve the previous snapshot while rebuilding.
     let staleFromOperations: Int64
     private var current: DashboardSnapshot?
-    private var building: (mark: String, day: CalendarDate, task: Task<(DashboardSnapshot, Duration), any Error>)?
+    private var building: (mark: String, day: CalendarDate, task: Task<DashboardSnapshot, any Error>)?
     private var files: (mark: String, day: CalendarDate, files: [(name: String, bytes: [UInt8])])?
 
     init(store: HubStore, today: @escaping @Sendable () -> CalendarDate, staleFromOperations: Int64) {
@@ -81,7 +81,7 @@ actor SnapshotCache {
         let mark = try await store.changeMark()
         let day = today()
         if let current, current.mark == mark, current.input.asOf == day { return current }
-        let task: Task<(DashboardSnapshot, Duration), any Error>
+        let task: Task<DashboardSnapshot, any Error>
         if let building, building.mark == mark, building.day == day {
             task = building.task
         } else {
@@ -96,21 +96,19 @@ actor SnapshotCache {
     }
 
     /// Waits for a build and keeps its snapshot if it is newer than the one kept.
-    private func install(_ task: Task<(DashboardSnapshot, Duration), any Error>) async throws -> DashboardSnapshot {
-        let (snapshot, _) = try await task.value
+    private func install(_ task: Task<DashboardSnapshot, any Error>) async throws -> DashboardSnapshot {
+        let snapshot = try await task.value
         if current.map({ $0.readAt <= snapshot.readAt }) ?? true { current = snapshot }
         if building?.mark == snapshot.mark { building = nil }
         return snapshot
     }
 
-    private static func build(store: HubStore, mark: String, day: CalendarDate) async throws -> (DashboardSnapshot, Duration) {
-        let started = ContinuousClock.now
+    private static func build(store: HubStore, mark: String, day: CalendarDate) async throws -> DashboardSnapshot {
         // The mark is read before the data: a change committed in between makes the next request build again.
         async let input = store.exportInput(asOf: day)
         async let devices = store.devices()
-        let snapshot = DashboardSnapshot(mark: mark, input: try await input, devices: try await devices,
-                                         heldBack: try store.heldBackReports(), readAt: store.now())
-        return (snapshot, ContinuousClock.now - started)
+        async let heldBack = store.heldBackReports()
+        return DashboardSnapshot(mark: mark, input: try await input, devices: try await devices, heldBack: try await heldBack, readAt: store.now())
     }
 
     /// The export files of a snapshot: the same bytes `hub export --out` writes for that day.

@@ -54,8 +54,7 @@ public struct HubStatus: Sendable {
     }
 
     /// How far the hub verified the device's log against its signed chain heads (PROTOCOL.md 19).
-    /// How far a device's log is verified, for people.
-    public static func describe(_ chain: HubStore.ChainStatus?, confirmed: Int64) -> String {
+    static func describe(_ chain: HubStore.ChainStatus?, confirmed: Int64) -> String {
         guard let chain else { return confirmed == 0 ? "nothing held yet" : "not verified: no signed head received yet" }
         let run = "verified #\(chain.from)–#\(chain.through)"
         if chain.from > 1 { return "\(run); #1–#\(chain.from - 1) were received before signing and are not verified" }

@@ -222,22 +222,29 @@ extension HubStore {
 
     /// The devices' latest reports of held-back ops, by device.
     public func heldBackReports() throws -> [String: HeldBackSummary] {
-        try replica.read { db in
-            var result: [String: HeldBackSummary] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT device, count, entries, reported_at FROM held_back_reports") {
-                let text: String = row[2]
-                var entries: [Message.HeldBackReport.Entry] = []
-                if let array = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] {
-                    for object in array {
-                        guard let d = object["d"] as? String, let s = (object["s"] as? NSNumber)?.int64Value,
-                              let code = object["code"] as? String, let message = object["message"] as? String else { continue }
-                        entries.append(.init(device: d, sequence: s, code: code, message: message))
-                    }
+        try replica.read(Self.heldBackReports)
+    }
+
+    /// The devices' latest reports of held-back ops, by device, without blocking the calling thread.
+    public func heldBackReports() async throws -> [String: HeldBackSummary] {
+        try await replica.read { db in try Self.heldBackReports(db) }
+    }
+
+    private static func heldBackReports(_ db: Database) throws -> [String: HeldBackSummary] {
+        var result: [String: HeldBackSummary] = [:]
+        for row in try Row.fetchAll(db, sql: "SELECT device, count, entries, reported_at FROM held_back_reports") {
+            let text: String = row[2]
+            var entries: [Message.HeldBackReport.Entry] = []
+            if let array = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] {
+                for object in array {
+                    guard let d = object["d"] as? String, let s = (object["s"] as? NSNumber)?.int64Value,
+                          let code = object["code"] as? String, let message = object["message"] as? String else { continue }
+                    entries.append(.init(device: d, sequence: s, code: code, message: message))
                 }
-                result[row[0]] = HeldBackSummary(count: row[1], entries: entries, reportedAt: row[3])
             }
-            return result
+            result[row[0]] = HeldBackSummary(count: row[1], entries: entries, reportedAt: row[3])
         }
+        return result
     }
 
     /// What one device last reported of the pulled ops it holds back.

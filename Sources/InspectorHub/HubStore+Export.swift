@@ -33,7 +33,7 @@ extension HubStore {
             try db.execute(sql: """
                 INSERT INTO resolutions (seq, unit, item, field, value, decided_by, ms, counter) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [op.sequence, op.unit, op.item, op.field, op.value, name, op.timestamp.millis, op.timestamp.counter])
-            try Self.audit(db, at: op.timestamp.millis, user: name, action: "resolve",
+            try Self.audit(db, at: op.timestamp.millis, user: name, action: .resolve,
                            detail: "\(op.unit) · \(op.item ?? "") · \(op.field ?? "") = \(op.value) (hub#\(op.sequence))")
         }
     }
@@ -60,7 +60,7 @@ extension HubStore {
     private static func recordSchedule(_ db: Database, unit: String, arrival: CalendarDate, by name: String, at now: Int64) throws {
         try db.execute(sql: "INSERT INTO schedules (unit, arrival) VALUES (?, ?) ON CONFLICT(unit) DO UPDATE SET arrival = excluded.arrival",
                        arguments: [unit, arrival.isoString])
-        try audit(db, at: now, user: name, action: "schedule", detail: "\(unit): đoàn đến ngày \(arrival.vietnameseString)")
+        try audit(db, at: now, user: name, action: .schedule, detail: "\(unit): đoàn đến ngày \(arrival.vietnameseString)")
     }
 
     /// Reads everything the export files need from one snapshot.

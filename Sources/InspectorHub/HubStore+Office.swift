@@ -39,6 +39,20 @@ public struct OfficeSession: Sendable, Hashable {
     public var expiresAt: Int64
 }
 
+/// What an audit entry records. Stored by its raw value; a value this release does not know (one
+/// written by a later release) is kept as it is.
+public struct AuditAction: RawRepresentable, Hashable, Sendable {
+    public var rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+
+    /// A supervisor's decision on a conflicting field.
+    public static let resolve = AuditAction(rawValue: "resolve")
+    /// The day a team arrives at a unit.
+    public static let schedule = AuditAction(rawValue: "schedule")
+    public static let userAdded = AuditAction(rawValue: "user_added")
+    public static let userRemoved = AuditAction(rawValue: "user_removed")
+}
+
 /// One entry of the hub's audit list: who decided what, and when.
 public struct AuditEntry: Sendable, Hashable {
     public var id: Int64
@@ -46,8 +60,7 @@ public struct AuditEntry: Sendable, Hashable {
     public var at: Int64
     /// The office account or the supervisor named on the command line.
     public var user: String
-    /// `resolve`, `schedule`, `user_added` or `user_removed`.
-    public var action: String
+    public var action: AuditAction
     /// What was decided, for people.
     public var detail: String
 }
@@ -82,7 +95,7 @@ extension HubStore {
             }
             try db.execute(sql: "INSERT INTO office_users (name, role, password_hash, created_at) VALUES (?, ?, ?, ?)",
                            arguments: [name, role.rawValue, hash, now])
-            try Self.audit(db, at: now, user: actor, action: "user_added", detail: "tài khoản \(name) (\(role.rawValue))")
+            try Self.audit(db, at: now, user: actor, action: .userAdded, detail: "tài khoản \(name) (\(role.rawValue))")
         }
     }
 
@@ -97,7 +110,7 @@ extension HubStore {
             guard db.changesCount > 0 else { throw HubError(.notFound, "no office account is named '\(name)'") }
             try db.execute(sql: "DELETE FROM office_sessions WHERE user = ?", arguments: [name])
             try db.execute(sql: "DELETE FROM office_sign_in_links WHERE user = ?", arguments: [name])
-            try Self.audit(db, at: now, user: actor, action: "user_removed", detail: "tài khoản \(name)")
+            try Self.audit(db, at: now, user: actor, action: .userRemoved, detail: "tài khoản \(name)")
         }
     }
 
@@ -188,7 +201,7 @@ extension HubStore {
         try await replica.read { db in
             try Row.fetchAll(db, sql: "SELECT id, at, user, action, detail FROM audit WHERE id < ? ORDER BY id DESC LIMIT ?",
                              arguments: [before ?? Int64.max, max(0, limit)]).map { row in
-                AuditEntry(id: row["id"], at: row["at"], user: row["user"], action: row["action"], detail: row["detail"])
+                AuditEntry(id: row["id"], at: row["at"], user: row["user"], action: AuditAction(rawValue: row["action"]), detail: row["detail"])
             }
         }
     }
@@ -233,8 +246,8 @@ extension HubStore {
     }
 
     /// Appends to the audit list, in the caller's transaction.
-    static func audit(_ db: Database, at time: Int64, user: String, action: String, detail: String) throws {
-        try db.execute(sql: "INSERT INTO audit (at, user, action, detail) VALUES (?, ?, ?, ?)", arguments: [time, user, action, detail])
+    static func audit(_ db: Database, at time: Int64, user: String, action: AuditAction, detail: String) throws {
+        try db.execute(sql: "INSERT INTO audit (at, user, action, detail) VALUES (?, ?, ?, ?)", arguments: [time, user, action.rawValue, detail])
     }
 
     /// The office's tables: accounts (bcrypt hashes), open sessions and sign-in links (SHA-256 of
@@ -258,9 +271,4 @@ extension HubStore {
                 """)
         }
     }
-}
-
-extension HubStore {
-    /// A random token of 32 bytes, hex: for a form's anti-forgery cookie.
-    public static func makeOfficeToken() -> String { makeToken() }
 }

@@ -119,7 +119,7 @@ public struct HubStore: Sendable {
     }
 
     /// A new random token: 32 bytes, hex.
-    static func makeToken() -> String {
+    package static func makeToken() -> String {
         var generator = SystemRandomNumberGenerator()
         return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
     }

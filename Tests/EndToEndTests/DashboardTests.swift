@@ -36,11 +36,10 @@ extension EndToEnd {
             }
             try requireSuccess(try await ws.inspector("finding", "add", "--db", devices[0], "--unit", "muong-lay", "--item", "II.4",
                                                       "--kind", "shortcoming", "--text", "Chưa cập nhật danh sách cá nhân được khen thưởng"))
-            let kept = try requireSuccess(try await ws.inspector("finding", "add", "--db", devices[1], "--unit", "muong-lay", "--item", "II.3",
-                                                                 "--kind", "good_practice", "--text", "Mô hình “Dân vận khéo” được nhân rộng"))
+            try requireSuccess(try await ws.inspector("finding", "add", "--db", devices[1], "--unit", "muong-lay", "--item", "II.3",
+                                                      "--kind", "good_practice", "--text", "Mô hình “Dân vận khéo” được nhân rộng"))
             let retracted = try requireSuccess(try await ws.inspector("finding", "add", "--db", devices[1], "--unit", "muong-lay",
                                                                       "--kind", "observation", "--text", "Ghi nhầm đơn vị"))
-            _ = kept
             try requireSuccess(try await ws.inspector("finding", "retract", "--db", devices[1], try #require(retracted.lines.last), "--reason", "Ghi nhầm"))
             for database in devices + devices { try requireSuccess(try await ws.inspector("sync", "--db", database)) }
             return (hub, dashboard, devices)
@@ -251,6 +250,33 @@ extension EndToEnd {
                 client.forgetCookies()
                 #expect(try await client.get(path).status == .unauthorized)
                 #expect(await hub.stop())
+            }
+        }
+
+        @Test("hub user and hub serve refuse bad accounts and options by name, and change nothing")
+        func accountCommandsRefuseBadInput() async throws {
+            try await withWorkspace { ws in
+                let hubDB = ws.path("hub.sqlite")
+                try requireSuccess(try await ws.hub("init", "--db", hubDB))
+                let good = ws.path("good"), short = ws.path("short")
+                try "đủ-dài-rồi".write(toFile: good, atomically: true, encoding: .utf8)
+                try "ngắn".write(toFile: short, atomically: true, encoding: .utf8)
+                try requireSuccess(try await ws.hub("user", "add", "--db", hubDB, "--name", "Hương", "--role", "viewer", "--password-file", good))
+                let refusals: [([String], String)] = [
+                    (["user", "add", "--db", hubDB, "--name", "Hoa", "--role", "boss", "--password-file", good], "--role is 'viewer' or 'supervisor'"),
+                    (["user", "add", "--db", hubDB, "--name", "Hoa", "--role", "viewer", "--password-file", ws.path("missing")], "cannot read the password file"),
+                    (["user", "add", "--db", hubDB, "--name", "Hoa", "--role", "viewer", "--password-file", short], "invalid_argument"),
+                    (["user", "add", "--db", hubDB, "--name", "Hương", "--role", "supervisor", "--password-file", good], "already_exists"),
+                    (["user", "remove", "--db", hubDB, "--name", "Không Có"], "not_found"),
+                    (["user", "link", "--db", hubDB, "--name", "Không Có"], "not_found"),
+                    (["serve", "--db", hubDB, "--http-secure-cookies"], "--http-secure-cookies goes with --http"),
+                ]
+                for (arguments, message) in refusals {
+                    let result = try await ws.hub(arguments: arguments)
+                    #expect(result.status != 0 && (result.stderr + result.stdout).contains(message), "\(arguments): \(result)")
+                }
+                let list = try requireSuccess(try await ws.hub("user", "list", "--db", hubDB))
+                #expect(list.lines == ["Hương\tviewer"])
             }
         }
 

@@ -128,7 +128,7 @@ import Testing
             #expect(try await browser.post("/conflicts/resolve", form: [("csrf", page.csrf ?? "")] + decide).status == .forbidden, "the viewer's session's token")
         }
         #expect(try setup.hub.replica.dataset() == before, "nothing changed")
-        #expect(try await setup.hub.auditEntries().allSatisfy { $0.action == "user_added" || $0.action == "schedule" })
+        #expect(try await setup.hub.auditEntries().allSatisfy { $0.action == .userAdded || $0.action == .schedule })
     }
 
     @Test func aSupervisorResolvesAConflictAndSchedulesAVisitThroughTheForms() async throws {
@@ -155,9 +155,41 @@ import Testing
         let value = try setup.hub.replica.dataset().values.first { $0.unit == "muong-lay" && $0.item == "II.4" && $0.field == "rating" }
         #expect(value?.current.value == "trung_binh" && value?.current.device == "hub")
         let audit = try await setup.hub.auditEntries()
-        #expect(audit.first?.user == DashboardSetup.supervisor.name && audit.first?.action == "schedule")
+        #expect(audit.first?.user == DashboardSetup.supervisor.name && audit.first?.action == .schedule)
         let input = try await setup.hub.exportInput(asOf: CalendarDate(year: 2024, month: 5, day: 28)!)
         #expect(input.schedules["muong-lay"] == CalendarDate(year: 2024, month: 6, day: 24))
+    }
+
+    @Test func badFormsQueriesAndLinksAreRefusedByNameAndChangeNothing() async throws {
+        let setup = try await Self.inspection()
+        let before = try setup.hub.replica.dataset()
+        try await setup.test { browser in
+            // A sign-in link that is unknown, or too long to be one.
+            let unknown = try await browser.get("/sign-in/link/\(String(repeating: "0", count: 64))")
+            #expect(unknown.status == .unauthorized && unknown.text.contains("sign_in_failed"))
+            #expect(try await browser.get("/sign-in/link/\(String(repeating: "a", count: 129))").status == .unauthorized)
+            #expect(browser.cookies["inspector_session"] == nil)
+            _ = try await browser.signIn(DashboardSetup.supervisor)
+            let page = try await browser.get("/conflicts")
+            let csrf = try #require(page.csrf)
+            let missing = try await browser.post("/conflicts/resolve", form: [("csrf", csrf), ("unit", "muong-lay"), ("value", "tot")])
+            #expect(missing.status == .badRequest && missing.text.contains("invalid_argument"))
+            let empty = try await browser.post("/conflicts/resolve", form: [("csrf", csrf), ("unit", "muong-lay"), ("item", "II.4"), ("field", "rating"), ("value", "")])
+            #expect(empty.status == .badRequest && empty.text.contains("invalid_value"))
+            let foreign = try await browser.post("/conflicts/resolve", form: [("csrf", csrf), ("unit", "nowhere"), ("item", "II.4"), ("field", "rating"), ("value", "tot")])
+            #expect(foreign.status == .notFound && foreign.text.contains("unknown_unit"))
+            let item = try await browser.get("/units/muong-lay/findings?item=IX.9")
+            #expect(item.status == .badRequest && item.text.contains("unknown_item"))
+            #expect(try await browser.get("/units/nowhere/findings").status == .notFound)
+            // Pages at the integers' edges are clamped, not refused.
+            for query in ["page=-9223372036854775808", "page=9223372036854775807", "page=abc"] {
+                #expect(try await browser.get("/conflicts?\(query)").status == .ok, "\(query)")
+                #expect(try await browser.get("/units/muong-lay/findings?item=II.4&\(query)").status == .ok, "\(query)")
+            }
+            #expect(try await browser.get("/audit?before=-9223372036854775808").status == .ok)
+        }
+        #expect(try setup.hub.replica.dataset() == before, "nothing changed")
+        #expect(try await setup.hub.auditEntries().allSatisfy { $0.action != .resolve })
     }
 
     @Test func downloadsAreTheExportFilesOfTheSameDay() async throws {

@@ -40,4 +40,19 @@ import Testing
         throttle.failed(["name:Tuấn"])
         #expect(throttle.wait(for: ["name:Tuấn"]) == nil, "failures older than the window are forgotten")
     }
+
+    @Test func aFloodOfMadeUpNamesDoesNotGrowTheTableWithoutBound() {
+        let clock = Clock()
+        let throttle = SignInThrottle { clock.now.load(ordering: .relaxed) }
+        let long = String(repeating: "ư", count: 32_000)
+        for index in 0..<(SignInThrottle.maximumKeys * 2 + 7) {
+            throttle.failed(["name:\(index)"])
+            clock.advance(1)
+        }
+        #expect(throttle.count <= SignInThrottle.maximumKeys)
+        #expect(throttle.wait(for: ["name:\(SignInThrottle.maximumKeys * 2 + 6)"]) == nil, "one failure costs nothing")
+        // A 64 KiB name is counted by its first characters: the same account however long the rest.
+        for _ in 0..<SignInThrottle.freeFailures { throttle.failed(["name:" + long]) }
+        #expect(throttle.wait(for: ["name:" + long.prefix(300)]) == 1)
+    }
 }

@@ -40,7 +40,7 @@ import Testing
         #expect(await Self.code { try hub.addOfficeUser(name: String(repeating: "a", count: 101), role: .viewer, password: "mật-khẩu-dài") } == .invalidText)
         #expect(try hub.officeUsers().count == 1, "no refused account was written")
         let audit = try await hub.auditEntries()
-        #expect(audit.map(\.action) == ["user_added"] && audit[0].user == HubStore.commandLineUser && audit[0].detail == "tài khoản Nguyễn Thị Hương (supervisor)")
+        #expect(audit.map(\.action) == [.userAdded] && audit[0].user == HubStore.commandLineUser && audit[0].detail == "tài khoản Nguyễn Thị Hương (supervisor)")
     }
 
     @Test func signingInOpensASessionThatEndsOnSignOutOrAfterTwelveHours() async throws {
@@ -75,7 +75,7 @@ import Testing
         #expect(try await hub.officeSession(token: token) == nil)
         #expect(await Self.code { try hub.removeOfficeUser(name: "Thắng") } == .notFound)
         let actions = try await hub.auditEntries().map(\.action)
-        #expect(actions == ["user_removed", "resolve", "user_added"], "newest first")
+        #expect(actions == [.userRemoved, .resolve, .userAdded], "newest first")
     }
 
     @Test func aSignInLinkWorksOnceAndExpires() async throws {
@@ -102,7 +102,7 @@ import Testing
         let op = try await hub.resolve(unit: "muong-lay", item: "II.4", field: "rating", value: "tot", by: "Hương")
         let entries = try await hub.auditEntries()
         #expect(entries.map(\.user) == ["Hương", "Hương", HubStore.commandLineUser])
-        #expect(entries[0].action == "resolve" && entries[0].detail == "muong-lay · II.4 · rating = tot (hub#\(op.sequence))")
+        #expect(entries[0].action == .resolve && entries[0].detail == "muong-lay · II.4 · rating = tot (hub#\(op.sequence))")
         #expect(entries[1].detail == "so-y-te: đoàn đến ngày 02/07/2024" && entries[1].at == fixedHubTime)
         #expect(try await hub.auditEntries(limit: 1, before: entries[0].id) == [entries[1]])
         #expect(try await hub.auditEntries(limit: -5).isEmpty)
