@@ -182,7 +182,7 @@ struct HubConnection {
             PreAuthenticationLimiter.lift(on: raw)
             if compress != nil {
                 // The welcome goes out uncompressed; every later byte, both ways, is in the DEFLATE streams.
-                try StreamCompression.enable(on: raw, beforeCompressing: LineChannel.buffer(welcome))
+                try StreamCompression.enable(on: raw, effort: .balanced, beforeCompressing: LineChannel.buffer(welcome))
             }
         }.get()
         if compress == nil {

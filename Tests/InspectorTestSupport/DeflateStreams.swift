@@ -64,6 +64,26 @@ enum TestDeflate {
         try compressor.deflate(from: &input, to: &output, flush: .sync)
         return Array(output.readableBytesView)
     }
+
+    /// `bytes`, the start of a raw DEFLATE stream, inflated with a 32 KiB window as PROTOCOL.md 18.4
+    /// asks of a receiver.
+    static func inflated(_ bytes: [UInt8]) throws -> [UInt8] {
+        let decompressor = try ZlibDecompressor(algorithm: .deflate, windowSize: 15)
+        var input = ByteBuffer(bytes: bytes)
+        var inflated: [UInt8] = []
+        while true {
+            var output = ByteBuffer()
+            output.reserveCapacity(64 * 1024)
+            var full = false
+            do {
+                try decompressor.inflate(from: &input, to: &output)
+            } catch let error as CompressNIOError where error == .bufferOverflow {
+                full = true
+            } catch let error as CompressNIOError where error == .inputBufferOverflow {}
+            inflated += output.readableBytesView
+            if !full { return inflated }
+        }
+    }
 }
 
 /// Inflates what the socket delivers; a corrupt stream fails the channel.
