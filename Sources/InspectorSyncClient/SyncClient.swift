@@ -118,12 +118,15 @@ public struct SyncClient: Sendable {
     ///   - store: the device replica.
     ///   - address: the hub; by default the one saved at `init`.
     ///   - token: the device's enrollment line (`SECRET@sha256:…`); by default the one saved at `init`.
+    ///   - batchSize: the most ops of one push and one pull; by default the most the protocol allows
+    ///     (2000): each batch costs a round trip, which is what a 2G link is slowest at, and both
+    ///     sides also bound a batch by bytes (512 KiB), well under the line limit.
     ///   - allowsPlaintext: whether an enrollment line without a hub key may sync over plain TCP (a
     ///     lab hub). A line with a hub key always syncs over TLS.
     ///   - identity: the device's key; by default the one in ``keyFile(of:)``, made there if absent.
     /// - Throws: ``SyncError`` `not_configured` without a hub, or with a line without a hub key and
     ///   plain TCP not allowed; `bad_key` for a line or key file that cannot be read.
-    public init(store: ReplicaStore, address: HubAddress? = nil, token: String? = nil, batchSize: Int = 1000,
+    public init(store: ReplicaStore, address: HubAddress? = nil, token: String? = nil, batchSize: Int = ProtocolLimits.v1.maximumBatchCount,
                 responseTimeout: Duration = .seconds(60), compresses: Bool = true, allowsPlaintext: Bool = false,
                 identity: TLSIdentity? = nil, progress: (@Sendable (Progress) -> Void)? = nil) throws {
         self.store = store
@@ -291,7 +294,7 @@ public struct SyncClient: Sendable {
                 throw SyncError(.protocolViolation, "the hub chose a compression this device did not offer ('\(chosen.excerpt(20))')")
             }
             let raw = conversation.channel
-            try await raw.eventLoop.submit { try StreamCompression.enable(on: raw) }.get()
+            try await raw.eventLoop.submit { try StreamCompression.enable(on: raw, effort: .smallest) }.get()
         }
         // Saturating: a hub's `time` is a peer's value like any other (PROTOCOL.md 9.5).
         let halfTrip = HybridLogicalClock.offset(from: sentAt, to: receivedAt) / 2
@@ -393,10 +396,15 @@ public struct SyncClient: Sendable {
             let report = try await heldBackReport()
             return report.count == reported && (reportedEntries == nil || reportedEntries == report.entries) ? nil : report
         }
+        // The next pull goes out as soon as a batch is read, before the batch is stored (PROTOCOL.md
+        // 2.5 allows it: the answer has been read), so the hub reads and sends the next batch while
+        // this one is stored. The cursor it carries is the batch's, not yet saved: a cut before the
+        // batch's transaction leaves the saved cursor where it was, and the next sync pulls the batch
+        // again. A pull is a read at the hub, so a batch asked for and never stored costs nothing.
+        var sentReport = try await pendingReport()
+        var answer = try await conversation.request(.pull(Message.Pull(cursor: cursor, limit: batchSize, heldBack: sentReport)))
         while true {
-            let report = try await pendingReport()
-            let answer = try await conversation.request(.pull(Message.Pull(cursor: cursor, limit: batchSize, heldBack: report)))
-            if let report {
+            if let report = sentReport {
                 reported = report.count
                 reportedEntries = report.entries
                 try await store.recordHeldBackReported(report.count)
@@ -406,6 +414,11 @@ public struct SyncClient: Sendable {
                     throw SyncError(.refusedByHub, "the hub refused the pull: \(error.message)", hubCode: error.code)
                 }
                 throw SyncError(.protocolViolation, "the hub answered a pull with '\(answer.verb)'")
+            }
+            if batch.more {
+                // What this batch holds back is reported with the pull after this one, or at the end.
+                sentReport = try await pendingReport()
+                try await conversation.send(.pull(Message.Pull(cursor: batch.cursor, limit: batchSize, heldBack: sentReport)))
             }
             let unreadable = batch.unreadable.map {
                 ReplicaStore.HeldBackOp(device: $0.device, sequence: $0.sequence, json: $0.json,
@@ -422,6 +435,7 @@ public struct SyncClient: Sendable {
                 progress?(.pulling(received: received, total: toPull.map { max($0, received) }))
             }
             if !batch.more { break }
+            answer = try await conversation.receive()
         }
         if let report = try await pendingReport() {
             // What this sync held back reaches the office now, not at the next sync.

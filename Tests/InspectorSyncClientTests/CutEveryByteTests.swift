@@ -170,8 +170,16 @@ final class ByteRelay: Sendable {
     final class State: Sendable {
         let plan: Mutex<Plan>
         let recorded = Mutex(Recording())
+        let watcher = Mutex<Watcher?>(nil)
         init(hubPort: Int) { plan = Mutex(Plan(hubPort: hubPort)) }
     }
+
+    /// Called with each piece of bytes about to be forwarded (`true`: from the hub to the device)
+    /// and the recording including it, before it is forwarded.
+    typealias Watcher = @Sendable (_ isHubToDevice: Bool, _ recording: Recording) -> Void
+
+    /// Calls `watcher` before each piece of bytes is forwarded, on the relay's task.
+    func watch(_ watcher: Watcher?) { state.watcher.withLock { $0 = watcher } }
 
     private init(port: Int, server: NIOAsyncChannel<NIOAsyncChannel<ByteBuffer, ByteBuffer>, Never>, task: Task<Void, Never>, state: State) {
         self.port = port
@@ -222,12 +230,12 @@ final class ByteRelay: Sendable {
                                     await withTaskGroup(of: Void.self) { pair in
                                         let both = [device.channel, hub.channel]
                                         pair.addTask {
-                                            await relay(deviceIn, to: hubOut, rule: limits.deviceToHub, closing: both, state: state) { recording, bytes in
+                                            await relay(deviceIn, to: hubOut, rule: limits.deviceToHub, isHubToDevice: false, closing: both, state: state) { recording, bytes in
                                                 recording.deviceToHub.append(contentsOf: bytes)
                                             }
                                         }
                                         pair.addTask {
-                                            await relay(hubIn, to: deviceOut, rule: limits.hubToDevice, closing: both, state: state) { recording, bytes in
+                                            await relay(hubIn, to: deviceOut, rule: limits.hubToDevice, isHubToDevice: true, closing: both, state: state) { recording, bytes in
                                                 recording.hubToDevice.append(contentsOf: bytes)
                                             }
                                         }
@@ -243,7 +251,7 @@ final class ByteRelay: Sendable {
     }
 
     private static func relay(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>, to outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>,
-                              rule: CutRule?, closing channels: [any Channel], state: State,
+                              rule: CutRule?, isHubToDevice: Bool, closing channels: [any Channel], state: State,
                               record: @escaping @Sendable (inout Recording, UnsafeRawBufferPointer) -> Void) async {
         var cutter = Cutter(rule: rule)
         do {
@@ -254,6 +262,8 @@ final class ByteRelay: Sendable {
                     let allowance = cutter.allowance(chunk)
                     if let slice = chunk.readSlice(length: allowance ?? chunk.readableBytes), slice.readableBytes > 0 {
                         state.recorded.withLock { recording in slice.withUnsafeReadableBytes { record(&recording, $0) } }
+                        // A copy of the recording only when watched: the next append would copy it again.
+                        if let watcher = state.watcher.withLock({ $0 }) { watcher(isHubToDevice, Self.recording(of: state)) }
                         try await outbound.write(slice)
                     }
                     if allowance != nil {
@@ -265,6 +275,8 @@ final class ByteRelay: Sendable {
         } catch {}
         for channel in channels { try? await channel.close() }
     }
+
+    private static func recording(of state: State) -> Recording { state.recorded.withLock { $0 } }
 
     func stop() async {
         try? await server.channel.close()

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import InspectorCore
 import InspectorHub
 import InspectorProtocol
@@ -264,6 +265,68 @@ struct SyncClientTests {
         #expect(summary.pushed == 1 && summary.refused.isEmpty)
         #expect(try setup.hub.store.replica.operations(device: "dev-a").map(\.operation.value) == [widest])
         await setup.hub.stop()
+    }
+
+    /// PROTOCOL.md 2.5 and 11.4: the next `pull` leaves as soon as a batch is read, and the batch is
+    /// stored while the hub prepares the next one; the saved cursor still moves only with the batch.
+    @Test func theNextPullLeavesBeforeTheBatchIsStored() async throws {
+        let directory = TemporaryDirectory()
+        let hub = try HubStore.create(at: directory.path("hub.sqlite"), plan: builtInPlan)
+        let tokenA = try EnrollmentLine(parsing: hub.addDevice("dev-a", units: ["muong-lay"], name: nil)).secret
+        let tokenB = try EnrollmentLine(parsing: hub.addDevice("dev-b", units: ["muong-lay"], name: nil)).secret
+        // A lab hub in clear and no compression: the relay reads the lines.
+        let running = try await HubServer(store: hub, configuration: .init(host: "127.0.0.1", port: 0, security: .plaintextOnly,
+                                                                           logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))).start()
+        let task = Task { try await running.run() }
+        let hubAddress = try HubAddress(parsing: running.address)
+        let b = try makeDevice(directory, "dev-b")
+        // Findings: a new device's compact pull (11.6) sends every one of them.
+        for index in 1...30 { try await b.addFinding(unit: "muong-lay", item: "II.4", kind: .observation, text: "Ghi nhận số \(index)") }
+        _ = try await SyncClient(store: b, address: hubAddress, token: tokenB, compresses: false, allowsPlaintext: true).sync()
+
+        let a = try makeDevice(directory, "dev-a")
+        let relay = try await ByteRelay.start(hubPort: hubAddress.port)
+        relay.arm(hubPort: hubAddress.port)
+        // Another connection takes the replica's write lock just before the first batch reaches the
+        // device, and gives it back when the device's second pull reaches the hub: a device that
+        // stored a batch before asking for the next would wait on the lock until its busy timeout
+        // (10 s) and fail the sync.
+        var configuration = Configuration()
+        configuration.allowsUnsafeTransactions = true
+        let blocker = try DatabaseQueue(path: a.path, configuration: configuration)
+        enum Lock { case waiting, held, released }
+        let lock = Mutex(Lock.waiting)
+        let secondPullWhileHeld = Mutex(false)
+        relay.watch { isHubToDevice, recording in
+            let pulls = String(decoding: recording.deviceToHub, as: UTF8.self).components(separatedBy: "\npull ").count - 1
+            lock.withLock { state in
+                if isHubToDevice, state == .waiting, String(decoding: recording.hubToDevice, as: UTF8.self).contains("\nops ") {
+                    try? blocker.inDatabase { try $0.execute(sql: "BEGIN IMMEDIATE") }
+                    state = .held
+                } else if !isHubToDevice, state == .held, pulls >= 2 {
+                    secondPullWhileHeld.withLock { $0 = true }
+                    try? blocker.inDatabase { try $0.execute(sql: "ROLLBACK") }
+                    state = .released
+                }
+            }
+        }
+        let summary = try await SyncClient(store: a, address: relay.address, token: tokenA, batchSize: 10, responseTimeout: .seconds(60),
+                                           compresses: false, allowsPlaintext: true).sync()
+        #expect(secondPullWhileHeld.withLock { $0 }, "the second pull reached the hub while the first batch could not be stored")
+        #expect(summary.pulled == 30)
+        // The pulls asked for the batches in turn: each carries the cursor the previous batch ended at.
+        let lines = recordedLines(relay.recording.deviceToHub).compactMap(\.message)
+        let batches = recordedLines(relay.recording.hubToDevice).compactMap { line -> Message.OpsBatch? in
+            if case .ops(let batch) = line.message { batch } else { nil }
+        }
+        let cursors = lines.compactMap { message -> Int64? in if case .pull(let pull) = message { pull.cursor } else { nil } }
+        // Three full batches, then an empty one (a batch of `limit` ops says `more`, 11.3).
+        #expect(batches.count == 4 && cursors == [0] + batches.dropLast().map(\.cursor), "pulls from \(cursors), batches to \(batches.map(\.cursor))")
+        #expect(try await a.syncState().pullCursor == batches.last?.cursor)
+        #expect(try await a.dataset(unitIDs: ["muong-lay"]).canonicalJSON() == hub.dataset(for: "dev-a").canonicalJSON())
+        await relay.stop()
+        running.stop()
+        _ = await task.result
     }
 
     @Test func progressIsReported() async throws {
