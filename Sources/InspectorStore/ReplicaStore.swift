@@ -164,17 +164,11 @@ public struct ReplicaStore: Sendable {
         return ReplicaStore(writer: writer, device: device, role: role, plan: plan, units: units, clock: clock)
     }
 
-    /// The page cache of each reading connection, in KiB: a pull reads a batch of ops and, in a
-    /// compact session, seeks the index once per `set` op; with SQLite's default 2 MiB the hub read
-    /// most pages of a large log through `pread` again (docs/performance.md, "Bootstrap").
-    static let readerCacheKiB = 16384
-
     private static func openPool(path: String, durability: Durability) throws -> DatabasePool {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
-            try db.execute(sql: "PRAGMA cache_size = -\(readerCacheKiB)")
         }
         return try wrap {
             do {
