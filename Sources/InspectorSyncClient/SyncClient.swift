@@ -118,15 +118,14 @@ public struct SyncClient: Sendable {
     ///   - store: the device replica.
     ///   - address: the hub; by default the one saved at `init`.
     ///   - token: the device's enrollment line (`SECRET@sha256:…`); by default the one saved at `init`.
-    ///   - batchSize: the most ops of one push and one pull; by default the most the protocol allows
-    ///     (2000): each batch costs a round trip, which is what a 2G link is slowest at, and both
-    ///     sides also bound a batch by bytes (512 KiB), well under the line limit.
+    ///   - batchSize: the most ops of one push and one pull; by default ``defaultBatchSize`` (2000).
+    ///     Both sides also bound a batch by bytes (512 KiB), well under the line limit.
     ///   - allowsPlaintext: whether an enrollment line without a hub key may sync over plain TCP (a
     ///     lab hub). A line with a hub key always syncs over TLS.
     ///   - identity: the device's key; by default the one in ``keyFile(of:)``, made there if absent.
     /// - Throws: ``SyncError`` `not_configured` without a hub, or with a line without a hub key and
     ///   plain TCP not allowed; `bad_key` for a line or key file that cannot be read.
-    public init(store: ReplicaStore, address: HubAddress? = nil, token: String? = nil, batchSize: Int = ProtocolLimits.v1.maximumBatchCount,
+    public init(store: ReplicaStore, address: HubAddress? = nil, token: String? = nil, batchSize: Int = SyncClient.defaultBatchSize,
                 responseTimeout: Duration = .seconds(60), compresses: Bool = true, allowsPlaintext: Bool = false,
                 identity: TLSIdentity? = nil, progress: (@Sendable (Progress) -> Void)? = nil) throws {
         self.store = store
@@ -463,6 +462,10 @@ public struct SyncClient: Sendable {
 }
 
 extension SyncClient {
+    /// The most ops of one push and one pull unless told otherwise: the most the protocol allows
+    /// (PROTOCOL.md 11.2). Each batch costs a round trip, which is what a 2G link is slowest at.
+    public static let defaultBatchSize = ProtocolLimits.v1.maximumBatchCount
+
     /// The most bytes of operations a push carries, well under the 1 MiB line limit.
     public static let batchByteBudget = 512 * 1024
 
