@@ -301,11 +301,12 @@ struct SyncClientTests {
             let pulls = String(decoding: recording.deviceToHub, as: UTF8.self).components(separatedBy: "\npull ").count - 1
             lock.withLock { state in
                 if isHubToDevice, state == .waiting, String(decoding: recording.hubToDevice, as: UTF8.self).contains("\nops ") {
-                    try? blocker.inDatabase { try $0.execute(sql: "BEGIN IMMEDIATE") }
+                    // Not `try?`: a lock not taken would let a client that does not pipeline pass.
+                    do { try blocker.inDatabase { try $0.execute(sql: "BEGIN IMMEDIATE") } } catch { Issue.record("could not take the write lock: \(error)") }
                     state = .held
                 } else if !isHubToDevice, state == .held, pulls >= 2 {
                     secondPullWhileHeld.withLock { $0 = true }
-                    try? blocker.inDatabase { try $0.execute(sql: "ROLLBACK") }
+                    do { try blocker.inDatabase { try $0.execute(sql: "ROLLBACK") } } catch { Issue.record("could not give the write lock back: \(error)") }
                     state = .released
                 }
             }
