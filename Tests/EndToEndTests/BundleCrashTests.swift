@@ -152,7 +152,7 @@ extension EndToEnd {
                     let initialSize = try FileManager.default.attributesOfItem(atPath: target)[.size] as? Int ?? 0
                     let child = try ws.spawn(Products.inspector, ["bundle", "import", "--db", target, bundle])
                     let spawned = Date()
-                    let (exitedOnItsOwn, delay) = try await offThread { () -> (Bool, Double) in
+                    let (wasRunning, delay) = try await offThread { () -> (Bool, Double) in
                         if let plannedDelay {
                             usleep(UInt32(plannedDelay * 1_000_000))
                         } else {
@@ -164,12 +164,15 @@ extension EndToEnd {
                         child.signal(SIGKILL)
                         let delay = Date().timeIntervalSince(spawned)
                         child.waitForExit(timeout: 60)
-                        return (!running, delay)
+                        return (running, delay)
                     }
+                    // Whether the import ended by itself is what the process says: it may exit between
+                    // being seen running and the signal (CI saw it at 99 % of the import's time).
+                    let exitedOnItsOwn = child.terminationReason == .exit
                     if exitedOnItsOwn {
-                        #expect(child.terminationReason == .exit && child.status == 0, "trial \(trial): the import ended by itself but failed: \(child.stderr)")
+                        #expect(child.status == 0, "trial \(trial): the import ended by itself but failed: \(child.stderr)")
                     } else {
-                        #expect(child.terminationReason == .uncaughtSignal, "trial \(trial): the import was not killed")
+                        #expect(wasRunning, "trial \(trial): the import died of a signal after it had exited")
                     }
 
                     let store = try ReplicaStore.open(at: target)
@@ -185,6 +188,7 @@ extension EndToEnd {
                     if count == original {
                         none += 1
                         outcome = "none"
+                        #expect(!exitedOnItsOwn, "trial \(trial): the import exited by itself with status 0 but imported nothing")
                         #expect(try store.dataset().canonicalJSON() == datasetBefore, "trial \(trial): no op was imported but the state changed")
                         if !resumedAfterNone && delay > write {
                             // Killed inside the write transaction: the same import, run again, completes.
