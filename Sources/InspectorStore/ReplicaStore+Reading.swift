@@ -150,10 +150,11 @@ extension ReplicaStore {
 
     /// Fields set by more than one device: the winner and each other device's latest value.
     ///
-    /// Both queries read the covering index `ops_by_field` (unit, item, field, device, hlc) for the
-    /// fields' devices; only each other device's latest op is read from the table, one seek per
-    /// device (`ORDER BY hlc DESC LIMIT 1`), skipping set-aside ops there. A field whose other
-    /// devices' ops are all set aside has no losers and is no conflict.
+    /// Both queries read the covering index `ops_by_field` (unit, item, field, device, hlc,
+    /// set_aside, kind) for the fields' devices; only each other device's latest op not set aside
+    /// is read from the table, one seek per device (`ORDER BY hlc DESC LIMIT 1`, set-aside ops
+    /// skipped in the index). A field whose other devices' ops are all set aside has no losers and
+    /// is no conflict.
     static func conflicts(_ db: Database, values: [Dataset.Value]) throws -> [Dataset.Conflict] {
         let contested = try Row.fetchAll(db, sql: """
             SELECT u.name AS unit, i.name AS item, f.name AS field, c.unit AS unit_id, c.item AS item_id, c.field AS field_id

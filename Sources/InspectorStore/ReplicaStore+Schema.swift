@@ -218,6 +218,18 @@ extension ReplicaStore {
                 CREATE TABLE attachment_evicted (hash TEXT PRIMARY KEY) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("v7-field-index-set-aside") { db in
+            // `set_aside` joins the field index, so that the questions asked of a field's `set` ops
+            // with set-aside ones left out (is this op superseded by a later one of its author, for a
+            // compact pull and its count; each author's latest value, for the conflict ledger) are
+            // answered from the index alone. `kind` too, though the index holds only kind 0: SQLite
+            // 3.40 counts a partial index as covering only when it holds every column a query
+            // names, the one of its WHERE included.
+            try db.execute(sql: """
+                DROP INDEX ops_by_field;
+                CREATE INDEX ops_by_field ON ops (unit, item, field, device, hlc, set_aside, kind) WHERE kind = 0;
+                """)
+        }
         return migrator
     }
 

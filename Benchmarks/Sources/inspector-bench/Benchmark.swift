@@ -464,7 +464,12 @@ struct Benchmark {
         let device = try ReplicaStore.create(at: path("fresh.sqlite"), device: "fresh", plan: plan)
         let mark = ProgressMark(every: 100_000)
         let client = try SyncClient(store: device, address: HubAddress(parsing: child.address), token: token, progress: { progress in
-            if case .pulling(let received, let total) = progress, mark.passes(received) {
+            guard case .pulling(let received, let total) = progress else { return }
+            // The first pulling event comes with the handshake's answer (the hub's count of what it will send).
+            if let elapsed = mark.firstEvent() {
+                logProgress(String(format: "bootstrap: the handshake answered after %.2f s", seconds(elapsed)))
+            }
+            if mark.passes(received) {
                 logProgress("bootstrap: fresh device pulled \(received) of \(total.map(String.init) ?? "?") ops")
             }
         })
@@ -472,6 +477,7 @@ struct Benchmark {
         var syncing = Duration.zero
         for round in 1...3 {
             let started = ContinuousClock.now
+            mark.start(at: started)
             profiler("enable")
             let summary = try await client.sync()
             profiler("disable")
@@ -655,10 +661,25 @@ func logProgress(_ text: String) { FileHandle.standardError.write(Data("· \(tex
 final class ProgressMark: Sendable {
     let step: Int
     private let next: Mutex<Int>
+    /// When the current sync started, until its first event is seen.
+    private let started = Mutex<ContinuousClock.Instant?>(nil)
 
     init(every step: Int) {
         self.step = step
         next = Mutex(step)
+    }
+
+    /// Marks the start of a sync: the next ``firstEvent()`` returns the time since.
+    func start(at instant: ContinuousClock.Instant) {
+        started.withLock { $0 = instant }
+    }
+
+    /// The time since ``start(at:)``, for the first event after it only.
+    func firstEvent() -> Duration? {
+        started.withLock { started in
+            defer { started = nil }
+            return started.map { ContinuousClock.now - $0 }
+        }
     }
 
     /// Whether `count` reached the next mark (which then moves past it).
