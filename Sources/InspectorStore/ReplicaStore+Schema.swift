@@ -1,5 +1,6 @@
 import GRDB
 import InspectorCore
+import Synchronization
 
 extension ReplicaStore {
     /// Keys of the `meta` table. Private to the store: an app and the sync client read the typed
@@ -263,14 +264,30 @@ extension ReplicaStore {
     }
 
     static func loadUnits(_ db: Database) throws -> [Plan.Unit] {
-        let plan = try meta(db, .plan).flatMap { try? Plan.decode(from: Data($0.utf8)) }
-        let order = Dictionary((plan?.units ?? []).enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let order = try unitOrder(db)
         let rows = try Row.fetchAll(db, sql: "SELECT id, name, kind, parent FROM units")
         let units = rows.map { row in
             Plan.Unit(id: row["id"], name: row["name"], kind: Plan.Unit.Kind(rawValue: row["kind"]) ?? .direct, parent: row["parent"])
         }
         return units.sorted { (order[$0.id] ?? Int.max, $0.id) < (order[$1.id] ?? Int.max, $1.id) }
     }
+
+    /// The plan's order of its units, by id. The hub reloads its units before every push and pull
+    /// (another process may have added some), so the order is kept for the plan's JSON it was read
+    /// from, and the plan is decoded again only when that JSON changes: decoding it each time was
+    /// 1.3 % of a new device's bootstrap at the hub (docs/performance.md).
+    static func unitOrder(_ db: Database) throws -> [String: Int] {
+        guard let json = try meta(db, .plan) else { return [:] }
+        if let cached = unitOrderCache.withLock({ $0 }), cached.json == json { return cached.order }
+        let plan = try? Plan.decode(from: Data(json.utf8))
+        let order = Dictionary((plan?.units ?? []).enumerated().map { ($1.id, $0) }, uniquingKeysWith: { a, _ in a })
+        unitOrderCache.withLock { $0 = (json, order) }
+        return order
+    }
+
+    /// The last plan JSON `unitOrder` decoded, with its order: keyed by the JSON itself, so it holds
+    /// for any store of the process.
+    private static let unitOrderCache = Mutex<(json: String, order: [String: Int])?>(nil)
 
     static func replaceUnits(_ db: Database, _ units: [(Plan.Unit, Bool)]) throws {
         for (unit, fromPlan) in units {
