@@ -56,7 +56,7 @@ struct Run: AsyncParsableCommand {
     @Option(name: .customShort("M"), help: "Operations per device.") var operations = 5000
     @Option(help: "History sizes for the incremental sync, comma-separated.") var history = "1000,100000,1000000"
     @Option(help: "Operations the hub holds when a fresh device bootstraps (0 skips it).") var bootstrapOps = 1_000_000
-    @Option(help: "Measure only one part: all, ceiling (the raw SQLite ceilings), merge (the hub merge alone, for profiling), bootstrap, device, attachments, dashboard (pages over a hub of --bootstrap-ops ops).")
+    @Option(help: "Measure only one part: all, ceiling (the raw SQLite ceilings), merge (the hub merge alone, for profiling), bootstrap, device, attachments, dashboard (pages over a hub of --bootstrap-ops ops), e2e (the end-to-end sync over TLS).")
     var only: Benchmark.Part = .all
     @Flag(help: "Print one JSON object on the last line.") var json = false
 

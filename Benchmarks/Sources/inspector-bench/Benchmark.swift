@@ -29,6 +29,8 @@ struct Benchmark {
         case attachments
         /// The dashboard's pages over a hub holding `bootstrapOps` ops (issue #14).
         case dashboard
+        /// The end-to-end sync over TLS alone, after the devices recorded their edits (not timed).
+        case e2e
     }
 
     let devices: Int
@@ -103,8 +105,51 @@ struct Benchmark {
             guard bootstrapOps > 0 else { break }
             let hub = try await seedHub(at: path("dashboard-hub.sqlite"), count: bootstrapOps)
             try await measureDashboard(hub: hub, into: &results)
+        case .e2e:
+            log("recording \(devices) × \(operations) ops on device replicas")
+            let stores = try (0..<devices).map { index in
+                let store = try ReplicaStore.create(at: path("\(deviceID(index)).sqlite"), device: deviceID(index), plan: plan)
+                try record(Workload.edits(device: index, count: operations), into: store)
+                return store
+            }
+            let allOps = try stores.flatMap { try $0.operations().map(\.operation) }
+            try await measureEndToEnd(stores: stores, opCount: allOps.count, expected: reference(allOps).canonicalJSON(), into: &results)
         }
         return results
+    }
+
+    /// The end-to-end sync: a live hub (a child process) and every device replica syncing
+    /// concurrently, twice; the hub's dataset after it must equal the reference model's.
+    func measureEndToEnd(stores: [ReplicaStore], opCount: Int, expected: String, into results: inout Results) async throws {
+        log("end-to-end sync over loopback")
+        let e2eHub = try HubStore.create(at: path("e2e-hub.sqlite"), plan: plan)
+        var tokens: [String] = []
+        for index in 0..<devices { tokens.append(try e2eHub.addDevice(deviceID(index), units: allUnits, name: nil)) }
+        let child = try HubProcess.start(db: path("e2e-hub.sqlite"))
+        let address = try HubAddress(parsing: child.address)
+        var sent = 0, received = 0, pulled = 0
+        profiler("enable")
+        let syncing = try await ContinuousClock().measure {
+            for _ in 0..<2 {
+                let summaries = try await withThrowingTaskGroup(of: SyncClient.Summary.self) { group in
+                    for (index, store) in stores.enumerated() {
+                        let token = tokens[index]
+                        group.addTask { try await SyncClient(store: store, address: address, token: token, batchSize: 2000).sync() }
+                    }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                for summary in summaries { sent += summary.bytesSent; received += summary.bytesReceived; pulled += summary.pulled }
+            }
+        }
+        profiler("disable")
+        results.hubPeakRSSMegabytes = child.peakRSSMegabytes()
+        child.stop()
+        results.e2eSeconds = seconds(syncing)
+        results.e2eOpsPerSecond = Double(opCount) / seconds(syncing)
+        results.wireBytesPerOp = Double(sent) / Double(opCount)
+        results.pullBytesPerOp = Double(received) / Double(max(pulled, 1))
+        let hubAfter = try HubStore.open(at: path("e2e-hub.sqlite"))
+        guard try hubAfter.replica.dataset().canonicalJSON() == expected else { throw BenchmarkError("the e2e hub differs from the reference model") }
     }
 
     /// The end-to-end sync of section 4 on fresh replicas holding the same ops, with a lab hub over
@@ -185,35 +230,7 @@ struct Benchmark {
         }
 
         // 4. End to end: a live hub (a child process), all devices sync concurrently, twice.
-        log("end-to-end sync over loopback")
-        let e2eHub = try HubStore.create(at: path("e2e-hub.sqlite"), plan: plan)
-        var tokens: [String] = []
-        for index in 0..<devices { tokens.append(try e2eHub.addDevice(deviceID(index), units: allUnits, name: nil)) }
-        let child = try HubProcess.start(db: path("e2e-hub.sqlite"))
-        let address = try HubAddress(parsing: child.address)
-        var sent = 0, received = 0, pulled = 0
-        profiler("enable")
-        let syncing = try await ContinuousClock().measure {
-            for _ in 0..<2 {
-                let summaries = try await withThrowingTaskGroup(of: SyncClient.Summary.self) { group in
-                    for (index, store) in stores.enumerated() {
-                        let token = tokens[index]
-                        group.addTask { try await SyncClient(store: store, address: address, token: token, batchSize: 2000).sync() }
-                    }
-                    return try await group.reduce(into: []) { $0.append($1) }
-                }
-                for summary in summaries { sent += summary.bytesSent; received += summary.bytesReceived; pulled += summary.pulled }
-            }
-        }
-        profiler("disable")
-        results.hubPeakRSSMegabytes = child.peakRSSMegabytes()
-        child.stop()
-        results.e2eSeconds = seconds(syncing)
-        results.e2eOpsPerSecond = Double(allOps.count) / seconds(syncing)
-        results.wireBytesPerOp = Double(sent) / Double(allOps.count)
-        results.pullBytesPerOp = Double(received) / Double(max(pulled, 1))
-        let hubAfter = try HubStore.open(at: path("e2e-hub.sqlite"))
-        guard try hubAfter.replica.dataset().canonicalJSON() == expected else { throw BenchmarkError("the e2e hub differs from the reference model") }
+        try await measureEndToEnd(stores: stores, opCount: allOps.count, expected: expected, into: &results)
 
         // 4b. The same end to end over a lab hub's plain TCP, on fresh copies: what TLS costs.
         log("end-to-end sync over loopback, plain TCP (a lab hub), for the cost of TLS")
