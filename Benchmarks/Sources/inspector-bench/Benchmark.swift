@@ -142,6 +142,7 @@ struct Benchmark {
             }
         }
         profiler("disable")
+        log("end to end: the devices pulled \(pulled) ops in all")
         results.hubPeakRSSMegabytes = child.peakRSSMegabytes()
         child.stop()
         results.e2eSeconds = seconds(syncing)
