@@ -117,11 +117,21 @@ public struct Dataset: Hashable, Sendable {
                 sorted.losers.sort { $0.timestamp > $1.timestamp }
                 return sorted
             }
-        self.findings = findings.sorted { $0.timestamp != $1.timestamp ? $0.timestamp < $1.timestamp : $0.id < $1.id }
+        self.findings = findings.sorted { Self.precedes(($0.timestamp, $0.id), ($1.timestamp, $1.id)) }
             .map { finding in
                 var sorted = finding
-                sorted.attachments.sort { ($0.timestamp, $0.sequence) < ($1.timestamp, $1.sequence) }
+                sorted.attachments = Self.ordered(finding.attachments)
                 return sorted
             }
+    }
+
+    /// The order of ``findings``: by timestamp, then by id.
+    public static func precedes(_ a: (timestamp: HLCTimestamp, id: String), _ b: (timestamp: HLCTimestamp, id: String)) -> Bool {
+        a.timestamp != b.timestamp ? a.timestamp < b.timestamp : a.id < b.id
+    }
+
+    /// A finding's attachments in the order ``Finding/attachments`` holds them: by timestamp, then sequence number.
+    public static func ordered(_ attachments: [Attachment]) -> [Attachment] {
+        attachments.sorted { ($0.timestamp, $0.sequence) < ($1.timestamp, $1.sequence) }
     }
 }

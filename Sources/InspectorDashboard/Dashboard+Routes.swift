@@ -29,7 +29,8 @@ extension Dashboard {
             guard let unit = snapshot.dataset.units.first(where: { $0.id == id }) else {
                 throw DashboardError(.unknownUnit, "the hub knows no unit '\(id)'")
             }
-            return try self.page(UnitPage(unit: unit, snapshot: snapshot, session: session), template: "unit")
+            let shown = try await ShownFindings.read(UnitPage.shownFindingIDs(unit: unit.id, snapshot: snapshot), from: self.store, snapshot: snapshot)
+            return try self.page(UnitPage(unit: unit, snapshot: snapshot, shown: shown, session: session), template: "unit")
         }
         router.get("/units/{unit}/findings") { request, context in
             let session = try context.requireSession()
@@ -42,7 +43,10 @@ extension Dashboard {
             let item = itemID.flatMap { id in snapshot.plan.items.first { $0.id == id } }
             if let itemID, item == nil { throw DashboardError(.unknownItem, "the plan has no item '\(itemID)'") }
             let page = request.uri.queryParameters.get("page", as: Int.self) ?? 1
-            return try self.page(FindingsPage(unit: unit, item: item, snapshot: snapshot, session: session, page: page), template: "findings")
+            let listed = FindingsPage.List(unit: unit.id, item: item?.id, snapshot: snapshot, page: page)
+            let shown = try await ShownFindings.read(listed.entries.map(\.id), from: self.store, snapshot: snapshot)
+            return try self.page(FindingsPage(unit: unit, item: item, listed: listed, shown: shown, snapshot: snapshot, session: session),
+                                 template: "findings")
         }
         router.get("/conflicts") { request, context in
             let session = try context.requireSession()
@@ -57,7 +61,9 @@ extension Dashboard {
             guard let device = snapshot.devices.first(where: { $0.id == id }) else {
                 throw DashboardError(.unknownDevice, "the hub has enrolled no device '\(id)'")
             }
-            return try self.page(DevicePage(device: device, snapshot: snapshot, session: session), template: "device")
+            let shown = try await ShownFindings.read(DevicePage.shownFindings(of: device.id, snapshot: snapshot).map(\.id), from: self.store,
+                                                     snapshot: snapshot)
+            return try self.page(DevicePage(device: device, snapshot: snapshot, shown: shown, session: session), template: "device")
         }
         router.get("/audit") { request, context in
             let session = try context.requireSession()
@@ -72,8 +78,7 @@ extension Dashboard {
         router.get("/downloads/{file}") { _, context in
             _ = try context.requireSession()
             let name = context.parameters.get("file") ?? ""
-            let snapshot = try await self.cache.snapshot()
-            guard let file = await self.cache.exportFiles(of: snapshot).first(where: { $0.name == name }) else {
+            guard let file = try await self.cache.exportFiles().first(where: { $0.name == name }) else {
                 throw DashboardError(.notFound, "the export has no file '\(name)'")
             }
             var headers: HTTPFields = [.contentType: Self.contentType(of: name), .cacheControl: "no-store"]
@@ -95,10 +100,8 @@ extension Dashboard {
     func attachment(_ context: DashboardContext) async throws -> Response {
         _ = try context.requireSession()
         let name = context.parameters.get("file") ?? ""
-        let snapshot = try await cache.snapshot()
         let hash = String(name.prefix { $0 != "." })
-        guard let file = snapshot.dataset.findings.lazy.flatMap(\.attachments).first(where: { $0.descriptor.hash == hash })?.descriptor,
-              file.exportedFileName == name, snapshot.input.heldFiles?.contains(hash) == true else {
+        guard let file = try await store.heldAttachment(hash: hash), file.exportedFileName == name else {
             throw DashboardError(.unknownAttachment, "the hub holds no attached file '\(name)'")
         }
         let store = self.store

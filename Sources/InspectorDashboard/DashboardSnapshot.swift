@@ -1,26 +1,39 @@
 import InspectorCore
 import InspectorHub
 import InspectorReports
+import InspectorStore
 
 /// What the pages show, read from the hub in one go and indexed by unit: kept until the hub's
 /// ``InspectorHub/HubStore/changeMark()`` moves or the day changes, so that a page costs a
 /// lookup, not a pass over the log.
+///
+/// The findings are held as entries (where, what kind, by whom, retracted or not), not whole: a
+/// page reads the few it shows by id (``ShownFindings``). Their texts were 180 MB of the 265 MB a
+/// snapshot of a hub of 10⁶ ops held (docs/performance.md); the export files, which need every
+/// finding, read the hub when one is downloaded.
 struct DashboardSnapshot: Sendable {
+    typealias FindingEntry = ReplicaStore.FindingEntry
+
     var mark: String
+    /// The hub's export input without the findings (`dataset.findings` is empty, `heldFiles` nil).
     var input: ExportInput
     var devices: [HubStore.Device]
     var heldBack: [String: HubStore.HeldBackSummary]
     /// The hub's clock when it was read, ms.
     var readAt: Int64
     var valuesByUnit: [String: [Dataset.Value]]
-    /// Indexes into `dataset.findings`, by unit, in time order.
-    var findingIndexesByUnit: [String: [Int]]
+    /// Every finding's entry, in the dataset's order.
+    var findings: [FindingEntry]
+    /// Positions in `findings`, by unit and by author, in order.
+    var findingsByUnit: [String: [Int32]]
+    var findingsByDevice: [String: [Int32]]
     var conflictsByUnit: [String: [Dataset.Conflict]]
     var progress: [String: (done: Int, total: Int)]
     /// Findings not retracted, by unit and kind.
     var findingCounts: [String: [FindingKind: Int]]
 
-    init(mark: String, input: ExportInput, devices: [HubStore.Device], heldBack: [String: HubStore.HeldBackSummary], readAt: Int64) {
+    init(mark: String, input: ExportInput, findings: [FindingEntry], devices: [HubStore.Device], heldBack: [String: HubStore.HeldBackSummary],
+         readAt: Int64) {
         self.mark = mark
         self.input = input
         self.devices = devices
@@ -28,9 +41,14 @@ struct DashboardSnapshot: Sendable {
         self.readAt = readAt
         let dataset = input.dataset
         valuesByUnit = Dictionary(grouping: dataset.values, by: \.unit)
-        var byUnit: [String: [Int]] = [:]
-        for (index, finding) in dataset.findings.enumerated() { byUnit[finding.unit, default: []].append(index) }
-        findingIndexesByUnit = byUnit
+        self.findings = findings
+        var byUnit: [String: [Int32]] = [:], byDevice: [String: [Int32]] = [:]
+        for (position, finding) in findings.enumerated() {
+            byUnit[finding.unit, default: []].append(Int32(truncatingIfNeeded: position))
+            byDevice[finding.device, default: []].append(Int32(truncatingIfNeeded: position))
+        }
+        findingsByUnit = byUnit
+        findingsByDevice = byDevice
         conflictsByUnit = Dictionary(grouping: dataset.conflicts, by: \.unit)
         var progress: [String: (done: Int, total: Int)] = [:]
         for unit in dataset.units {
@@ -39,21 +57,40 @@ struct DashboardSnapshot: Sendable {
         }
         self.progress = progress
         var counts: [String: [FindingKind: Int]] = [:]
-        for finding in dataset.findings where finding.retraction == nil { counts[finding.unit, default: [:]][finding.kind, default: 0] += 1 }
+        for finding in findings where !finding.isRetracted { counts[finding.unit, default: [:]][finding.kind, default: 0] += 1 }
         findingCounts = counts
     }
 
     var dataset: Dataset { input.dataset }
 
-    /// The findings of a unit, in time order.
-    func findings(of unit: String) -> [Dataset.Finding] {
-        let all = input.dataset.findings
-        return findingIndexesByUnit[unit, default: []].map { all[$0] }
-    }
+    /// The entries of a unit's findings, in the dataset's order.
+    func findings(of unit: String) -> [FindingEntry] { findingsByUnit[unit, default: []].map { findings[Int($0)] } }
+
+    /// The entries of a device's findings, in the dataset's order.
+    func findings(by device: String) -> [FindingEntry] { findingsByDevice[device, default: []].map { findings[Int($0)] } }
     var plan: Plan { input.dataset.plan }
 }
 
-/// Builds snapshots and keeps the latest, with the export files made from it (on first download).
+/// The findings a page shows, read whole from the hub by id, and the snapshot's input with the
+/// files the hub holds of theirs (`heldFiles`: the links to them).
+struct ShownFindings: Sendable {
+    var byID: [String: Dataset.Finding]
+    var input: ExportInput
+
+    static func read(_ ids: [String], from store: HubStore, snapshot: DashboardSnapshot) async throws -> ShownFindings {
+        let findings = try await store.findings(ids: ids)
+        var input = snapshot.input
+        input.heldFiles = store.heldFiles(of: findings)
+        return ShownFindings(byID: Dictionary(findings.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a }), input: input)
+    }
+
+    /// The rows of these entries' findings, in their order (one the hub no longer holds is left out).
+    func rows(_ entries: some Sequence<DashboardSnapshot.FindingEntry>) -> [UnitPage.FindingRow] {
+        entries.compactMap { byID[$0.id] }.map { UnitPage.finding($0, input: input) }
+    }
+}
+
+/// Builds snapshots and keeps the latest, and the export files (made on first download).
 ///
 /// A snapshot is rebuilt when the hub's change mark moves or the day changes. On a hub of fewer
 /// than ``staleFromOperations`` ops a rebuild takes milliseconds, and every page waits for it: a page
@@ -105,17 +142,24 @@ actor SnapshotCache {
 
     private static func build(store: HubStore, mark: String, day: CalendarDate) async throws -> DashboardSnapshot {
         // The mark is read before the data: a change committed in between makes the next request build again.
-        async let input = store.exportInput(asOf: day)
+        async let input = store.exportInput(asOf: day, includingFindings: false)
+        async let findings = store.findingEntries()
         async let devices = store.devices()
         async let heldBack = store.heldBackReports()
-        return DashboardSnapshot(mark: mark, input: try await input, devices: try await devices, heldBack: try await heldBack, readAt: store.now())
+        return DashboardSnapshot(mark: mark, input: try await input, findings: try await findings, devices: try await devices,
+                                 heldBack: try await heldBack, readAt: store.now())
     }
 
-    /// The export files of a snapshot: the same bytes `hub export --out` writes for that day.
-    func exportFiles(of snapshot: DashboardSnapshot) -> [(name: String, bytes: [UInt8])] {
-        if let files, files.mark == snapshot.mark, files.day == snapshot.input.asOf { return files.files }
-        let made = ExportFiles.make(snapshot.input)
-        files = (snapshot.mark, snapshot.input.asOf, made)
+    /// The export files of the hub as it is now, for today: the same bytes `hub export --out` writes.
+    /// They need every finding, which a snapshot does not hold: the hub is read whole, and the files
+    /// are kept until its change mark moves or the day changes.
+    func exportFiles() async throws -> [(name: String, bytes: [UInt8])] {
+        // The mark is read before the data, as for a snapshot: a change in between makes the next download read again.
+        let mark = try await store.changeMark()
+        let day = today()
+        if let files, files.mark == mark, files.day == day { return files.files }
+        let made = ExportFiles.make(try await store.exportInput(asOf: day))
+        files = (mark, day, made)
         return made
     }
 }

@@ -24,7 +24,13 @@ struct DevicePage: Sendable {
     var hasHeldBack: Bool
     var values: Int
 
-    init(device: HubStore.Device, snapshot: DashboardSnapshot, session: OfficeSession) {
+    /// The findings a device's page shows: its latest 50, newest first.
+    static func shownFindings(of device: String, snapshot: DashboardSnapshot) -> [DashboardSnapshot.FindingEntry] {
+        snapshot.findings(by: device).suffix(50).reversed()
+    }
+
+    /// - Parameter shown: the findings of ``shownFindings(of:snapshot:)``, read whole.
+    init(device: HubStore.Device, snapshot: DashboardSnapshot, shown: ShownFindings, session: OfficeSession) {
         let input = snapshot.input
         layout = PageLayout(title: "Thiết bị \(device.id)", session: session, snapshot: snapshot)
         self.device = OverviewPage.row(device, input: input)
@@ -34,10 +40,9 @@ struct DevicePage: Sendable {
         let report = snapshot.heldBack[device.id]
         heldBackCount = report?.count ?? 0
         heldBack = report?.entries.prefix(20).map { HeldBackRow(op: "\($0.device)#\($0.sequence)", code: $0.code, message: $0.message) } ?? []
-        let own = snapshot.dataset.findings.filter { $0.device == device.id }
-        findingCount = own.count
-        findings = own.suffix(50).reversed().map { UnitPage.finding($0, input: input) }
-        hasFindings = !own.isEmpty
+        findingCount = snapshot.findingsByDevice[device.id]?.count ?? 0
+        findings = shown.rows(Self.shownFindings(of: device.id, snapshot: snapshot))
+        hasFindings = findingCount > 0
         hasHeldBack = heldBackCount > 0
         values = snapshot.dataset.values.filter { $0.current.device == device.id }.count
     }

@@ -7,6 +7,23 @@ import InspectorReports
 struct FindingsPage: Sendable {
     static let pageSize = 100
 
+    /// Which findings a page lists: the entries of its page, of how many, on which page of how many.
+    struct List: Sendable {
+        var entries: [DashboardSnapshot.FindingEntry]
+        var count: Int
+        var current: Int
+        var pageCount: Int
+
+        /// `page` is clamped to the pages there are.
+        init(unit: String, item: String?, snapshot: DashboardSnapshot, page: Int) {
+            let all = snapshot.findings(of: unit).filter { $0.item == item }
+            count = all.count
+            pageCount = max(1, (all.count + FindingsPage.pageSize - 1) / FindingsPage.pageSize)
+            current = min(max(1, page), pageCount)
+            entries = Array(all.dropFirst((current - 1) * FindingsPage.pageSize).prefix(FindingsPage.pageSize))
+        }
+    }
+
     var layout: PageLayout
     var unit: String
     var unitName: String
@@ -15,18 +32,16 @@ struct FindingsPage: Sendable {
     var rows: [UnitPage.FindingRow]
     var pages: [ConflictsPage.PageLink]
 
-    init(unit: Plan.Unit, item: Plan.Item?, snapshot: DashboardSnapshot, session: OfficeSession, page: Int) {
+    /// - Parameter shown: the findings of `listed`, read whole.
+    init(unit: Plan.Unit, item: Plan.Item?, listed: List, shown: ShownFindings, snapshot: DashboardSnapshot, session: OfficeSession) {
         layout = PageLayout(title: unit.name, session: session, snapshot: snapshot)
         self.unit = unit.id
         unitName = unit.name
         heading = item.map { "\($0.id). \($0.title)" } ?? "Phát hiện chung của đơn vị"
-        let all = snapshot.findings(of: unit.id).filter { $0.item == item?.id }
-        count = all.count
-        let pageCount = max(1, (all.count + Self.pageSize - 1) / Self.pageSize)
-        let current = min(max(1, page), pageCount)
-        rows = all.dropFirst((current - 1) * Self.pageSize).prefix(Self.pageSize).map { UnitPage.finding($0, input: snapshot.input) }
-        pages = pageCount == 1 ? [] : (1...pageCount).map {
-            ConflictsPage.PageLink(number: $0, href: Self.href(unit: unit.id, item: item?.id, page: $0), isCurrent: $0 == current)
+        count = listed.count
+        rows = shown.rows(listed.entries)
+        pages = listed.pageCount == 1 ? [] : (1...listed.pageCount).map {
+            ConflictsPage.PageLink(number: $0, href: Self.href(unit: unit.id, item: item?.id, page: $0), isCurrent: $0 == listed.current)
         }
     }
 

@@ -88,8 +88,16 @@ struct UnitPage: Sendable {
     var hasConflicts: Bool
     var isDirect: Bool
 
-    init(unit: Plan.Unit, snapshot: DashboardSnapshot, session: OfficeSession) {
-        let input = snapshot.input
+    /// The ids of the findings a unit's page shows: each item's latest ``shownFindings``, and the
+    /// unit's general ones'.
+    static func shownFindingIDs(unit: String, snapshot: DashboardSnapshot) -> [String] {
+        let byItem = Dictionary(grouping: snapshot.findings(of: unit), by: \.item)
+        return byItem.values.flatMap { $0.suffix(shownFindings).map(\.id) }
+    }
+
+    /// - Parameter shown: the findings of ``shownFindingIDs(unit:snapshot:)``, read whole.
+    init(unit: Plan.Unit, snapshot: DashboardSnapshot, shown: ShownFindings, session: OfficeSession) {
+        let input = shown.input
         let plan = snapshot.plan
         layout = PageLayout(title: unit.name, session: session, snapshot: snapshot)
         id = unit.id
@@ -111,22 +119,23 @@ struct UnitPage: Sendable {
         let findings = snapshot.findings(of: unit.id)
         let findingsByItem = Dictionary(grouping: findings.filter { $0.item != nil }, by: { $0.item! })
         let groups = plan.groups ?? []
-        var shown = Set<String>()
+        var shownGroups = Set<String>()
         sections = plan.sections.map { section in
             var entries: [Entry] = []
             for item in plan.items where item.section == section.id {
                 // Every group the item belongs to (II.2, then II.2.a), each the first time it is met.
                 for group in groups.filter({ item.id.hasPrefix($0.id + ".") }).sorted(by: { $0.id.count < $1.id.count })
-                where shown.insert(group.id).inserted {
+                where shownGroups.insert(group.id).inserted {
                     entries.append(Entry(groupHeading: "\(group.id). \(group.title)", isSubgroup: group.id.split(separator: ".").count > 2, row: nil))
                 }
-                let row = Self.item(item, unit: unit.id, plan: plan, values: values[item.id] ?? [], findings: findingsByItem[item.id] ?? [], input: input)
+                let row = Self.item(item, unit: unit.id, plan: plan, values: values[item.id] ?? [], findings: findingsByItem[item.id] ?? [],
+                                    found: shown)
                 entries.append(Entry(groupHeading: nil, isSubgroup: false, row: row))
             }
             return Section(heading: "\(section.id). \(section.title)", entries: entries)
         }
         let unitWide = findings.filter { $0.item == nil }
-        general = unitWide.suffix(Self.shownFindings).map { Self.finding($0, input: input) }
+        general = shown.rows(unitWide.suffix(Self.shownFindings))
         generalCount = unitWide.count
         moreGeneral = unitWide.count > Self.shownFindings ? FindingsPage.href(unit: unit.id, item: nil, page: 1) : nil
         conflicts = snapshot.conflictsByUnit[unit.id, default: []].map { ConflictsPage.Row($0, snapshot: snapshot, shownVersions: 0) }
@@ -134,7 +143,10 @@ struct UnitPage: Sendable {
         hasGeneral = !general.isEmpty
     }
 
-    static func item(_ item: Plan.Item, unit: String, plan: Plan, values: [Dataset.Value], findings: [Dataset.Finding], input: ExportInput) -> ItemRow {
+    /// - Parameter found: the item's shown findings, read whole (among others).
+    static func item(_ item: Plan.Item, unit: String, plan: Plan, values: [Dataset.Value], findings: [DashboardSnapshot.FindingEntry],
+                     found: ShownFindings) -> ItemRow {
+        let input = found.input
         let fields = plan.fields(of: item)
         let rows = values.map { value in
             let field = fields.first { $0.id == value.field }
@@ -144,7 +156,7 @@ struct UnitPage: Sendable {
         }
         let status = values.first { $0.field == "status" }.map { shown($0.current.value, field: fields.first { $0.id == "status" }) }
         return ItemRow(id: item.id, title: item.title, status: status, values: rows,
-                       findings: findings.suffix(shownFindings).map { finding($0, input: input) }, findingCount: findings.count,
+                       findings: found.rows(findings.suffix(shownFindings)), findingCount: findings.count,
                        hasValues: !rows.isEmpty, hasFindings: !findings.isEmpty, isEmpty: rows.isEmpty && findings.isEmpty,
                        moreFindings: findings.count > shownFindings ? FindingsPage.href(unit: unit, item: item.id, page: 1) : nil)
     }

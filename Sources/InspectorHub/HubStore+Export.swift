@@ -69,13 +69,17 @@ extension HubStore {
     }
 
     /// Reads everything the export files need from one snapshot, without blocking the calling thread.
-    public func exportInput(asOf: CalendarDate) async throws -> ExportInput {
-        try await replica.read { db in try exportInput(db, asOf: asOf) }
+    ///
+    /// - Parameter includingFindings: false leaves the dataset's findings out, and with them
+    ///   `heldFiles` (nil); a reader that shows findings a page at a time reads them with
+    ///   ``findingEntries()`` and ``findings(ids:)``.
+    public func exportInput(asOf: CalendarDate, includingFindings: Bool = true) async throws -> ExportInput {
+        try await replica.read { db in try exportInput(db, asOf: asOf, includingFindings: includingFindings) }
     }
 
-    private func exportInput(_ db: Database, asOf: CalendarDate) throws -> ExportInput {
+    private func exportInput(_ db: Database, asOf: CalendarDate, includingFindings: Bool = true) throws -> ExportInput {
         do {
-            let dataset = try replica.dataset(db)
+            let dataset = try replica.dataset(db, includingFindings: includingFindings)
             var holders: [String: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT id, name FROM devices WHERE name IS NOT NULL") {
                 holders[row["id"]] = row["name"]
@@ -102,10 +106,9 @@ extension HubStore {
                 return ExportInput.DeviceLog(device: row["id"], key: row["device_key"], confirmed: row["confirmed"],
                                              verified: through > 0 && from <= through ? from...through : nil)
             }
-            let files = attachmentFiles
-            let named = Set(dataset.findings.flatMap { $0.attachments.map(\.descriptor.hash) })
             return ExportInput(dataset: dataset, holders: holders, schedules: schedules, resolutions: resolutions,
-                               skewedOperations: Set(skewed), asOf: asOf, logs: logs, heldFiles: named.filter(files.holds))
+                               skewedOperations: Set(skewed), asOf: asOf, logs: logs,
+                               heldFiles: includingFindings ? heldFiles(of: dataset.findings) : nil)
         }
     }
 

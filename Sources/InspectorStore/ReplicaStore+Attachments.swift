@@ -155,14 +155,30 @@ extension ReplicaStore {
 
     /// The attachment whose file has this hash, or this prefix of it (at least 8 hex digits, one match).
     public func attachment(_ hashOrPrefix: String) throws -> AttachmentDescriptor {
+        let prefix = try Self.attachmentPrefix(hashOrPrefix)
+        return try Self.onlyAttachment(try read { db in try Self.attachments(db, prefix: prefix) }, prefix: prefix)
+    }
+
+    /// The attachment whose file has this hash or prefix, like ``attachment(_:)``, without blocking the calling thread.
+    public func attachment(_ hashOrPrefix: String) async throws -> AttachmentDescriptor {
+        let prefix = try Self.attachmentPrefix(hashOrPrefix)
+        return try Self.onlyAttachment(try await read { db in try Self.attachments(db, prefix: prefix) }, prefix: prefix)
+    }
+
+    private static func attachmentPrefix(_ hashOrPrefix: String) throws -> String {
         let prefix = hashOrPrefix.lowercased()
         guard prefix.utf8.count >= 8, prefix.utf8.count <= 64, prefix.utf8.allSatisfy({ ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }) else {
             throw StoreError(.invalidArgument, "an attachment is named by its SHA-256 (or its first 8 or more hex digits), not '\(hashOrPrefix.excerpt(70))'")
         }
-        let matches = try read { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT value FROM ops INDEXED BY ops_attachments WHERE kind = 3 AND set_aside = 0 AND substr(value, 1, ?) = ?",
-                                arguments: [prefix.utf8.count, prefix])
-        }.compactMap { try? AttachmentDescriptor(parsing: $0) }
+        return prefix
+    }
+
+    private static func attachments(_ db: Database, prefix: String) throws -> [AttachmentDescriptor] {
+        try String.fetchAll(db, sql: "SELECT DISTINCT value FROM ops INDEXED BY ops_attachments WHERE kind = 3 AND set_aside = 0 AND substr(value, 1, ?) = ?",
+                            arguments: [prefix.utf8.count, prefix]).compactMap { try? AttachmentDescriptor(parsing: $0) }
+    }
+
+    private static func onlyAttachment(_ matches: [AttachmentDescriptor], prefix: String) throws -> AttachmentDescriptor {
         let hashes = Set(matches.map(\.hash))
         guard let first = matches.first, hashes.count == 1 else {
             throw StoreError(hashes.isEmpty ? .notFound : .invalidArgument, hashes.isEmpty

@@ -103,45 +103,33 @@ extension ReplicaStore {
     }
 
     /// The merged dataset read inside an open transaction, so that callers can read more in the same snapshot.
-    public func dataset(_ db: Database, unitIDs: Set<String>? = nil) throws -> Dataset {
+    ///
+    /// - Parameter includingFindings: false leaves ``Dataset/findings`` empty (a reader that lists
+    ///   findings a page at a time reads ``findingEntries(_:)`` and ``findings(_:ids:)`` instead).
+    public func dataset(_ db: Database, unitIDs: Set<String>? = nil, includingFindings: Bool = true) throws -> Dataset {
         let plan = self.plan
         return try {
                 let units = try Self.loadUnits(db).filter { unitIDs?.contains($0.id) ?? true }
                 let included = { (unit: String) in unitIDs?.contains(unit) ?? true }
-                func version(_ row: Row, value: String = "value") -> Dataset.Version {
-                    let device: String = row["device"]
-                    return Dataset.Version(value: row[value], device: device, sequence: row["seq"],
-                                           timestamp: HLCTimestamp(millis: row["ms"], counter: row["counter"], device: device))
-                }
                 var values: [Dataset.Value] = []
                 for row in try Row.fetchAll(db, sql: "SELECT * FROM field_value_rows") where included(row["unit"]) {
-                    values.append(Dataset.Value(unit: row["unit"], item: row["item"], field: row["field"], current: version(row)))
-                }
-                var retractions: [String: Dataset.Version] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT * FROM retraction_rows") {
-                    retractions[row["finding"]] = version(row, value: "reason")
-                }
-                var attachments: [String: [Dataset.Attachment]] = [:]
-                for row in try Row.fetchAll(db, sql: """
-                    SELECT o.finding AS finding, d.name AS device, o.seq AS seq, o.hlc AS hlc, o.value AS value
-                    FROM ops AS o INDEXED BY ops_attachments JOIN names AS d ON d.id = o.device
-                    WHERE o.kind = 3 AND o.set_aside = 0
-                    """) {
-                    guard let descriptor = try? AttachmentDescriptor(parsing: row["value"]) else { continue }
-                    let device: String = row["device"]
-                    attachments[row["finding"], default: []].append(Dataset.Attachment(
-                        descriptor: descriptor, device: device, sequence: row["seq"],
-                        timestamp: HLCTimestamp(packed: row["hlc"], device: device)))
+                    values.append(Dataset.Value(unit: row["unit"], item: row["item"], field: row["field"], current: Self.version(row)))
                 }
                 var findings: [Dataset.Finding] = []
-                for row in try Row.fetchAll(db, sql: "SELECT * FROM finding_rows") where included(row["unit"]) {
-                    let id: String = row["id"]
-                    let device: String = row["device"]
-                    findings.append(Dataset.Finding(
-                        id: id, unit: row["unit"], item: row["item"],
-                        kind: FindingKind(rawValue: row["kind"]) ?? .observation, text: row["text"], device: device,
-                        timestamp: HLCTimestamp(millis: row["ms"], counter: row["counter"], device: device),
-                        retraction: retractions[id], attachments: attachments[id] ?? []))
+                if includingFindings {
+                    var retractions: [String: Dataset.Version] = [:]
+                    for row in try Row.fetchAll(db, sql: "SELECT * FROM retraction_rows") {
+                        retractions[row["finding"]] = Self.retraction(row)
+                    }
+                    var attachments: [String: [Dataset.Attachment]] = [:]
+                    for row in try Row.fetchAll(db, sql: "\(Self.attachmentRowsSQL) WHERE o.kind = 3 AND o.set_aside = 0") {
+                        guard let attachment = Self.attachment(row) else { continue }
+                        attachments[row["finding"], default: []].append(attachment)
+                    }
+                    for row in try Row.fetchAll(db, sql: "SELECT * FROM finding_rows") where included(row["unit"]) {
+                        let id: String = row["id"]
+                        findings.append(Self.finding(row, retraction: retractions[id], attachments: attachments[id] ?? []))
+                    }
                 }
                 let conflicts = try Self.conflicts(db, values: values)
                 return Dataset(plan: plan, units: units, values: values, findings: findings, conflicts: conflicts)

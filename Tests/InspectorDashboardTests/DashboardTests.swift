@@ -4,6 +4,7 @@ import InspectorCore
 import InspectorHub
 import InspectorProtocol
 import InspectorReports
+import InspectorStore
 import Testing
 @testable import InspectorDashboard
 
@@ -190,6 +191,49 @@ import Testing
         }
         #expect(try setup.hub.replica.dataset() == before, "nothing changed")
         #expect(try await setup.hub.auditEntries().allSatisfy { $0.action != .resolve })
+    }
+
+    /// A photo the hub holds is linked from every page that shows its finding (the unit, the item's
+    /// findings, the device) and served; one only named by an op, its file never uploaded, is shown
+    /// without a link and not served. Pages read the findings they show from the hub by id.
+    @Test func aHeldPhotoIsLinkedWhereItsFindingShowsAndAnAbsentOneIsNot() async throws {
+        let setup = try await Self.inspection()
+        let hub = setup.hub
+        var held = (0..<3000).map { UInt8(($0 * 37 + 11) % 251) }
+        held[0] = 0xFF; held[1] = 0xD8; held[2] = 0xFF
+        let heldPath = setup.folder.appendingPathComponent("held.jpg").path
+        try Data(held).write(to: URL(fileURLWithPath: heldPath))
+        let heldHash = try AttachmentFiles.hash(ofFileAt: heldPath)
+        let absentHash = String(repeating: "b", count: 64)
+        let t = fixedHubTime - 600_000
+        let ops: [Op] = [
+            .findingAdd(device: "dev-hoa", sequence: 4, timestamp: HLCTimestamp(millis: t, counter: 0, device: "dev-hoa"), unit: "muong-lay", item: "II.4",
+                        kind: .shortcoming, text: "Biên bản có chữ ký chưa đủ"),
+            .attachmentAdd(device: "dev-hoa", sequence: 5, timestamp: HLCTimestamp(millis: t + 1, counter: 0, device: "dev-hoa"), unit: "muong-lay", item: "II.4",
+                           finding: "dev-hoa/4", descriptor: try AttachmentDescriptor(hash: heldHash, size: 3000, type: .jpeg, name: "biên bản.jpg")),
+            .attachmentAdd(device: "dev-hoa", sequence: 6, timestamp: HLCTimestamp(millis: t + 2, counter: 0, device: "dev-hoa"), unit: "muong-lay", item: "II.4",
+                           finding: "dev-hoa/4", descriptor: try AttachmentDescriptor(hash: absentHash, size: 10, type: .jpeg, name: "chưa gửi.jpg")),
+        ]
+        let device = try #require(try await hub.device("dev-hoa"))
+        _ = try await hub.push(Message.Push(ops: ops), from: device, scope: hub.scope(of: device))
+        _ = try await hub.store(.init(hash: heldHash, offset: 0, data: held), size: 3000)
+        #expect(hub.attachmentFiles.holds(heldHash))
+        try await setup.test { browser in
+            _ = try await browser.signIn(DashboardSetup.viewer)
+            for path in ["/units/muong-lay", "/units/muong-lay/findings?item=II.4", "/devices/dev-hoa"] {
+                let page = try await browser.get(path)
+                #expect(page.status == .ok && page.text.contains("Biên bản có chữ ký chưa đủ"), "\(path)")
+                #expect(page.text.contains("href=\"/attachments/\(heldHash).jpg\""), "\(path)")
+                #expect(page.text.contains("chưa gửi.jpg") && !page.text.contains("/attachments/\(absentHash).jpg"), "\(path)")
+            }
+            for path in ["/attachments/\(heldHash).jpg", "/downloads/attachments/\(heldHash).jpg"] {
+                let file = try await browser.get(path)
+                #expect(file.status == .ok && file.headers[.contentType] == "image/jpeg", "\(path)")
+            }
+            #expect(try await browser.get("/attachments/\(absentHash).jpg").status == .notFound)
+            #expect(try await browser.get("/attachments/\(heldHash).png").status == .notFound, "its name is <hash>.jpg")
+            #expect(try await browser.get("/attachments/\(heldHash.prefix(8)).jpg").status == .notFound, "a prefix names no file here")
+        }
     }
 
     @Test func downloadsAreTheExportFilesOfTheSameDay() async throws {

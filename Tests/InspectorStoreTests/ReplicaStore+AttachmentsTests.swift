@@ -82,7 +82,7 @@ import Testing
             let op = try await a.attach(fileAt: try Self.write(jpegBytes(2000), "x.jpg", in: directory), toFinding: finding)
             let hash = try #require(op.attachment?.hash)
             try b.merge(try a.operations().map(\.operation))
-            #expect(try b.attachment(String(hash.prefix(8))).hash == hash)
+            #expect(try await b.attachment(String(hash.prefix(8))).hash == hash)
             #expect(throws: StoreError.self) { try b.attachment("1234") }
             #expect(throws: StoreError.self) { try b.attachment(String(repeating: "0", count: 64)) }
             #expect(try b.attachmentPolicy() == .own)
