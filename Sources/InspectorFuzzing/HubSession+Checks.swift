@@ -160,14 +160,21 @@ extension HubSession {
     // MARK: - Pull
 
     /// One pull as `HubConnection` serves it, checked: the scope, no own ops, a cursor that does not
-    /// go back, a line within the limit that decodes on the device to the same ops.
+    /// go back, a line within the limit that decodes on the device to the same ops; and, when the
+    /// batch reaches the log's end, as many ops as the handshake's count (`to_pull`) said, full or
+    /// compact (PROTOCOL.md 4.2, 11.6).
     @discardableResult
-    func servePull(device: String, scope: Set<String>, after cursor: Int64, limit: Int) async throws -> Message.OpsBatch {
+    func servePull(device: String, scope: Set<String>, after cursor: Int64, limit: Int, compact: Bool = false) async throws -> Message.OpsBatch {
         let batch: Message.OpsBatch
+        let counted: Int
         do {
-            batch = try await hub.pull(after: cursor, limit: limit, for: device, scope: scope)
+            counted = try await hub.pullCount(after: cursor, for: device, scope: scope, compact: compact)
+            batch = try await hub.pull(after: cursor, limit: limit, for: device, scope: scope, compact: compact)
         } catch {
-            throw Broken("a pull by \(device) after \(cursor) failed: \(String(describing: error).excerpt(300))")
+            throw Broken("a \(compact ? "compact " : "")pull by \(device) after \(cursor) failed: \(String(describing: error).excerpt(300))")
+        }
+        if !batch.more && batch.ops.count != counted {
+            throw Broken("a \(compact ? "compact " : "")pull by \(device) after \(cursor) delivered \(batch.ops.count) ops to the log's end, its count said \(counted)")
         }
         report.pulls += 1
         report.opsPulled += batch.ops.count
@@ -212,9 +219,9 @@ extension HubSession {
     }
 
     /// Pulls as a member, from the session's cursor, and keeps the new cursor.
-    func servePull(member index: Int, after cursor: Int64, limit: Int) async throws -> Message.OpsBatch {
+    func servePull(member index: Int, after cursor: Int64, limit: Int, compact: Bool) async throws -> Message.OpsBatch {
         guard let connection = members[index].connection else { throw Broken("a pull without a session") }
-        return try await servePull(device: members[index].id, scope: hub.scope(of: connection.device), after: cursor, limit: limit)
+        return try await servePull(device: members[index].id, scope: hub.scope(of: connection.device), after: cursor, limit: limit, compact: compact)
     }
 
     static func key(_ op: Op) -> String { "\(op.device)\u{0}\(op.sequence)" }

@@ -392,7 +392,8 @@ final class HubSession {
         return chains.segment(over: ops, signedWith: FuzzChainBook.key(for: device), corrupt: reader.chance(3))
     }
 
-    /// A pull line through the codec, with the session's cursor or one at an edge, and any limit.
+    /// A pull line through the codec, with the session's cursor or one at an edge, and any limit;
+    /// full or compact (a new device's first sync, PROTOCOL.md 11.6).
     private func pullStep() async throws {
         guard let index = try await connectedMember() else { return }
         let cursor = reader.chance(80) ? members[index].cursor : reader.pick([-1, 0, Int64.max, Int64.min, 1, members[index].cursor &+ 1])
@@ -407,7 +408,7 @@ final class HubSession {
         }
         // HubConnection's clamps.
         let clamped = min(max(pull.limit ?? ProtocolLimits.v1.maximumBatchCount, 1), ProtocolLimits.v1.maximumBatchCount)
-        let batch = try await servePull(member: index, after: max(pull.cursor, 0), limit: clamped)
+        let batch = try await servePull(member: index, after: max(pull.cursor, 0), limit: clamped, compact: reader.chance(30))
         members[index].cursor = batch.cursor
     }
 

@@ -233,6 +233,9 @@ import Testing
             #expect(try await browser.get("/attachments/\(absentHash).jpg").status == .notFound)
             #expect(try await browser.get("/attachments/\(heldHash).png").status == .notFound, "its name is <hash>.jpg")
             #expect(try await browser.get("/attachments/\(heldHash.prefix(8)).jpg").status == .notFound, "a prefix names no file here")
+            for name in [String(repeating: "z", count: 64), String(repeating: "é", count: 32), heldHash.uppercased()] {
+                #expect(try await browser.get("/attachments/\(name).jpg").status == .notFound, "\(name): not a hash the hub names its files by")
+            }
         }
     }
 
