@@ -101,17 +101,8 @@ public struct Dataset: Hashable, Sendable {
     public init(plan: Plan, units: [Plan.Unit], values: [Value], findings: [Finding], conflicts: [Conflict]) {
         self.plan = plan
         self.units = units
-        let unitIndex = Dictionary(units.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
-        let itemIndex = Dictionary(plan.items.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
-        func fieldIndex(_ item: String, _ field: String) -> Int {
-            guard let index = itemIndex[item] else { return Int.max }
-            return plan.fields(of: plan.items[index]).firstIndex { $0.id == field } ?? Int.max
-        }
-        func key(_ unit: String, _ item: String, _ field: String) -> (Int, String, Int, String, Int, String) {
-            (unitIndex[unit] ?? Int.max, unit, itemIndex[item] ?? Int.max, item, fieldIndex(item, field), field)
-        }
-        self.values = values.sorted { key($0.unit, $0.item, $0.field) < key($1.unit, $1.item, $1.field) }
-        self.conflicts = conflicts.sorted { key($0.unit, $0.item, $0.field) < key($1.unit, $1.item, $1.field) }
+        self.values = Self.sortedByField(values, units: units, plan: plan) { ($0.unit, $0.item, $0.field) }
+        self.conflicts = Self.sortedByField(conflicts, units: units, plan: plan) { ($0.unit, $0.item, $0.field) }
             .map { conflict in
                 var sorted = conflict
                 sorted.losers.sort { $0.timestamp > $1.timestamp }
@@ -123,6 +114,24 @@ public struct Dataset: Hashable, Sendable {
                 sorted.attachments = Self.ordered(finding.attachments)
                 return sorted
             }
+    }
+
+    /// Elements that each name a field, in the order of ``values`` and ``conflicts``: by unit (in
+    /// the order of `units`), then item (the plan's order), then field (the item's order); an id
+    /// that is not listed comes after the listed ones, ordered by id.
+    public static func sortedByField<Element>(_ elements: [Element], units: [Plan.Unit], plan: Plan,
+                                              field: (Element) -> (unit: String, item: String, field: String)) -> [Element] {
+        let unitIndex = Dictionary(units.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let itemIndex = Dictionary(plan.items.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        func fieldIndex(_ item: String, _ field: String) -> Int {
+            guard let index = itemIndex[item] else { return Int.max }
+            return plan.fields(of: plan.items[index]).firstIndex { $0.id == field } ?? Int.max
+        }
+        func key(_ element: Element) -> (Int, String, Int, String, Int, String) {
+            let (unit, item, field) = field(element)
+            return (unitIndex[unit] ?? Int.max, unit, itemIndex[item] ?? Int.max, item, fieldIndex(item, field), field)
+        }
+        return elements.map { (key($0), $0) }.sorted { $0.0 < $1.0 }.map(\.1)
     }
 
     /// The order of ``findings``: by timestamp, then by id.

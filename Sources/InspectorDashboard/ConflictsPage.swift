@@ -38,34 +38,52 @@ struct ConflictsPage: Sendable {
         var isOpen: Bool
         var choices: [Choice]
 
-        init(_ conflict: Dataset.Conflict, snapshot: DashboardSnapshot, shownVersions: Int = ConflictsPage.shownVersions) {
-            let input = snapshot.input
+        /// A conflict as the ledger shows it: the value in use, the latest other values, and the
+        /// values a supervisor can choose.
+        init(_ conflict: Dataset.Conflict, snapshot: DashboardSnapshot) {
+            self.init(unit: conflict.unit, item: conflict.item, field: conflict.field, winner: conflict.winner,
+                      shownLosers: Array(conflict.losers.prefix(ConflictsPage.shownVersions)), loserCount: conflict.losers.count, snapshot: snapshot)
             let plan = snapshot.plan
-            let item = plan.items.first { $0.id == conflict.item }
-            let field = item.flatMap { plan.fields(of: $0).first { $0.id == conflict.field } }
-            func version(_ v: Dataset.Version) -> Version {
-                Version(value: UnitPage.shown(v.value, field: field), raw: v.value, who: input.holder(v.device), device: v.device,
-                        when: VietnamTime.format(v.timestamp), isSkewed: input.isSkewed(v))
-            }
-            unit = conflict.unit
-            unitName = snapshot.dataset.units.first { $0.id == conflict.unit }?.name ?? conflict.unit
-            self.item = conflict.item
-            itemTitle = item?.title ?? conflict.item
-            self.field = conflict.field
-            fieldTitle = field?.title ?? conflict.field
-            winner = version(conflict.winner)
-            losers = conflict.losers.prefix(shownVersions).map(version)
-            loserCount = conflict.losers.count
-            hiddenLosers = conflict.losers.count > shownVersions ? conflict.losers.count - shownVersions : nil
-            let resolution = input.resolution(of: conflict)
-            resolvedBy = resolution?.by
-            resolvedAt = resolution.map { VietnamTime.format($0.timestamp) }
-            isOpen = resolution == nil
+            let planField = plan.items.first { $0.id == conflict.item }.flatMap { plan.fields(of: $0).first { $0.id == conflict.field } }
             var seen = Set<String>()
             choices = ([conflict.winner] + conflict.losers).compactMap { v in
                 guard seen.insert(v.value).inserted else { return nil }
-                return Choice(raw: v.value, title: UnitPage.shown(v.value, field: field), isCurrent: v.value == conflict.winner.value)
+                return Choice(raw: v.value, title: UnitPage.shown(v.value, field: planField), isCurrent: v.value == conflict.winner.value)
             }
+        }
+
+        /// A conflict as a unit's page lists it, from its entry: the value in use and how many
+        /// other values there are, without them.
+        init(_ entry: DashboardSnapshot.ConflictEntry, snapshot: DashboardSnapshot) {
+            self.init(unit: entry.unit, item: entry.item, field: entry.field, winner: entry.winner, shownLosers: [], loserCount: entry.loserCount,
+                      snapshot: snapshot)
+        }
+
+        private init(unit: String, item: String, field: String, winner: Dataset.Version, shownLosers: [Dataset.Version], loserCount: Int,
+                     snapshot: DashboardSnapshot) {
+            let input = snapshot.input
+            let plan = snapshot.plan
+            let planItem = plan.items.first { $0.id == item }
+            let planField = planItem.flatMap { plan.fields(of: $0).first { $0.id == field } }
+            func version(_ v: Dataset.Version) -> Version {
+                Version(value: UnitPage.shown(v.value, field: planField), raw: v.value, who: input.holder(v.device), device: v.device,
+                        when: VietnamTime.format(v.timestamp), isSkewed: input.isSkewed(v))
+            }
+            self.unit = unit
+            unitName = snapshot.dataset.units.first { $0.id == unit }?.name ?? unit
+            self.item = item
+            itemTitle = planItem?.title ?? item
+            self.field = field
+            fieldTitle = planField?.title ?? field
+            self.winner = version(winner)
+            losers = shownLosers.map(version)
+            self.loserCount = loserCount
+            hiddenLosers = loserCount > shownLosers.count ? loserCount - shownLosers.count : nil
+            let resolution = input.resolution(unit: unit, item: item, field: field, winner: winner)
+            resolvedBy = resolution?.by
+            resolvedAt = resolution.map { VietnamTime.format($0.timestamp) }
+            isOpen = resolution == nil
+            choices = []
         }
     }
 
@@ -88,23 +106,48 @@ struct ConflictsPage: Sendable {
     var pages: [PageLink]
     var isEmpty: Bool
 
-    /// - Parameter unit: only this unit's conflicts, when given.
-    init(snapshot: DashboardSnapshot, session: OfficeSession, page: Int, unit: String? = nil) {
+    /// The entries a page of the ledger lists (open ones first), and its page links: what the
+    /// snapshot says; the page reads these conflicts whole from the hub.
+    struct List: Sendable {
+        var entries: [DashboardSnapshot.ConflictEntry]
+        var openCount: Int
+        var resolvedCount: Int
+        var pages: [PageLink]
+
+        /// - Parameter unit: only this unit's conflicts, when given.
+        init(snapshot: DashboardSnapshot, page: Int, unit: String? = nil) {
+            let input = snapshot.input
+            let conflicts = unit.map { snapshot.conflictsByUnit[$0, default: []] } ?? snapshot.conflicts
+            func isOpen(_ entry: DashboardSnapshot.ConflictEntry) -> Bool {
+                input.resolution(unit: entry.unit, item: entry.item, field: entry.field, winner: entry.winner) == nil
+            }
+            let open = conflicts.filter(isOpen)
+            let resolved = conflicts.filter { !isOpen($0) }
+            openCount = open.count
+            resolvedCount = resolved.count
+            let ordered = open + resolved
+            let pageCount = max(1, (ordered.count + ConflictsPage.pageSize - 1) / ConflictsPage.pageSize)
+            let current = min(max(1, page), pageCount)
+            entries = Array(ordered.dropFirst((current - 1) * ConflictsPage.pageSize).prefix(ConflictsPage.pageSize))
+            pages = pageCount == 1 ? [] : (1...pageCount).map {
+                PageLink(number: $0, href: "/conflicts?\(unit.map { "unit=\(OfficeSessionMiddleware.percentEncoded($0))&" } ?? "")page=\($0)",
+                         isCurrent: $0 == current)
+            }
+        }
+    }
+
+    /// - Parameters:
+    ///   - listed: the page's entries.
+    ///   - shown: their conflicts, whole, as the hub holds them now (one no longer conflicted is left out).
+    ///   - unit: only this unit's conflicts, when given.
+    init(snapshot: DashboardSnapshot, session: OfficeSession, listed: List, shown: [Dataset.Conflict], unit: String? = nil) {
         layout = PageLayout(title: "Xung đột dữ liệu", session: session, snapshot: snapshot)
         layout.isConflicts = true
-        let input = snapshot.input
-        let conflicts = unit.map { snapshot.conflictsByUnit[$0, default: []] } ?? snapshot.dataset.conflicts
         unitName = unit.map { id in snapshot.dataset.units.first { $0.id == id }?.name ?? id }
-        let open = conflicts.filter { input.resolution(of: $0) == nil }
-        let resolved = conflicts.filter { input.resolution(of: $0) != nil }
-        openCount = open.count
-        resolvedCount = resolved.count
-        let ordered = open + resolved
-        let pageCount = max(1, (ordered.count + Self.pageSize - 1) / Self.pageSize)
-        let current = min(max(1, page), pageCount)
-        rows = ordered.dropFirst((current - 1) * Self.pageSize).prefix(Self.pageSize).map { Row($0, snapshot: snapshot) }
+        openCount = listed.openCount
+        resolvedCount = listed.resolvedCount
+        rows = shown.map { Row($0, snapshot: snapshot) }
         isEmpty = rows.isEmpty
-        pages = pageCount == 1 ? [] : (1...pageCount).map { PageLink(number: $0, href: "/conflicts?\(unit.map { "unit=\(OfficeSessionMiddleware.percentEncoded($0))&" } ?? "")page=\($0)",
-                                                                   isCurrent: $0 == current) }
+        pages = listed.pages
     }
 }

@@ -52,7 +52,10 @@ extension Dashboard {
             let session = try context.requireSession()
             let page = request.uri.queryParameters.get("page", as: Int.self) ?? 1
             let unit = request.uri.queryParameters.get("unit")
-            return try self.page(ConflictsPage(snapshot: try await self.cache.snapshot(), session: session, page: page, unit: unit), template: "conflicts")
+            let snapshot = try await self.cache.snapshot()
+            let listed = ConflictsPage.List(snapshot: snapshot, page: page, unit: unit)
+            let shown = try await self.store.conflicts(of: listed.entries)
+            return try self.page(ConflictsPage(snapshot: snapshot, session: session, listed: listed, shown: shown, unit: unit), template: "conflicts")
         }
         router.get("/devices/{device}") { _, context in
             let session = try context.requireSession()

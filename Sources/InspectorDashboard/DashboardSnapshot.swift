@@ -7,15 +7,20 @@ import InspectorStore
 /// ``InspectorHub/HubStore/changeMark()`` moves or the day changes, so that a page costs a
 /// lookup, not a pass over the log.
 ///
-/// The findings are held as entries (where, what kind, by whom, retracted or not), not whole: a
-/// page reads the few it shows by id (``ShownFindings``). Their texts were 180 MB of the 265 MB a
-/// snapshot of a hub of 10⁶ ops held (docs/performance.md); the export files, which need every
-/// finding, read the hub when one is downloaded.
+/// The findings and the conflict ledger are held as entries, not whole: a finding's entry says
+/// where it is, what kind, by whom, and whether it was retracted (24 bytes); a conflicted field's
+/// entry, its value in use and how many other values it has. A page reads the few findings and
+/// conflicts it shows (``ShownFindings``, ``HubStore/conflicts(of:)``). Whole, they were 180 MB
+/// and about 20 MB of a snapshot of a hub of 10⁶ ops, and a rebuild holds two snapshots
+/// (docs/performance.md); the export files, which need everything, read the hub when one is
+/// downloaded.
 struct DashboardSnapshot: Sendable {
     typealias FindingEntry = ReplicaStore.FindingEntry
+    typealias ConflictEntry = ReplicaStore.ConflictEntry
 
     var mark: String
-    /// The hub's export input without the findings (`dataset.findings` is empty, `heldFiles` nil).
+    /// The hub's export input without the findings and the conflicts (`dataset.findings` and
+    /// `dataset.conflicts` are empty, `heldFiles` nil).
     var input: ExportInput
     var devices: [HubStore.Device]
     var heldBack: [String: HubStore.HeldBackSummary]
@@ -23,16 +28,18 @@ struct DashboardSnapshot: Sendable {
     var readAt: Int64
     var valuesByUnit: [String: [Dataset.Value]]
     /// Every finding's entry, in the dataset's order.
-    var findings: [FindingEntry]
+    var findings: ReplicaStore.FindingEntries
     /// Positions in `findings`, by unit and by author, in order.
     var findingsByUnit: [String: [Int32]]
     var findingsByDevice: [String: [Int32]]
-    var conflictsByUnit: [String: [Dataset.Conflict]]
+    /// Every conflicted field's entry, in the dataset's order, and by unit.
+    var conflicts: [ConflictEntry]
+    var conflictsByUnit: [String: [ConflictEntry]]
     var progress: [String: (done: Int, total: Int)]
     /// Findings not retracted, by unit and kind.
     var findingCounts: [String: [FindingKind: Int]]
 
-    init(mark: String, input: ExportInput, findings: [FindingEntry], devices: [HubStore.Device], heldBack: [String: HubStore.HeldBackSummary],
+    init(mark: String, input: ExportInput, findings: ReplicaStore.FindingEntries, conflicts: [ConflictEntry], devices: [HubStore.Device], heldBack: [String: HubStore.HeldBackSummary],
          readAt: Int64) {
         self.mark = mark
         self.input = input
@@ -49,7 +56,8 @@ struct DashboardSnapshot: Sendable {
         }
         findingsByUnit = byUnit
         findingsByDevice = byDevice
-        conflictsByUnit = Dictionary(grouping: dataset.conflicts, by: \.unit)
+        self.conflicts = conflicts
+        conflictsByUnit = Dictionary(grouping: conflicts, by: \.unit)
         var progress: [String: (done: Int, total: Int)] = [:]
         for unit in dataset.units {
             let done = valuesByUnit[unit.id, default: []].filter { $0.field == "status" && ($0.current.value == "done" || $0.current.value == "not_applicable") }.count
@@ -142,11 +150,12 @@ actor SnapshotCache {
 
     private static func build(store: HubStore, mark: String, day: CalendarDate) async throws -> DashboardSnapshot {
         // The mark is read before the data: a change committed in between makes the next request build again.
-        async let input = store.exportInput(asOf: day, includingFindings: false)
+        async let input = store.exportInput(asOf: day, includingFindings: false, includingConflicts: false)
         async let findings = store.findingEntries()
+        async let conflicts = store.conflictEntries()
         async let devices = store.devices()
         async let heldBack = store.heldBackReports()
-        return DashboardSnapshot(mark: mark, input: try await input, findings: try await findings, devices: try await devices,
+        return DashboardSnapshot(mark: mark, input: try await input, findings: try await findings, conflicts: try await conflicts, devices: try await devices,
                                  heldBack: try await heldBack, readAt: store.now())
     }
 

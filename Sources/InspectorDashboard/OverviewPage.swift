@@ -62,7 +62,7 @@ struct OverviewPage: Sendable {
         let input = snapshot.input
         let dataset = snapshot.dataset
         kinds = FindingKind.allCases.map(\.vietnameseTitle)
-        let open = dataset.conflicts.filter { input.resolution(of: $0) == nil }
+        let open = snapshot.conflicts.filter { input.resolution(unit: $0.unit, item: $0.item, field: $0.field, winner: $0.winner) == nil }
         let openByUnit = Dictionary(grouping: open, by: \.unit).mapValues(\.count)
         units = dataset.units.map { unit in
             let deadlines = input.deadlines(for: unit)

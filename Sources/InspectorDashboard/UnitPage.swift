@@ -138,7 +138,7 @@ struct UnitPage: Sendable {
         general = shown.rows(unitWide.suffix(Self.shownFindings))
         generalCount = unitWide.count
         moreGeneral = unitWide.count > Self.shownFindings ? FindingsPage.href(unit: unit.id, item: nil, page: 1) : nil
-        conflicts = snapshot.conflictsByUnit[unit.id, default: []].map { ConflictsPage.Row($0, snapshot: snapshot, shownVersions: 0) }
+        conflicts = snapshot.conflictsByUnit[unit.id, default: []].map { ConflictsPage.Row($0, snapshot: snapshot) }
         hasConflicts = !conflicts.isEmpty
         hasGeneral = !general.isEmpty
     }

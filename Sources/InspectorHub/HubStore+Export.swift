@@ -70,16 +70,21 @@ extension HubStore {
 
     /// Reads everything the export files need from one snapshot, without blocking the calling thread.
     ///
-    /// - Parameter includingFindings: false leaves the dataset's findings out, and with them
-    ///   `heldFiles` (nil); a reader that shows findings a page at a time reads them with
-    ///   ``findingEntries()`` and ``findings(ids:)``.
-    public func exportInput(asOf: CalendarDate, includingFindings: Bool = true) async throws -> ExportInput {
-        try await replica.read { db in try exportInput(db, asOf: asOf, includingFindings: includingFindings) }
+    /// - Parameters:
+    ///   - includingFindings: false leaves the dataset's findings out, and with them `heldFiles`
+    ///     (nil); a reader that shows findings a page at a time reads them with
+    ///     ``findingEntries()`` and ``findings(ids:)``.
+    ///   - includingConflicts: false leaves the dataset's conflicts out; a reader that shows the
+    ///     ledger a page at a time reads it with ``conflictEntries()`` and ``conflicts(of:)``.
+    public func exportInput(asOf: CalendarDate, includingFindings: Bool = true, includingConflicts: Bool = true) async throws -> ExportInput {
+        try await replica.read { db in
+            try exportInput(db, asOf: asOf, includingFindings: includingFindings, includingConflicts: includingConflicts)
+        }
     }
 
-    private func exportInput(_ db: Database, asOf: CalendarDate, includingFindings: Bool = true) throws -> ExportInput {
+    private func exportInput(_ db: Database, asOf: CalendarDate, includingFindings: Bool = true, includingConflicts: Bool = true) throws -> ExportInput {
         do {
-            let dataset = try replica.dataset(db, includingFindings: includingFindings)
+            let dataset = try replica.dataset(db, includingFindings: includingFindings, includingConflicts: includingConflicts)
             var holders: [String: String] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT id, name FROM devices WHERE name IS NOT NULL") {
                 holders[row["id"]] = row["name"]

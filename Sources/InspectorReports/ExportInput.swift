@@ -96,8 +96,13 @@ public struct ExportInput: Sendable {
 
     /// The resolution that decided a conflict, if its winner is that decision.
     public func resolution(of conflict: Dataset.Conflict) -> Resolution? {
-        resolutions.first { $0.unit == conflict.unit && $0.item == conflict.item && $0.field == conflict.field
-            && conflict.winner.device == Identifier.hubDevice && $0.sequence == conflict.winner.sequence }
+        resolution(unit: conflict.unit, item: conflict.item, field: conflict.field, winner: conflict.winner)
+    }
+
+    /// The resolution that decided a field's conflict, if the value in use (`winner`) is that decision.
+    public func resolution(unit: String, item: String, field: String, winner: Dataset.Version) -> Resolution? {
+        guard winner.device == Identifier.hubDevice else { return nil }
+        return resolutions.first { $0.unit == unit && $0.item == item && $0.field == field && $0.sequence == winner.sequence }
     }
 
     /// Whether an op was written with a clock more than 5 minutes off.

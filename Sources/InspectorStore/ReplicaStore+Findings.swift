@@ -2,15 +2,14 @@ import GRDB
 import InspectorCore
 
 // Findings a page at a time: a reader that lists them (the hub's dashboard) keeps each finding's
-// entry, a few short strings, and reads the findings it shows by id, instead of holding every
-// finding's text, retraction and files. At 10⁶ ops (200,000 findings) the whole dataset held
+// entry, 24 bytes, and reads the findings it shows by id, instead of holding every finding's
+// text, retraction and files. At 10⁶ ops (200,000 findings) the whole dataset held
 // 265 MB resident in the dashboard's hub, 180 MB of it findings (docs/performance.md).
 
 extension ReplicaStore {
     /// A finding as a list finds, counts and orders it: where it is, of which kind, by whom, and
-    /// whether it was retracted; not its text, its retraction or its files. Small: its strings
-    /// are short ids, shared between entries, and its id is made from its author and sequence
-    /// number (PROTOCOL.md 6.2), so that a list of 200,000 holds about 15 MB.
+    /// whether it was retracted; not its text, its retraction or its files. Its id is made from its
+    /// author and sequence number (PROTOCOL.md 6.2).
     public struct FindingEntry: Hashable, Sendable {
         public var unit: String
         public var item: String?
@@ -23,49 +22,104 @@ extension ReplicaStore {
         private var otherID: String?
 
         public init(id: String, unit: String, item: String?, kind: FindingKind, device: String, sequence: Int64, isRetracted: Bool) {
+            self.init(unit: unit, item: item, kind: kind, device: device, sequence: sequence, isRetracted: isRetracted,
+                      otherID: id == Op.findingID(device: device, sequence: sequence) ? nil : id)
+        }
+
+        fileprivate init(unit: String, item: String?, kind: FindingKind, device: String, sequence: Int64, isRetracted: Bool, otherID: String?) {
             self.unit = unit
             self.item = item
             self.kind = kind
             self.device = device
             self.sequence = sequence
             self.isRetracted = isRetracted
-            otherID = id == Op.findingID(device: device, sequence: sequence) ? nil : id
+            self.otherID = otherID
         }
 
         /// The finding's id.
         public var id: String { otherID ?? Op.findingID(device: device, sequence: sequence) }
     }
 
+    /// Every finding's entry, in the order of ``Dataset/findings``, held in 24 bytes each: unit,
+    /// item and author are indexes into one table of names (a 200,000-finding list takes about
+    /// 5 MB, not the 18 MB of as many ``FindingEntry`` values). Reading one makes its entry.
+    public struct FindingEntries: RandomAccessCollection, Hashable, Sendable {
+        fileprivate struct Packed: Hashable, Sendable {
+            var sequence: Int64
+            var device: UInt32
+            var unit: UInt32
+            /// The item's index plus one; 0 for none.
+            var item: UInt32
+            var kind: FindingKind
+            var isRetracted: Bool
+        }
+
+        private var names: [String]
+        private var packed: [Packed]
+        /// Ids that are not `device/sequence`, by position.
+        private var otherIDs: [Int: String]
+
+        fileprivate init(names: [String], packed: [Packed], otherIDs: [Int: String]) {
+            self.names = names
+            self.packed = packed
+            self.otherIDs = otherIDs
+        }
+
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { packed.count }
+
+        public subscript(position: Int) -> FindingEntry {
+            let entry = packed[position]
+            return FindingEntry(unit: names[Int(entry.unit)], item: entry.item == 0 ? nil : names[Int(entry.item) - 1], kind: entry.kind,
+                                device: names[Int(entry.device)], sequence: entry.sequence, isRetracted: entry.isRetracted,
+                                otherID: otherIDs.isEmpty ? nil : otherIDs[position])
+        }
+    }
+
     /// Every finding's entry, in the order of ``Dataset/findings`` (time, then id), read inside an
     /// open transaction.
-    public static func findingEntries(_ db: Database) throws -> [FindingEntry] {
-        // One String per distinct unit, item and device, shared by the entries that name it.
-        var strings: [String: String] = [:]
-        func shared(_ value: String) -> String {
-            if let held = strings[value] { return held }
-            strings[value] = value
-            return value
+    public static func findingEntries(_ db: Database) throws -> FindingEntries {
+        var names: [String] = []
+        var indexes: [String: UInt32] = [:]
+        func index(_ name: String) -> UInt32 {
+            if let index = indexes[name] { return index }
+            let index = UInt32(truncatingIfNeeded: names.count)
+            names.append(name)
+            indexes[name] = index
+            return index
         }
-        var entries: [(entry: FindingEntry, timestamp: HLCTimestamp, id: String)] = []
+        var keyed: [(hlc: Int64, entry: FindingEntries.Packed, otherID: String?)] = []
+        keyed.reserveCapacity(try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM findings") ?? 0)
         let rows = try Row.fetchCursor(db, sql: """
             SELECT x.id, u.name, i.name, x.kind, d.name, x.seq, x.hlc, r.finding IS NOT NULL
             FROM findings AS x JOIN names AS u ON u.id = x.unit LEFT JOIN names AS i ON i.id = x.item
             JOIN names AS d ON d.id = x.device LEFT JOIN retractions AS r ON r.finding = x.id
             """)
         while let row = try rows.next() {
+            let device: String = row[4], sequence: Int64 = row[5]
             let id: String = row[0]
-            let device = shared(row[4])
             let item: String? = row[2]
-            entries.append((FindingEntry(id: id, unit: shared(row[1]), item: item.map(shared), kind: FindingKind(rawValue: row[3]) ?? .observation,
-                                         device: device, sequence: row[5], isRetracted: row[7]),
-                            HLCTimestamp(packed: row[6], device: device), id))
+            let entry = FindingEntries.Packed(sequence: sequence, device: index(device), unit: index(row[1]), item: item.map { index($0) + 1 } ?? 0,
+                                              kind: FindingKind(rawValue: row[3]) ?? .observation, isRetracted: row[7])
+            keyed.append((row[6], entry, id == Op.findingID(device: device, sequence: sequence) ? nil : id))
         }
-        entries.sort { Dataset.precedes(($0.timestamp, $0.id), ($1.timestamp, $1.id)) }
-        return entries.map(\.entry)
+        // Dataset.precedes on the packed clock (it orders as millis, then counter), then the
+        // author's name as HLCTimestamp orders it (UTF-8 bytes), then the id.
+        keyed.sort { a, b in
+            if a.hlc != b.hlc { return a.hlc < b.hlc }
+            if a.entry.device != b.entry.device {
+                return names[Int(a.entry.device)].utf8.lexicographicallyPrecedes(names[Int(b.entry.device)].utf8)
+            }
+            return (a.otherID ?? Op.findingID(device: names[Int(a.entry.device)], sequence: a.entry.sequence))
+                < (b.otherID ?? Op.findingID(device: names[Int(b.entry.device)], sequence: b.entry.sequence))
+        }
+        var otherIDs: [Int: String] = [:]
+        for (position, entry) in keyed.enumerated() { if let id = entry.otherID { otherIDs[position] = id } }
+        return FindingEntries(names: names, packed: keyed.map(\.entry), otherIDs: otherIDs)
     }
 
     /// Every finding's entry, like ``findingEntries(_:)``, without blocking the calling thread.
-    public func findingEntries() async throws -> [FindingEntry] {
+    public func findingEntries() async throws -> FindingEntries {
         try await read { db in try Self.findingEntries(db) }
     }
 

@@ -104,17 +104,18 @@ extension ReplicaStore {
 
     /// The merged dataset read inside an open transaction, so that callers can read more in the same snapshot.
     ///
-    /// - Parameter includingFindings: false leaves ``Dataset/findings`` empty (a reader that lists
-    ///   findings a page at a time reads ``findingEntries(_:)`` and ``findings(_:ids:)`` instead).
-    public func dataset(_ db: Database, unitIDs: Set<String>? = nil, includingFindings: Bool = true) throws -> Dataset {
+    /// - Parameters:
+    ///   - includingFindings: false leaves ``Dataset/findings`` empty (a reader that lists findings
+    ///     a page at a time reads ``findingEntries(_:)`` and ``findings(_:ids:)`` instead).
+    ///   - includingConflicts: false leaves ``Dataset/conflicts`` empty (a reader that lists the
+    ///     ledger a page at a time reads ``conflictEntries(_:)`` and ``conflicts(_:of:)`` instead).
+    public func dataset(_ db: Database, unitIDs: Set<String>? = nil, includingFindings: Bool = true,
+                        includingConflicts: Bool = true) throws -> Dataset {
         let plan = self.plan
         return try {
                 let units = try Self.loadUnits(db).filter { unitIDs?.contains($0.id) ?? true }
                 let included = { (unit: String) in unitIDs?.contains(unit) ?? true }
-                var values: [Dataset.Value] = []
-                for row in try Row.fetchAll(db, sql: "SELECT * FROM field_value_rows") where included(row["unit"]) {
-                    values.append(Dataset.Value(unit: row["unit"], item: row["item"], field: row["field"], current: Self.version(row)))
-                }
+                let values = try Self.values(db).filter { included($0.unit) }
                 var findings: [Dataset.Finding] = []
                 if includingFindings {
                     var retractions: [String: Dataset.Version] = [:]
@@ -131,50 +132,16 @@ extension ReplicaStore {
                         findings.append(Self.finding(row, retraction: retractions[id], attachments: attachments[id] ?? []))
                     }
                 }
-                let conflicts = try Self.conflicts(db, values: values)
+                let conflicts = includingConflicts ? try Self.conflicts(db, of: Self.conflictEntries(db, values: values)) : []
                 return Dataset(plan: plan, units: units, values: values, findings: findings, conflicts: conflicts)
         }()
     }
 
-    /// Fields set by more than one device: the winner and each other device's latest value.
-    ///
-    /// Both queries read the covering index `ops_by_field` (unit, item, field, device, hlc,
-    /// set_aside, kind) for the fields' devices; only each other device's latest op not set aside
-    /// is read from the table, one seek per device (`ORDER BY hlc DESC LIMIT 1`, set-aside ops
-    /// skipped in the index). A field whose other devices' ops are all set aside has no losers and
-    /// is no conflict.
-    static func conflicts(_ db: Database, values: [Dataset.Value]) throws -> [Dataset.Conflict] {
-        let contested = try Row.fetchAll(db, sql: """
-            SELECT u.name AS unit, i.name AS item, f.name AS field, c.unit AS unit_id, c.item AS item_id, c.field AS field_id
-            FROM (SELECT unit, item, field FROM ops INDEXED BY ops_by_field WHERE kind = 0
-                  GROUP BY unit, item, field HAVING COUNT(DISTINCT device) > 1) AS c
-            JOIN names AS u ON u.id = c.unit JOIN names AS i ON i.id = c.item JOIN names AS f ON f.id = c.field
-            """)
-        let winners = Dictionary(values.map { ([$0.unit, $0.item, $0.field], $0.current) }, uniquingKeysWith: { a, _ in a })
-        let latest = try db.cachedStatement(sql: """
-            SELECT d.name AS device, o.seq AS seq, o.hlc AS hlc, o.value AS value
-            FROM (SELECT DISTINCT device FROM ops INDEXED BY ops_by_field
-                  WHERE kind = 0 AND unit = ?1 AND item = ?2 AND field = ?3 AND device != ifnull((SELECT id FROM names WHERE name = ?4), -1)) AS g
-            JOIN ops AS o ON o.position = (SELECT position FROM ops INDEXED BY ops_by_field
-                                           WHERE kind = 0 AND unit = ?1 AND item = ?2 AND field = ?3 AND device = g.device AND set_aside = 0
-                                           ORDER BY hlc DESC LIMIT 1)
-            JOIN names AS d ON d.id = g.device
-            """)
-        var result: [Dataset.Conflict] = []
-        for row in contested {
-            let key: [String] = [row["unit"], row["item"], row["field"]]
-            guard let winner = winners[key] else { continue }
-            let unitID: Int64 = row["unit_id"], itemID: Int64 = row["item_id"], fieldID: Int64 = row["field_id"]
-            var losers: [Dataset.Version] = []
-            for version in try Row.fetchAll(latest, arguments: [unitID, itemID, fieldID, winner.device]) {
-                let device: String = version["device"]
-                losers.append(Dataset.Version(value: version["value"], device: device, sequence: version["seq"],
-                                              timestamp: HLCTimestamp(packed: version["hlc"], device: device)))
-            }
-            guard !losers.isEmpty else { continue }
-            result.append(Dataset.Conflict(unit: key[0], item: key[1], field: key[2], winner: winner, losers: losers))
+    /// Every field's value in use, in no order.
+    static func values(_ db: Database) throws -> [Dataset.Value] {
+        try Row.fetchAll(db, sql: "SELECT * FROM field_value_rows").map { row in
+            Dataset.Value(unit: row["unit"], item: row["item"], field: row["field"], current: Self.version(row))
         }
-        return result
     }
 
     /// Runs `PRAGMA integrity_check` and returns its verdict (`ok` when sound).

@@ -132,6 +132,54 @@ import Testing
         #expect(try await setup.hub.auditEntries().allSatisfy { $0.action == .userAdded || $0.action == .schedule })
     }
 
+    /// Thirteen devices disagree on the note of 22 items; one of the conflicts is decided. The
+    /// ledger lists the open ones first, 20 to a page, each with the value in use, the ten latest
+    /// other values and how many older ones are left out, and every distinct value to choose
+    /// from; the unit page counts each conflict's other values. The snapshot holds only the
+    /// conflicts' entries: the page reads the conflicts it shows.
+    @Test func theLedgerListsOpenConflictsFirstTwentyToAPageWithTheTenLatestOtherValues() async throws {
+        let setup = try await DashboardSetup()
+        let hub = setup.hub
+        let items = builtInPlan.items.prefix(22).map(\.id)
+        let t = fixedHubTime - 3_600_000
+        for index in 0..<13 {
+            let id = "dev-\(index + 10)"
+            _ = try hub.addDevice(id, units: ["muong-lay"], name: "Cán bộ \(index + 10)")
+            let device = try #require(try await hub.device(id))
+            let ops = items.enumerated().map { position, item in
+                Op.set(device: id, sequence: Int64(position + 1), timestamp: HLCTimestamp(millis: t + Int64(index * 1000 + position), counter: 0, device: id),
+                       unit: "muong-lay", item: item, field: "note", value: "Ghi chú của thiết bị \(index + 10) về mục \(item)")
+            }
+            _ = try await hub.push(Message.Push(ops: ops), from: device, scope: hub.scope(of: device))
+        }
+        try await hub.resolve(unit: "muong-lay", item: items[0], field: "note", value: "Đã thống nhất", by: DashboardSetup.supervisor.name)
+        try await setup.test { browser in
+            _ = try await browser.signIn(DashboardSetup.supervisor)
+            func articles(_ page: Browser.Page) -> [Substring] { page.text.split(separator: "<article").dropFirst().map { $0 } }
+            let first = try await browser.get("/conflicts")
+            #expect(first.text.contains("21 chưa giải quyết · 1 đã giải quyết"))
+            let listed = articles(first)
+            #expect(listed.count == 20)
+            #expect(listed[0].contains("id=\"conflict-muong-lay-\(items[1])-note\""))
+            for article in listed {
+                #expect(article.components(separatedBy: "<th>Khác</th>").count - 1 == 10)
+                #expect(article.contains("… và 2 giá trị khác cũ hơn"))
+                #expect(article.components(separatedBy: "type=\"radio\"").count - 1 == 13)
+                #expect(article.contains("<td class=\"value\">Ghi chú của thiết bị 22 về mục"), "the newest value in use")
+            }
+            let second = articles(try await browser.get("/conflicts?page=2"))
+            #expect(second.count == 2)
+            #expect(second.last?.contains("id=\"conflict-muong-lay-\(items[0])-note\"") == true && second.last?.contains("Đã quyết định bởi") == true,
+                    "the decided conflict comes last")
+            #expect(second.last?.components(separatedBy: "type=\"radio\"").count.advanced(by: -1) == 14, "the decision and the 13 devices' values")
+            #expect(articles(try await browser.get("/conflicts?unit=muong-lay&page=2")).count == 2)
+            #expect(articles(try await browser.get("/conflicts?unit=so-y-te")).isEmpty)
+            let unit = try await browser.get("/units/muong-lay")
+            #expect(unit.text.components(separatedBy: "12 giá trị khác").count - 1 == 21)
+            #expect(unit.text.contains("13 giá trị khác — <em>đã quyết định bởi \(DashboardSetup.supervisor.name)</em>"))
+        }
+    }
+
     @Test func aSupervisorResolvesAConflictAndSchedulesAVisitThroughTheForms() async throws {
         let setup = try await Self.inspection()
         try await setup.test { browser in

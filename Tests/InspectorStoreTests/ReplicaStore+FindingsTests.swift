@@ -54,7 +54,7 @@ import Testing
             #expect(dataset.findings.count == 60)
             #expect(dataset.findings.contains { $0.retraction != nil } && dataset.findings.contains { !$0.attachments.isEmpty })
             let entries = try await store.findingEntries()
-            #expect(entries == dataset.findings.map {
+            #expect(Array(entries) == dataset.findings.map {
                 ReplicaStore.FindingEntry(id: $0.id, unit: $0.unit, item: $0.item, kind: $0.kind, device: $0.device,
                                           sequence: Int64($0.id.split(separator: "/").last!)!, isRetracted: $0.retraction != nil)
             })
@@ -69,6 +69,30 @@ import Testing
             var withoutFindings = dataset
             withoutFindings.findings = []
             #expect(try await store.writer.read { db in try store.dataset(db, includingFindings: false) } == withoutFindings)
+        }
+    }
+
+    /// Findings stamped with the same clock by different devices, and by one device under two
+    /// sequence numbers (a peer's lie): the entries keep the dataset's order (the device's name as
+    /// bytes, then the id), and every entry names its unit, item and author.
+    @Test func entriesOfFindingsAtTheSameTimeKeepTheDatasetsOrder() async throws {
+        try await withTemporaryDirectory { dir in
+            let store = try makeStore(in: dir, device: "dev-x", clock: ManualClock())
+            var ops: [Op] = []
+            for (index, device) in ["dev-b", "dev-c", "dev-a", "dev-a2", "dev-a"].enumerated() {
+                let sequence = Int64(ops.filter { $0.device == device }.count + (device == "dev-a" ? 9 : 1))
+                ops.append(.findingAdd(device: device, sequence: sequence, timestamp: HLCTimestamp(millis: baseMillis - 1_000, counter: 7, device: device),
+                                       unit: index % 2 == 0 ? "muong-lay" : "so-y-te", item: index == 3 ? nil : "II.4", kind: .observation,
+                                       text: "Cùng thời điểm \(index)"))
+            }
+            try store.merge(ops)
+            let dataset = try store.dataset()
+            #expect(dataset.findings.count == 5)
+            let entries = try await store.findingEntries()
+            #expect(entries.map(\.id) == dataset.findings.map(\.id))
+            #expect(entries.map(\.id) == ["dev-a/10", "dev-a/9", "dev-a2/1", "dev-b/1", "dev-c/1"])
+            #expect(entries.map(\.unit) == dataset.findings.map(\.unit) && entries.map(\.item) == dataset.findings.map(\.item))
+            #expect(entries.map(\.device) == dataset.findings.map(\.device))
         }
     }
 }
