@@ -102,7 +102,7 @@ struct ShownFindings: Sendable {
 ///
 /// A snapshot is rebuilt when the hub's change mark moves or the day changes. On a hub of fewer
 /// than ``staleFromOperations`` ops a rebuild takes milliseconds, and every page waits for it: a page
-/// always shows what the hub holds. On a larger hub (a rebuild at 10⁶ ops takes ~1 s), pages are
+/// always shows what the hub holds. On a larger hub (a rebuild at 10⁶ ops takes ~0.5 s), pages are
 /// served from the previous snapshot while the next one is built (stale while revalidating); the
 /// event stream announces the new snapshot's mark once it is ready, and open pages reload. The rule
 /// is the hub's size, not a measured time, so that what a page shows never depends on the load.
