@@ -43,8 +43,8 @@ extension ReplicaStore {
     /// Every finding's entry, in the order of ``Dataset/findings``, held in 24 bytes each: unit,
     /// item and author are indexes into one table of names (a 200,000-finding list takes about
     /// 5 MB, not the 18 MB of as many ``FindingEntry`` values). Reading one makes its entry.
-    public struct FindingEntries: RandomAccessCollection, Hashable, Sendable {
-        fileprivate struct Packed: Hashable, Sendable {
+    public struct FindingEntries: RandomAccessCollection, Sendable {
+        fileprivate struct Packed: Sendable {
             var sequence: Int64
             var device: UInt32
             var unit: UInt32
