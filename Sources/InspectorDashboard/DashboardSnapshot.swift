@@ -143,7 +143,13 @@ actor SnapshotCache {
     /// Waits for a build and keeps its snapshot if it is newer than the one kept.
     private func install(_ task: Task<DashboardSnapshot, any Error>) async throws -> DashboardSnapshot {
         let snapshot = try await task.value
-        if current.map({ $0.readAt <= snapshot.readAt }) ?? true { current = snapshot }
+        if current.map({ $0.readAt < snapshot.readAt || ($0.readAt == snapshot.readAt && $0.mark != snapshot.mark) }) ?? true {
+            let replaced = current != nil
+            current = snapshot
+            // The previous snapshot and the rows the build read are free now (but for pages still
+            // rendering from the old one): give their pages back, off the actor.
+            if replaced { Task.detached(priority: .background) { FreedMemory.giveBack() } }
+        }
         if building?.mark == snapshot.mark { building = nil }
         return snapshot
     }
