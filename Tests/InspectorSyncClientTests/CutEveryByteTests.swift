@@ -348,7 +348,7 @@ struct CutEveryByteTests {
             // ECDSA signature of varying length). Cuts inside TLS are covered by aSyncCutAtAnyByteResumes,
             // FaultScheduleTests and CutLongSessionTests.
             let server = HubServer(store: hub, configuration: .init(host: "127.0.0.1", port: 0, security: .tlsAndPlaintext(try HubTLS(identity: hub.identity)),
-                                                                    logger: Logger(label: "cut", factory: { _ in SwiftLogNoOpLogHandler() })))
+                                                                    limits: .patientHandshake, logger: Logger(label: "cut", factory: { _ in SwiftLogNoOpLogHandler() })))
             let running = try await server.start()
             let task = Task { try await running.run() }
             let port = try HubAddress(parsing: running.address).port

@@ -24,11 +24,7 @@ final class RestartableHub: @unchecked Sendable {
     }
 
     private static func serve(_ store: HubStore) async throws -> (HubServer.Running, Task<Void, any Error>, Int) {
-        // The handshake's timeout (10 s from accepting, TLS included) is not under test here, and a
-        // loaded CI machine running every seed at once can take longer to get a `hello` through.
-        var limits = ProtocolLimits.v1
-        limits.authenticationTimeout = 120
-        let server = HubServer(store: store, configuration: .init(host: "127.0.0.1", port: 0, security: try .tls(for: store), limits: limits,
+        let server = HubServer(store: store, configuration: .init(host: "127.0.0.1", port: 0, security: try .tls(for: store), limits: .patientHandshake,
                                                                   logger: Logger(label: "fault", factory: { _ in SwiftLogNoOpLogHandler() })))
         let running = try await server.start()
         let task = Task { try await running.run() }

@@ -275,7 +275,7 @@ struct SyncClientTests {
         let tokenA = try EnrollmentLine(parsing: hub.addDevice("dev-a", units: ["muong-lay"], name: nil)).secret
         let tokenB = try EnrollmentLine(parsing: hub.addDevice("dev-b", units: ["muong-lay"], name: nil)).secret
         // A lab hub in clear and no compression: the relay reads the lines.
-        let running = try await HubServer(store: hub, configuration: .init(host: "127.0.0.1", port: 0, security: .plaintextOnly,
+        let running = try await HubServer(store: hub, configuration: .init(host: "127.0.0.1", port: 0, security: .plaintextOnly, limits: .patientHandshake,
                                                                            logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))).start()
         let task = Task { try await running.run() }
         let hubAddress = try HubAddress(parsing: running.address)
@@ -575,7 +575,7 @@ struct SyncClientSecurityTests {
         #expect(error?.code == .tlsFailed, "\(String(describing: error))")
         try await plain.close()
 
-        let running = try await HubServer(store: hubStore, configuration: .init(host: "127.0.0.1", port: 0, security: .plaintextOnly,
+        let running = try await HubServer(store: hubStore, configuration: .init(host: "127.0.0.1", port: 0, security: .plaintextOnly, limits: .patientHandshake,
                                                                                 logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))).start()
         let task = Task { try await running.run() }
         let secret = try EnrollmentLine(parsing: token).secret

@@ -68,8 +68,8 @@ struct LiveHub {
         let path = directory.path("hub.sqlite")
         let store = try clock.map { fixed in try HubStore.create(at: path, plan: builtInPlan, clock: { fixed }) }
             ?? HubStore.create(at: path, plan: builtInPlan)
-        let server = HubServer(store: store, configuration: .init(host: "127.0.0.1", port: 0, security: try .tls(for: store), allowsCompression: allowsCompression,
-                                                                  logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })))
+        let server = HubServer(store: store, configuration: .init(host: "127.0.0.1", port: 0, security: try .tls(for: store), limits: .patientHandshake,
+                                                                  allowsCompression: allowsCompression, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })))
         let running = try await server.start()
         let task = Task { try await running.run() }
         let port = try HubAddress(parsing: running.address).port
@@ -96,5 +96,16 @@ func syncError(_ body: () async throws -> Void, sourceLocation: SourceLocation =
     } catch {
         Issue.record("expected a SyncError, got \(error)", sourceLocation: sourceLocation)
         return nil
+    }
+}
+
+extension ProtocolLimits {
+    /// The protocol's limits with 120 s for a handshake instead of 10: the live hubs of these tests
+    /// do not test that deadline (HubConnectionTests and SlowClientTests do), and a loaded CI
+    /// machine running the sweeps side by side can take longer than 10 s to get a `hello` through.
+    static var patientHandshake: ProtocolLimits {
+        var limits = ProtocolLimits.v1
+        limits.authenticationTimeout = 120
+        return limits
     }
 }
