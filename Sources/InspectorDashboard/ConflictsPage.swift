@@ -118,11 +118,14 @@ struct ConflictsPage: Sendable {
         init(snapshot: DashboardSnapshot, page: Int, unit: String? = nil) {
             let input = snapshot.input
             let conflicts = unit.map { snapshot.conflictsByUnit[$0, default: []] } ?? snapshot.conflicts
-            func isOpen(_ entry: DashboardSnapshot.ConflictEntry) -> Bool {
-                input.resolution(unit: entry.unit, item: entry.item, field: entry.field, winner: entry.winner) == nil
+            var open: [DashboardSnapshot.ConflictEntry] = [], resolved: [DashboardSnapshot.ConflictEntry] = []
+            for entry in conflicts {
+                if input.resolution(unit: entry.unit, item: entry.item, field: entry.field, winner: entry.winner) == nil {
+                    open.append(entry)
+                } else {
+                    resolved.append(entry)
+                }
             }
-            let open = conflicts.filter(isOpen)
-            let resolved = conflicts.filter { !isOpen($0) }
             openCount = open.count
             resolvedCount = resolved.count
             let ordered = open + resolved

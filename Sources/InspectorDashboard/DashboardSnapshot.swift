@@ -143,8 +143,10 @@ actor SnapshotCache {
     /// Waits for a build and keeps its snapshot if it is newer than the one kept.
     private func install(_ task: Task<DashboardSnapshot, any Error>) async throws -> DashboardSnapshot {
         let snapshot = try await task.value
-        if current.map({ $0.readAt < snapshot.readAt || ($0.readAt == snapshot.readAt && $0.mark != snapshot.mark) }) ?? true {
-            let replaced = current != nil
+        if current.map({ $0.readAt <= snapshot.readAt }) ?? true {
+            // Installed twice (by the build's own task and by a request waiting for it), a snapshot
+            // replaces itself the second time: only another one frees memory.
+            let replaced = current.map { $0.mark != snapshot.mark || $0.input.asOf != snapshot.input.asOf } ?? false
             current = snapshot
             // The previous snapshot and the rows the build read are free now (but for pages still
             // rendering from the old one): give their pages back, off the actor.
